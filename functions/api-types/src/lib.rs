@@ -1,0 +1,252 @@
+//! The wire types of Hogwarden's HTTP API. Serde only, so the same definitions
+//! compile for the server and for the WASM front end; the server turns them into
+//! domain types (`TryFrom`) at the edge. OpenAPI schemas are derived behind the
+//! `openapi` feature.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Every error the API returns has this shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `invalid_input`, `forbidden`, `conflict`.
+    pub code: String,
+    /// What went wrong, in words a person can act on.
+    pub message: String,
+}
+
+/// One change a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChangeDto {
+    /// Organization role: `member` or `admin` (owner is never granted).
+    OrgRole { role: String },
+    /// Project role: `viewer`, `member` or `admin` in one project.
+    ProjectRole { project_id: i64, role: String },
+}
+
+/// `POST /api/requests`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// Whose access changes; omit for your own.
+    #[serde(default)]
+    pub subject_email: Option<String>,
+    pub changes: Vec<ChangeDto>,
+    /// Temporary access: minutes from when it is applied. Omit for a permanent change.
+    #[serde(default)]
+    pub duration_minutes: Option<i64>,
+    /// Why the access is needed.
+    pub reason: String,
+    #[serde(default)]
+    pub ticket: Option<String>,
+}
+
+/// `POST /api/requests/{id}/approve`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// `POST /api/requests/{id}/deny`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DenyBody {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DecisionDto {
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// An access request as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RequestDto {
+    pub id: String,
+    pub requester: String,
+    pub subject: String,
+    pub changes: Vec<ChangeDto>,
+    pub duration_minutes: Option<i64>,
+    pub reason: String,
+    pub ticket: Option<String>,
+    /// pending, approved, denied, expired, applied, failed or reverted.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When an unanswered request expires.
+    pub expires_at: DateTime<Utc>,
+    pub approvals_required: u8,
+    pub approvals: Vec<DecisionDto>,
+    pub denial: Option<DecisionDto>,
+    pub failure: Option<String>,
+    /// Whether the caller may approve it (false for one's own requests).
+    pub can_approve: bool,
+    pub grants: Vec<GrantDto>,
+}
+
+/// One change applied in PostHog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct GrantDto {
+    pub id: String,
+    pub request_id: String,
+    pub subject: String,
+    pub change: ChangeDto,
+    /// The access before the change, restored when it ends.
+    pub baseline: String,
+    /// What PostHog reported after the change (read-back).
+    pub confirmed: String,
+    /// active, reverted or conflict.
+    pub status: String,
+    pub applied_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub seconds_left: Option<i64>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RequestList {
+    pub requests: Vec<RequestDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct GrantList {
+    pub grants: Vec<GrantDto>,
+}
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEntryDto {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// requested, approved, denied, expired, applied, apply_failed, reverted, revert_failed, revert_conflict.
+    pub kind: String,
+    pub subject: Option<String>,
+    pub request_id: Option<String>,
+    pub grant_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Whether the audit chain is intact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VerificationDto {
+    pub valid: bool,
+    pub entries: u64,
+    pub first_broken_seq: Option<u64>,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditList {
+    pub entries: Vec<AuditEntryDto>,
+    pub verification: VerificationDto,
+}
+
+/// The policy, as the front end needs it to refuse what the API would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PolicyDto {
+    pub max_duration_minutes: MaxDurationsDto,
+    pub needs_approval: NeedsApprovalDto,
+    pub approvals_required: u8,
+    pub pending_ttl_minutes: i64,
+    pub max_changes_per_request: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MaxDurationsDto {
+    pub org_admin: i64,
+    pub org_member: i64,
+    pub project_admin: i64,
+    pub project_member: i64,
+    pub project_viewer: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NeedsApprovalDto {
+    pub org_admin: bool,
+    pub org_member: bool,
+    pub project_admin: bool,
+    pub project_member: bool,
+    pub project_viewer: bool,
+}
+
+/// Who the caller is, as the API sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MeDto {
+    pub email: String,
+    pub roles: Vec<String>,
+}
+
+/// A PostHog project, for pickers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProjectDto {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProjectList {
+    pub projects: Vec<ProjectDto>,
+}
+
+/// `POST /auth/dev-login` (local stack only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DevLoginBody {
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+/// A demo user the local dev sign-in offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DemoUserDto {
+    pub email: String,
+    pub name: String,
+    pub roles: Vec<String>,
+}

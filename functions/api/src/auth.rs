@@ -1,0 +1,196 @@
+//! Who is calling. Two modes, one result (a [`Principal`]):
+//! - `Verify`: the API checks the bearer JWT itself, exactly as API Gateway's JWT
+//!   authorizer would (signature from the issuer's keys, `iss`, `aud`, `exp`, `nbf`;
+//!   RS256/ES256 only). The local stack uses this with its own issuer.
+//! - `Gateway`: API Gateway already verified the token; the Lambda host puts the
+//!   claims it delivered into the request as [`GatewayClaims`].
+//!
+//! Roles come from the `groups` claim (or `cognito:groups`), which API Gateway
+//! flattens to a string like `"[approver requester]"`; both forms are accepted.
+
+use std::collections::HashMap;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use hogwarden_core::types::{Email, Principal, Role};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
+
+use crate::ApiState;
+use crate::error::ApiError;
+
+/// How the API learns who is calling.
+#[derive(Debug)]
+pub enum AuthMode {
+    Verify(JwtVerifier),
+    Gateway,
+}
+
+/// Claims API Gateway verified and delivered (`requestContext.authorizer.jwt.claims`).
+#[derive(Debug, Clone, Default)]
+pub struct GatewayClaims(pub HashMap<String, String>);
+
+/// Verifies bearer tokens against a fixed issuer, audience and key set.
+pub struct JwtVerifier {
+    issuer: String,
+    audience: String,
+    keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier").field("issuer", &self.issuer).field("audience", &self.audience).field("keys", &self.keys.len()).finish()
+    }
+}
+
+/// Why a key set could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("unusable key set: {0}")]
+pub struct KeySetError(String);
+
+impl JwtVerifier {
+    /// Builds a verifier from the issuer's JWKS document (RSA and P-256 keys only).
+    pub fn from_jwks(jwks_json: &str, issuer: impl Into<String>, audience: impl Into<String>) -> Result<Self, KeySetError> {
+        let set: JwkSet = serde_json::from_str(jwks_json).map_err(|e| KeySetError(e.to_string()))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            let alg = match &jwk.algorithm {
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                _ => continue,
+            };
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| KeySetError(e.to_string()))?;
+            keys.push((jwk.common.key_id.clone(), alg, key));
+        }
+        if keys.is_empty() {
+            return Err(KeySetError("no RSA or P-256 key in the set".into()));
+        }
+        Ok(Self { issuer: issuer.into(), audience: audience.into(), keys })
+    }
+
+    /// Checks a token and returns its claims, or says what is wrong with it.
+    pub fn verify(&self, token: &str) -> Result<HashMap<String, serde_json::Value>, ApiError> {
+        let bad = |why: &str| ApiError::Unauthorized(format!("The access token is not valid: {why}. Sign in again."));
+        let header = decode_header(token).map_err(|_| bad("it is not a well-formed JWT"))?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(bad("its signing algorithm is not allowed"));
+        }
+        let (_, alg, key) = self
+            .keys
+            .iter()
+            .find(|(kid, alg, _)| *alg == header.alg && (header.kid.is_none() || kid.as_deref() == header.kid.as_deref()))
+            .ok_or_else(|| bad("it was signed with an unknown key"))?;
+        let mut validation = Validation::new(*alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        let data = decode::<HashMap<String, serde_json::Value>>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::ExpiredSignature => bad("it has expired"),
+                K::ImmatureSignature => bad("it is not valid yet"),
+                K::InvalidIssuer => bad("it was issued by an issuer this API does not trust"),
+                K::InvalidAudience => bad("it was issued for another audience"),
+                K::InvalidSignature => bad("its signature does not match"),
+                K::MissingRequiredClaim(c) => bad(&format!("it has no '{c}' claim")),
+                _ => bad("it could not be verified"),
+            }
+        })?;
+        Ok(data.claims)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StandardClaims {
+    sub: String,
+    email: Option<String>,
+}
+
+/// Turns verified claims into a principal. Values may be JSON or API Gateway's strings.
+pub fn principal_from_claims(claims: &HashMap<String, serde_json::Value>) -> Result<Principal, ApiError> {
+    let std: StandardClaims = serde_json::from_value(serde_json::Value::Object(claims.clone().into_iter().collect()))
+        .map_err(|_| ApiError::Unauthorized("The access token has no subject; sign in again.".into()))?;
+    let email_raw = std.email.ok_or_else(|| ApiError::Unauthorized("The access token carries no email claim; Hogwarden needs one.".into()))?;
+    let email = Email::parse(&email_raw).map_err(|_| ApiError::Unauthorized("The access token's email claim is not an email address.".into()))?;
+    let mut roles = Vec::new();
+    for key in ["groups", "cognito:groups"] {
+        if let Some(v) = claims.get(key) {
+            for g in group_names(v) {
+                if let Some(r) = Role::parse(&g) {
+                    if !roles.contains(&r) {
+                        roles.push(r);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Principal { email, subject: std.sub, roles })
+}
+
+/// Groups as a JSON array, or as API Gateway's flattened `"[a b]"`, `"a,b"` or `"a"`.
+fn group_names(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+        serde_json::Value::String(s) => {
+            s.trim().trim_start_matches('[').trim_end_matches(']').split([' ', ',']).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The caller, for handlers: `async fn h(Caller(who): Caller, …)`.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let claims = match state.auth.as_ref() {
+            AuthMode::Gateway => {
+                let gw = parts
+                    .extensions
+                    .get::<GatewayClaims>()
+                    .ok_or_else(|| ApiError::Unauthorized("Sign in first: the request carries no verified identity.".into()))?;
+                gw.0.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect()
+            }
+            AuthMode::Verify(verifier) => {
+                let header = parts
+                    .headers
+                    .get(axum::http::header::AUTHORIZATION)
+                    .ok_or_else(|| ApiError::Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.".into()))?;
+                let value = header.to_str().map_err(|_| ApiError::Unauthorized("The Authorization header is not readable text.".into()))?;
+                let token = value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be 'Bearer <token>'.".into()))?;
+                verifier.verify(token)?
+            }
+        };
+        principal_from_claims(&claims).map(Caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_arrive_in_every_shape_api_gateway_uses() {
+        assert_eq!(group_names(&serde_json::json!("[approver requester]")), vec!["approver", "requester"]);
+        assert_eq!(group_names(&serde_json::json!("approver,admin")), vec!["approver", "admin"]);
+        assert_eq!(group_names(&serde_json::json!(["admin"])), vec!["admin"]);
+        assert_eq!(group_names(&serde_json::json!("requester")), vec!["requester"]);
+    }
+
+    #[test]
+    fn a_token_without_email_is_refused() {
+        let claims: HashMap<String, serde_json::Value> = [("sub".to_string(), serde_json::json!("abc"))].into_iter().collect();
+        assert!(matches!(principal_from_claims(&claims), Err(ApiError::Unauthorized(_))));
+    }
+}

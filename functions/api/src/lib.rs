@@ -1,0 +1,60 @@
+//! Hogwarden's HTTP API. Each Lambda serves one sub-router and the local stack
+//! merges them all, so the same handlers run in both hosts (DESIGN.md, "One axum
+//! Router, two hosts").
+
+pub mod auth;
+pub mod convert;
+pub mod error;
+pub mod openapi;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use hogwarden_core::Hogwarden;
+
+pub use auth::{AuthMode, GatewayClaims, JwtVerifier};
+pub use error::{ApiError, ApiJson};
+
+/// Largest request body the API reads; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler needs.
+#[derive(Clone, Debug)]
+pub struct ApiState {
+    pub app: Hogwarden,
+    pub auth: Arc<AuthMode>,
+}
+
+impl ApiState {
+    pub fn new(app: Hogwarden, auth: AuthMode) -> Self {
+        Self { app, auth: Arc::new(auth) }
+    }
+}
+
+/// Requests, approvals, the inbox, grants and the audit log (the grants Lambda).
+pub fn grants_router(state: ApiState) -> Router {
+    routes::grants(state.clone()).merge(routes::audit(state.clone())).merge(routes::meta(state)).layer(common_layers())
+}
+
+/// Early revoke of a grant (the reverts Lambda, which also runs the sweep).
+pub fn reverts_router(state: ApiState) -> Router {
+    routes::reverts(state).layer(common_layers())
+}
+
+/// Every route, plus the OpenAPI document and a JSON 404 for anything else.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .merge(routes::grants(state.clone()))
+        .merge(routes::audit(state.clone()))
+        .merge(routes::meta(state.clone()))
+        .merge(routes::reverts(state))
+        .merge(openapi::routes())
+        .fallback(routes::not_found)
+        .layer(common_layers())
+}
+
+fn common_layers() -> tower::layer::util::Stack<DefaultBodyLimit, tower::layer::util::Identity> {
+    tower::layer::util::Stack::new(DefaultBodyLimit::max(MAX_BODY_BYTES), tower::layer::util::Identity::new())
+}

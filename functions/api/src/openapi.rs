@@ -1,0 +1,35 @@
+//! The OpenAPI document, generated from the handlers' annotations and the shared
+//! types, served at `/api/openapi.json`.
+
+use axum::Router;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::*;
+use hogwarden_api_types as dto;
+
+#[derive(OpenApi, Debug)]
+#[openapi(
+    info(title = "Hogwarden API", description = "Self-service, audited access management for PostHog."),
+    paths(create_request, my_requests, get_request, approve, deny, inbox, list_grants, revoke_grant, list_audit, verify_audit, get_me, get_policy, list_projects),
+    components(schemas(dto::ErrorBody, dto::ErrorDetail, dto::ChangeDto, dto::CreateRequest, dto::ApproveBody, dto::DenyBody, dto::DecisionDto,
+        dto::RequestDto, dto::GrantDto, dto::RequestList, dto::GrantList, dto::AuditEntryDto, dto::VerificationDto, dto::AuditList,
+        dto::PolicyDto, dto::MaxDurationsDto, dto::NeedsApprovalDto, dto::MeDto, dto::ProjectDto, dto::ProjectList)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+    }
+}
+
+pub(crate) fn routes() -> Router {
+    Router::new().route("/api/openapi.json", get(|| async { axum::Json(ApiDoc::openapi()) }))
+}

@@ -1,0 +1,50 @@
+//! Route tables. Handlers are thin: extract, parse into domain types, call one use
+//! case, shape the answer.
+
+mod audit;
+mod meta;
+mod requests;
+mod revoke;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::ApiState;
+use crate::error::ApiError;
+
+pub(crate) use audit::__path_list_audit;
+pub(crate) use audit::__path_verify_audit;
+pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
+pub(crate) use requests::{__path_approve, __path_create_request, __path_deny, __path_get_request, __path_inbox, __path_list_grants, __path_my_requests};
+pub(crate) use revoke::__path_revoke_grant;
+
+pub(crate) fn grants(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/requests", post(requests::create_request).get(requests::my_requests))
+        .route("/api/requests/{id}", get(requests::get_request))
+        .route("/api/requests/{id}/approve", post(requests::approve))
+        .route("/api/requests/{id}/deny", post(requests::deny))
+        .route("/api/inbox", get(requests::inbox))
+        .route("/api/grants", get(requests::list_grants))
+        .with_state(state)
+}
+
+pub(crate) fn audit(state: ApiState) -> Router {
+    Router::new().route("/api/audit", get(audit::list_audit)).route("/api/audit/verify", get(audit::verify_audit)).with_state(state)
+}
+
+pub(crate) fn meta(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/me", get(meta::get_me))
+        .route("/api/policy", get(meta::get_policy))
+        .route("/api/projects", get(meta::list_projects))
+        .with_state(state)
+}
+
+pub(crate) fn reverts(state: ApiState) -> Router {
+    Router::new().route("/api/grants/{id}/revoke", post(revoke::revoke_grant)).with_state(state)
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NoRoute
+}

@@ -1,0 +1,237 @@
+//! The audit log: append-only entries, each carrying the hash of the one before it,
+//! so that editing, removing or reordering any entry is detected by [`verify_chain`].
+//!
+//! Stores call [`AuditDraft::seal`] inside the same transaction that changes state,
+//! with the current chain head, so the chain and the state never disagree.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::types::{Actor, Email, GrantId, RequestId};
+
+/// What happened. Stored as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    Requested,
+    Approved,
+    Denied,
+    Expired,
+    Applied,
+    ApplyFailed,
+    Reverted,
+    RevertFailed,
+    RevertConflict,
+}
+
+impl AuditKind {
+    pub const ALL: [Self; 9] = [
+        Self::Requested,
+        Self::Approved,
+        Self::Denied,
+        Self::Expired,
+        Self::Applied,
+        Self::ApplyFailed,
+        Self::Reverted,
+        Self::RevertFailed,
+        Self::RevertConflict,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::Applied => "applied",
+            Self::ApplyFailed => "apply_failed",
+            Self::Reverted => "reverted",
+            Self::RevertFailed => "revert_failed",
+            Self::RevertConflict => "revert_conflict",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+}
+
+/// An entry before it has a place in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditDraft {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub kind: AuditKind,
+    pub subject: Option<Email>,
+    pub request_id: Option<RequestId>,
+    pub grant_id: Option<GrantId>,
+    /// Structured facts (the change, the read-back, a reason). Never a secret.
+    pub details: serde_json::Value,
+}
+
+/// An entry in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub kind: AuditKind,
+    pub subject: Option<Email>,
+    pub request_id: Option<RequestId>,
+    pub grant_id: Option<GrantId>,
+    pub details: serde_json::Value,
+    /// Hex SHA-256 of the previous entry (64 zeros for the first).
+    pub prev_hash: String,
+    /// Hex SHA-256 over this entry's fields and `prev_hash`.
+    pub hash: String,
+}
+
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+impl AuditDraft {
+    /// Gives the draft its place after `head` (the current last entry, if any).
+    pub fn seal(self, head: Option<(u64, &str)>) -> AuditEntry {
+        let (seq, prev_hash) = match head {
+            Some((seq, hash)) => (seq + 1, hash.to_owned()),
+            None => (1, GENESIS_HASH.to_owned()),
+        };
+        let mut entry = AuditEntry {
+            seq,
+            at: self.at,
+            actor: self.actor,
+            kind: self.kind,
+            subject: self.subject,
+            request_id: self.request_id,
+            grant_id: self.grant_id,
+            details: self.details,
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash();
+        entry
+    }
+}
+
+impl AuditEntry {
+    /// The hash this entry should carry, computed from its fields. Timestamps are
+    /// hashed at microsecond precision, which every store keeps.
+    pub fn compute_hash(&self) -> String {
+        let canonical = serde_json::json!({
+            "seq": self.seq,
+            "at": self.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "actor": self.actor,
+            "kind": self.kind.as_str(),
+            "subject": self.subject,
+            "request_id": self.request_id,
+            "grant_id": self.grant_id,
+            "details": self.details,
+            "prev_hash": self.prev_hash,
+        });
+        // serde_json orders object keys, so this serialisation is canonical.
+        let mut hasher = Sha256::new();
+        hasher.update(canonical.to_string().as_bytes());
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// The outcome of checking a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainVerification {
+    pub valid: bool,
+    pub entries: u64,
+    /// The first entry that breaks the chain, and why.
+    pub first_broken_seq: Option<u64>,
+    pub problem: Option<String>,
+}
+
+/// Checks that entries (in `seq` order, from 1) link up and that each hash matches
+/// its fields. Detects an edited, removed, inserted or reordered entry.
+pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> ChainVerification {
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    let mut count = 0u64;
+    for entry in entries {
+        count += 1;
+        let broken =
+            |problem: String| ChainVerification { valid: false, entries: count, first_broken_seq: Some(entry.seq), problem: Some(problem) };
+        if entry.seq != count {
+            return broken(format!(
+                "entry {} is out of place: expected entry {count} (an entry was removed, inserted or moved)",
+                entry.seq
+            ));
+        }
+        if entry.prev_hash != expected_prev {
+            return broken(format!("entry {} does not link to the entry before it", entry.seq));
+        }
+        if entry.compute_hash() != entry.hash {
+            return broken(format!("entry {} was modified after it was written", entry.seq));
+        }
+        expected_prev = entry.hash.clone();
+    }
+    ChainVerification { valid: true, entries: count, first_broken_seq: None, problem: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Vec<AuditEntry> {
+        let mut out: Vec<AuditEntry> = Vec::new();
+        for i in 0..n {
+            let draft = AuditDraft {
+                at: DateTime::from_timestamp(1_700_000_000 + i as i64, 123_456_000).unwrap(),
+                actor: Actor::System("test".into()),
+                kind: AuditKind::Requested,
+                subject: None,
+                request_id: None,
+                grant_id: None,
+                details: serde_json::json!({ "i": i }),
+            };
+            let head = out.last().map(|e| (e.seq, e.hash.as_str()));
+            let sealed = draft.seal(head);
+            out.push(sealed);
+        }
+        out
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let c = chain(5);
+        let v = verify_chain(&c);
+        assert!(v.valid, "{v:?}");
+        assert_eq!(v.entries, 5);
+    }
+
+    #[test]
+    fn an_edited_entry_is_detected() {
+        let mut c = chain(5);
+        c[2].details = serde_json::json!({ "i": 99 });
+        let v = verify_chain(&c);
+        assert!(!v.valid);
+        assert_eq!(v.first_broken_seq, Some(3));
+    }
+
+    #[test]
+    fn a_removed_entry_is_detected() {
+        let mut c = chain(5);
+        c.remove(1);
+        assert_eq!(verify_chain(&c).first_broken_seq, Some(3));
+    }
+
+    #[test]
+    fn a_reordered_pair_is_detected() {
+        let mut c = chain(5);
+        c.swap(1, 2);
+        assert!(!verify_chain(&c).valid);
+    }
+
+    #[test]
+    fn a_rehashed_edit_still_breaks_the_link() {
+        let mut c = chain(4);
+        c[1].details = serde_json::json!({ "forged": true });
+        c[1].hash = c[1].compute_hash();
+        let v = verify_chain(&c);
+        assert_eq!(v.first_broken_seq, Some(3));
+    }
+}

@@ -1,0 +1,17 @@
+//! Hogwarden's domain: what an access request is, which ones policy allows, how a
+//! request moves through its lifecycle, and the ports (traits) through which the
+//! domain reaches storage, PostHog, secrets, time and people.
+//!
+//! Nothing here knows about AWS, HTTP or SQL; adapters live in their own crates and
+//! a tidy test (`tests/tidy.rs`) keeps it that way.
+
+pub mod audit;
+pub mod error;
+pub mod model;
+pub mod policy;
+pub mod ports;
+pub mod types;
+pub mod usecases;
+
+pub use error::Error;
+pub use usecases::Hogwarden;

@@ -1,0 +1,225 @@
+//! The records Hogwarden keeps: access requests, their changes, and grants (a change
+//! that was applied in PostHog, with the baseline needed to revert it).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Email, GrantDuration, GrantId, Justification, OrgLevel, OrgRole, ProjectId, ProjectRole, RequestId, Ticket};
+
+/// One change a request asks for. A request holds one or more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AccessChange {
+    /// Set the person's organization role (Member or Admin; never Owner).
+    OrgRole { role: OrgRole },
+    /// Set the person's role in one project (adds them to it if they had none).
+    ProjectRole { project: ProjectId, role: ProjectRole },
+}
+
+impl AccessChange {
+    pub fn target(&self) -> AccessTarget {
+        match self {
+            Self::OrgRole { .. } => AccessTarget::Org,
+            Self::ProjectRole { project, .. } => AccessTarget::Project(*project),
+        }
+    }
+
+    /// The access this change leaves in place.
+    pub fn desired(&self) -> AccessLevel {
+        match self {
+            Self::OrgRole { role } => AccessLevel::Org(role.level()),
+            Self::ProjectRole { role, .. } => AccessLevel::Project(Some(*role)),
+        }
+    }
+
+    /// Whether this change makes someone an admin of something.
+    pub fn grants_admin(&self) -> bool {
+        matches!(self, Self::OrgRole { role: OrgRole::Admin } | Self::ProjectRole { role: ProjectRole::Admin, .. })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::OrgRole { role } => format!("organization role {}", role.as_str()),
+            Self::ProjectRole { project, role } => format!("project {project} role {}", role.as_str()),
+        }
+    }
+}
+
+/// Where a change lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "project", rename_all = "snake_case")]
+pub enum AccessTarget {
+    Org,
+    Project(ProjectId),
+}
+
+/// A person's access at one target, as PostHog reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "level", rename_all = "snake_case")]
+pub enum AccessLevel {
+    Org(OrgLevel),
+    /// `None` = no explicit access to the project.
+    Project(Option<ProjectRole>),
+}
+
+impl AccessLevel {
+    /// A rank for comparing access at the same target (higher is more access).
+    pub fn rank(&self) -> u8 {
+        match self {
+            Self::Org(l) => l.to_posthog(),
+            Self::Project(None) => 0,
+            Self::Project(Some(ProjectRole::Viewer)) => 1,
+            Self::Project(Some(ProjectRole::Member)) => 2,
+            Self::Project(Some(ProjectRole::Admin)) => 3,
+        }
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Org(l) => l.as_str(),
+            Self::Project(None) => "no access",
+            Self::Project(Some(r)) => r.as_str(),
+        }
+    }
+}
+
+/// Where a request is in its lifecycle:
+/// pending → approved | denied | expired → applied | failed → reverted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+    Applied,
+    Failed,
+    Reverted,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::Applied => "applied",
+            Self::Failed => "failed",
+            Self::Reverted => "reverted",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Pending, Self::Approved, Self::Denied, Self::Expired, Self::Applied, Self::Failed, Self::Reverted]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+
+    /// Whether a request in this status can never change again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Denied | Self::Expired | Self::Failed | Self::Reverted)
+    }
+}
+
+/// A decision recorded on a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub by: Email,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// Someone asking for access for themselves (or for someone else, as a manager).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequest {
+    pub id: RequestId,
+    /// Who asked.
+    pub requester: Email,
+    /// Whose access changes.
+    pub subject: Email,
+    pub changes: Vec<AccessChange>,
+    /// `None` = permanent; otherwise counted from when the change is applied.
+    pub duration: Option<GrantDuration>,
+    pub justification: Justification,
+    pub ticket: Option<Ticket>,
+    pub status: RequestStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// An unanswered request expires at this time.
+    pub expires_at: DateTime<Utc>,
+    pub approvals_required: u8,
+    pub approvals: Vec<Decision>,
+    pub denial: Option<Decision>,
+    /// The access before the change, read from PostHog when the request was approved,
+    /// one per change, so a retried apply and the later revert restore exactly it.
+    pub baselines: Vec<AccessLevel>,
+    /// Why applying failed, in words for people (never an internal error).
+    pub failure: Option<String>,
+    /// Optimistic-concurrency version; every write is conditional on it.
+    pub version: u64,
+}
+
+impl AccessRequest {
+    pub fn is_temporary(&self) -> bool {
+        self.duration.is_some()
+    }
+}
+
+/// The state of one applied change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    /// In effect in PostHog (a temporary one is reverted at `expires_at`).
+    Active,
+    /// Reverted to the baseline (on time or early).
+    Reverted,
+    /// Someone changed the access in PostHog after the grant; Hogwarden did not
+    /// overwrite it and a person must look.
+    Conflict,
+}
+
+impl GrantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Reverted => "reverted",
+            Self::Conflict => "conflict",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Active, Self::Reverted, Self::Conflict].into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// One change applied in PostHog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: GrantId,
+    pub request_id: RequestId,
+    pub subject: Email,
+    pub change: AccessChange,
+    pub baseline: AccessLevel,
+    /// What PostHog reported after the write (the read-back).
+    pub confirmed: AccessLevel,
+    pub status: GrantStatus,
+    pub applied_at: DateTime<Utc>,
+    /// `None` for a permanent change.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// How many revert attempts failed (PostHog unavailable); the sweep keeps trying.
+    pub revert_failures: u32,
+    pub last_error: Option<String>,
+    pub version: u64,
+}
+
+impl Grant {
+    pub fn target(&self) -> AccessTarget {
+        self.change.target()
+    }
+
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.status == GrantStatus::Active && self.expires_at.is_some_and(|t| t <= now)
+    }
+}

@@ -1,0 +1,174 @@
+//! Policy as data: which changes need approval, how long temporary access may last,
+//! how long a request may wait. Two rules are not data, because no configuration may
+//! turn them off: nobody approves their own request (or one that changes their own
+//! access), and anything that makes someone an admin needs approval.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::AccessChange;
+use crate::types::{GrantDuration, OrgRole, ProjectRole};
+
+/// Maximum temporary duration per target role, in minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxDurations {
+    pub org_admin: i64,
+    pub org_member: i64,
+    pub project_admin: i64,
+    pub project_member: i64,
+    pub project_viewer: i64,
+}
+
+/// Whether a kind of change needs an approver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRules {
+    pub org_member: bool,
+    pub project_member: bool,
+    pub project_viewer: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub max_duration_minutes: MaxDurations,
+    /// Approval for changes that do not grant admin (admin always needs approval).
+    pub approval_required: ApprovalRules,
+    /// How many distinct approvers a request needs (at least 1 when approval is needed).
+    pub approvals_required: u8,
+    /// An unanswered request expires after this many minutes.
+    pub pending_ttl_minutes: i64,
+    /// Changes one request may hold.
+    pub max_changes_per_request: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            max_duration_minutes: MaxDurations {
+                org_admin: 24 * 60,
+                org_member: 90 * 24 * 60,
+                project_admin: 7 * 24 * 60,
+                project_member: 90 * 24 * 60,
+                project_viewer: 180 * 24 * 60,
+            },
+            approval_required: ApprovalRules { org_member: true, project_member: true, project_viewer: false },
+            approvals_required: 1,
+            pending_ttl_minutes: 72 * 60,
+            max_changes_per_request: 20,
+        }
+    }
+}
+
+/// Why a policy document cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid policy: {0}")]
+pub struct PolicyError(pub String);
+
+impl Policy {
+    /// Checks a policy loaded from configuration before it is used.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let m = &self.max_duration_minutes;
+        for (name, v) in [
+            ("org_admin", m.org_admin),
+            ("org_member", m.org_member),
+            ("project_admin", m.project_admin),
+            ("project_member", m.project_member),
+            ("project_viewer", m.project_viewer),
+        ] {
+            if GrantDuration::from_minutes(v).is_err() {
+                return Err(PolicyError(format!(
+                    "max_duration_minutes.{name} must be between 1 and {}",
+                    GrantDuration::ABSOLUTE_MAX_MINUTES
+                )));
+            }
+        }
+        if !(1..=5).contains(&self.approvals_required) {
+            return Err(PolicyError("approvals_required must be between 1 and 5".into()));
+        }
+        if !(1..=60 * 24 * 90).contains(&self.pending_ttl_minutes) {
+            return Err(PolicyError("pending_ttl_minutes must be between 1 and 129600".into()));
+        }
+        if !(1..=100).contains(&self.max_changes_per_request) {
+            return Err(PolicyError("max_changes_per_request must be between 1 and 100".into()));
+        }
+        Ok(())
+    }
+
+    /// The longest temporary duration for one change.
+    pub fn max_duration(&self, change: &AccessChange) -> GrantDuration {
+        let m = &self.max_duration_minutes;
+        let minutes = match change {
+            AccessChange::OrgRole { role: OrgRole::Admin } => m.org_admin,
+            AccessChange::OrgRole { role: OrgRole::Member } => m.org_member,
+            AccessChange::ProjectRole { role: ProjectRole::Admin, .. } => m.project_admin,
+            AccessChange::ProjectRole { role: ProjectRole::Member, .. } => m.project_member,
+            AccessChange::ProjectRole { role: ProjectRole::Viewer, .. } => m.project_viewer,
+        };
+        GrantDuration::from_minutes(minutes)
+            .unwrap_or_else(|_| GrantDuration::from_minutes(GrantDuration::MIN_MINUTES).expect("1 minute is valid"))
+    }
+
+    /// The longest duration a request with these changes may ask for (the tightest cap).
+    pub fn max_duration_for(&self, changes: &[AccessChange]) -> Option<GrantDuration> {
+        changes.iter().map(|c| self.max_duration(c)).min()
+    }
+
+    /// Whether one change needs an approver. Admin always does.
+    pub fn needs_approval(&self, change: &AccessChange) -> bool {
+        if change.grants_admin() {
+            return true;
+        }
+        let a = &self.approval_required;
+        match change {
+            AccessChange::OrgRole { .. } => a.org_member,
+            AccessChange::ProjectRole { role: ProjectRole::Member, .. } => a.project_member,
+            AccessChange::ProjectRole { role: ProjectRole::Viewer, .. } => a.project_viewer,
+            AccessChange::ProjectRole { role: ProjectRole::Admin, .. } => true,
+        }
+    }
+
+    /// How many approvals a request with these changes needs (0 = none).
+    pub fn approvals_needed(&self, changes: &[AccessChange]) -> u8 {
+        if changes.iter().any(|c| self.needs_approval(c)) { self.approvals_required.max(1) } else { 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ProjectId;
+
+    #[test]
+    fn admin_always_needs_approval_whatever_the_rules_say() {
+        let p = Policy {
+            approval_required: ApprovalRules { org_member: false, project_member: false, project_viewer: false },
+            ..Policy::default()
+        };
+        assert!(p.needs_approval(&AccessChange::OrgRole { role: OrgRole::Admin }));
+        let project = ProjectId::new(1).unwrap();
+        assert!(p.needs_approval(&AccessChange::ProjectRole { project, role: ProjectRole::Admin }));
+        assert!(!p.needs_approval(&AccessChange::ProjectRole { project, role: ProjectRole::Viewer }));
+    }
+
+    #[test]
+    fn the_tightest_cap_wins() {
+        let p = Policy::default();
+        let project = ProjectId::new(1).unwrap();
+        let max = p.max_duration_for(&[
+            AccessChange::ProjectRole { project, role: ProjectRole::Viewer },
+            AccessChange::OrgRole { role: OrgRole::Admin },
+        ]);
+        assert_eq!(max.unwrap().minutes(), 24 * 60);
+    }
+
+    #[test]
+    fn policies_are_validated_when_loaded() {
+        let mut p = Policy::default();
+        assert!(p.validate().is_ok());
+        p.approvals_required = 0;
+        assert!(p.validate().is_err());
+        let bad: Result<Policy, _> = serde_json::from_str(r#"{"allow_self_approval": true}"#);
+        assert!(bad.is_err(), "unknown fields are refused");
+    }
+}

@@ -1,0 +1,237 @@
+//! The ports through which the domain reaches the world. Adapters implement them in
+//! their own crates (SQLite and DynamoDB stores, the PostHog REST client, vaults).
+//! Every port is a small `Send + Sync` trait so use cases can hold `Arc<dyn …>`.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditDraft, AuditEntry, AuditKind};
+use crate::error::Result;
+use crate::model::{AccessRequest, AccessTarget, Grant, RequestStatus};
+use crate::types::{Email, GrantId, OrgLevel, ProjectId, ProjectRole, RequestId};
+
+// ---------------------------------------------------------------- Store
+
+/// One atomic write: request and grant records, each guarded by the version it is
+/// expected to have (`None` = must not exist yet), plus the audit entries that
+/// describe the change. Either all of it is written or none of it, and a guard that
+/// does not hold fails the whole commit with [`crate::Error::Conflict`].
+#[derive(Debug, Default, Clone)]
+pub struct Commit {
+    pub requests: Vec<Guarded<AccessRequest>>,
+    pub grants: Vec<Guarded<Grant>>,
+    pub audit: Vec<AuditDraft>,
+}
+
+/// A record to write and the version the stored one must have. The written record
+/// carries `expected + 1` (or 1 when created) as its version.
+#[derive(Debug, Clone)]
+pub struct Guarded<T> {
+    pub record: T,
+    pub expected_version: Option<u64>,
+}
+
+impl<T> Guarded<T> {
+    pub fn create(record: T) -> Self {
+        Self { record, expected_version: None }
+    }
+
+    pub fn update(record: T, expected_version: u64) -> Self {
+        Self { record, expected_version: Some(expected_version) }
+    }
+}
+
+/// Filters for reading the audit log (all optional; newest first).
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub subject: Option<Email>,
+    pub actor: Option<Email>,
+    pub kind: Option<AuditKind>,
+    pub request_id: Option<RequestId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: usize,
+}
+
+/// Storage, named by access pattern (DESIGN.md, "Data").
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Writes a [`Commit`] atomically; returns the sealed audit entries.
+    async fn commit(&self, commit: Commit) -> Result<Vec<AuditEntry>>;
+
+    async fn get_request(&self, id: RequestId) -> Result<Option<AccessRequest>>;
+    /// A person's requests (as requester or subject), newest first.
+    async fn list_requests_for_user(&self, email: &Email, limit: usize) -> Result<Vec<AccessRequest>>;
+    /// Requests in one status, oldest first (the approver inbox is `Pending`).
+    async fn list_requests_by_status(&self, status: RequestStatus, limit: usize) -> Result<Vec<AccessRequest>>;
+
+    async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>>;
+    async fn list_grants_for_request(&self, id: RequestId) -> Result<Vec<Grant>>;
+    /// A person's grants, newest first.
+    async fn list_grants_for_user(&self, email: &Email, limit: usize) -> Result<Vec<Grant>>;
+    /// Active grants whose `expires_at` is at or before `now`, soonest first. Reads
+    /// only what is due (an index), never the whole table.
+    async fn list_grants_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Grant>>;
+    /// All active grants, soonest expiry first (permanent ones last).
+    async fn list_active_grants(&self, limit: usize) -> Result<Vec<Grant>>;
+    /// Active grants for one person at one target (to avoid clobbering overlaps).
+    async fn list_active_grants_for_target(&self, email: &Email, target: AccessTarget) -> Result<Vec<Grant>>;
+
+    /// Audit entries matching a query, newest first.
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+    /// The whole chain in order, for verification, in pages from `after_seq`.
+    async fn audit_chain_page(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+}
+
+// ---------------------------------------------------------------- PostHog
+
+/// A member of the managed PostHog organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The user's uuid (the path key for member endpoints).
+    pub user_uuid: String,
+    /// The membership id (the key for access controls).
+    pub membership_id: String,
+    pub email: Email,
+    pub name: String,
+    pub level: OrgLevel,
+    pub joined_at: Option<DateTime<Utc>>,
+    pub last_login: Option<DateTime<Utc>>,
+    pub is_2fa_enabled: bool,
+}
+
+/// A project of the managed organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+}
+
+/// Why PostHog did not do what was asked. `Display` is safe to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostHogError {
+    /// PostHog refused the change (a 4xx other than throttling): retrying won't help.
+    #[error("PostHog refused the change: {detail}")]
+    Rejected { status: u16, code: String, detail: String },
+    /// PostHog could not be reached or kept failing (5xx, timeouts, throttling past
+    /// the retry budget): the same call may work later.
+    #[error("PostHog is unavailable: {0}")]
+    Unavailable(String),
+    /// PostHog rejected Hogwarden's own key; writes pause until a valid key is stored.
+    #[error("PostHog rejected Hogwarden's API key")]
+    Unauthorized,
+    /// The write returned success but reading it back showed something else.
+    #[error("PostHog did not confirm the change: expected {expected}, found {found}")]
+    NotConfirmed { expected: String, found: String },
+}
+
+impl PostHogError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// PostHog as the domain sees it: one organization, people by email, projects by id.
+/// Every write returns what PostHog reports after the write (read-back).
+#[async_trait]
+pub trait PostHog: Send + Sync {
+    async fn find_member(&self, email: &Email) -> Result<Option<Member>, PostHogError>;
+    async fn list_members(&self) -> Result<Vec<Member>, PostHogError>;
+    async fn list_projects(&self) -> Result<Vec<Project>, PostHogError>;
+    /// Sets the organization level and returns the level read back afterwards.
+    async fn set_org_level(&self, member: &Member, level: OrgLevel) -> Result<OrgLevel, PostHogError>;
+    /// The member's explicit role in a project (`None` = no explicit access).
+    async fn project_role(&self, member: &Member, project: ProjectId) -> Result<Option<ProjectRole>, PostHogError>;
+    /// Sets (or with `None` removes) the member's project role; returns the read-back.
+    async fn set_project_role(
+        &self,
+        member: &Member,
+        project: ProjectId,
+        role: Option<ProjectRole>,
+    ) -> Result<Option<ProjectRole>, PostHogError>;
+}
+
+// ---------------------------------------------------------------- Vault
+
+/// The version stages a secret moves through during rotation (Secrets Manager's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Pending,
+    Current,
+    Previous,
+}
+
+/// Where PostHog keys live. Values are [`SecretString`]s and never leave it in
+/// logs or responses.
+#[async_trait]
+pub trait Vault: Send + Sync {
+    async fn get(&self, name: &str, stage: Stage) -> Result<Option<SecretString>>;
+    /// Stores a value as the pending version `version_id`; the same id twice is a no-op.
+    async fn stage_pending(&self, name: &str, version_id: &str, value: SecretString) -> Result<()>;
+    /// Makes the pending version `version_id` current (the old current becomes previous).
+    async fn promote(&self, name: &str, version_id: &str) -> Result<()>;
+}
+
+// ---------------------------------------------------------------- Clock
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that tests (and demos) move by hand.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut t = self.0.lock().expect("clock lock");
+        *t += by;
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock") = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+// ---------------------------------------------------------------- Notifier
+
+/// Something a person should know. `link` is a deep link into Hogwarden, never an
+/// action that works without signing in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub to: Email,
+    pub subject: String,
+    pub body: String,
+    pub link: Option<String>,
+}
+
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Delivers a notification. Failing to notify never undoes a change; callers log it.
+    async fn notify(&self, notification: Notification) -> Result<()>;
+}

@@ -1,0 +1,118 @@
+//! Approving a request: the guard against self-approval, the conditional write that
+//! makes two approvers at once approve once, and the baseline read that the apply
+//! and the revert rely on.
+
+use crate::audit::AuditKind;
+use crate::error::{Error, Result};
+use crate::model::{AccessChange, AccessLevel, AccessRequest, AccessTarget, Decision, RequestStatus};
+use crate::ports::{Commit, Guarded, Member, PostHogError};
+use crate::types::{Actor, Principal, RequestId, Role};
+
+use super::Hogwarden;
+
+impl Hogwarden {
+    #[tracing::instrument(skip_all, fields(request_id = %id, approver = %who.email))]
+    pub async fn approve(&self, who: &Principal, id: RequestId, reason: Option<String>) -> Result<AccessRequest> {
+        let request = self.store.get_request(id).await?.ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        // Own requests first: that is the answer that tells the requester what to do.
+        if request.requester == who.email {
+            return Err(Error::Forbidden("You cannot approve your own request; another approver must.".into()));
+        }
+        if request.subject == who.email {
+            return Err(Error::Forbidden("You cannot approve a request that changes your own access; another approver must.".into()));
+        }
+        if !who.has(Role::Approver) {
+            return Err(Error::Forbidden("You need the approver role to approve requests.".into()));
+        }
+        self.approve_as(who.actor(), request, reason).await
+    }
+
+    /// Records one approval (by a person or by policy) and applies the request once
+    /// enough approvals are in.
+    pub(super) async fn approve_as(&self, actor: Actor, mut request: AccessRequest, reason: Option<String>) -> Result<AccessRequest> {
+        let now = self.clock.now();
+        if request.status != RequestStatus::Pending {
+            return Err(Error::Conflict(format!("The request is already {}.", request.status.as_str())));
+        }
+        if request.expires_at <= now {
+            return Err(Error::Conflict("The request expired before it was approved; ask again.".into()));
+        }
+        if let Actor::Person(email) = &actor {
+            if request.approvals.iter().any(|a| &a.by == email) {
+                return Err(Error::Conflict("You already approved this request.".into()));
+            }
+            request.approvals.push(Decision { by: email.clone(), at: now, reason: reason.clone() });
+        }
+        let expected = request.version;
+        let fully_approved = request.approvals.len() >= usize::from(request.approvals_required);
+        if fully_approved {
+            let member = self.member(&request).await?;
+            request.baselines = self.baselines(&request, &member).await?;
+            request.status = RequestStatus::Approved;
+        }
+        request.updated_at = now;
+        request.version = expected + 1;
+        let details = serde_json::json!({
+            "reason": reason,
+            "approvals": request.approvals.len(),
+            "approvals_required": request.approvals_required,
+            "baselines": request.baselines,
+        });
+        let audit = self.draft(actor, AuditKind::Approved, &request.subject, request.id, None, details);
+        let commit = Commit { requests: vec![Guarded::update(request.clone(), expected)], audit: vec![audit], ..Commit::default() };
+        self.store.commit(commit).await.map_err(|e| match e {
+            Error::Conflict(_) => Error::Conflict("Someone else decided this request at the same moment; reload it.".into()),
+            other => other,
+        })?;
+        if !fully_approved {
+            return Ok(request);
+        }
+        match self.apply(request.id).await {
+            Ok(applied) => Ok(applied),
+            // Approved but PostHog is unavailable: the sweep applies it later.
+            Err(Error::Upstream(e)) if e.is_transient() => {
+                tracing::warn!(error = %e, "apply deferred to the next sweep");
+                Ok(self.store.get_request(request.id).await?.unwrap_or(request))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(super) async fn member(&self, request: &AccessRequest) -> Result<Member> {
+        self.posthog.find_member(&request.subject).await?.ok_or_else(|| {
+            Error::Upstream(PostHogError::Rejected {
+                status: 404,
+                code: "not_found".into(),
+                detail: format!("{} is no longer a member of the PostHog organization", request.subject),
+            })
+        })
+    }
+
+    /// The access to restore when each change ends. When another live grant already
+    /// covers the same target, its baseline is the true one (the current access is
+    /// itself temporary).
+    async fn baselines(&self, request: &AccessRequest, member: &Member) -> Result<Vec<AccessLevel>> {
+        let mut out = Vec::with_capacity(request.changes.len());
+        for change in &request.changes {
+            let live = self.store.list_active_grants_for_target(&request.subject, change.target()).await?;
+            let baseline = match live.iter().filter(|g| g.expires_at.is_some()).min_by_key(|g| g.applied_at) {
+                Some(earliest) => earliest.baseline,
+                None => self.current(member, change).await?,
+            };
+            out.push(baseline);
+        }
+        Ok(out)
+    }
+
+    /// What PostHog reports now for the target of a change.
+    pub(super) async fn current(&self, member: &Member, change: &AccessChange) -> Result<AccessLevel> {
+        Ok(match change.target() {
+            AccessTarget::Org => {
+                // `find_member` is fresh per call, so re-read instead of trusting `member.level`.
+                let fresh = self.posthog.find_member(&member.email).await?.unwrap_or_else(|| member.clone());
+                AccessLevel::Org(fresh.level)
+            }
+            AccessTarget::Project(p) => AccessLevel::Project(self.posthog.project_role(member, p).await?),
+        })
+    }
+}

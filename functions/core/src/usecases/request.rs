@@ -1,0 +1,121 @@
+//! Asking for access: validate against policy and PostHog, then record the request
+//! (auto-approving it when policy needs no approver).
+
+use crate::error::{Error, Result};
+use crate::model::{AccessChange, AccessRequest, RequestStatus};
+use crate::ports::{Commit, Guarded};
+use crate::types::{Actor, Email, GrantDuration, Justification, Principal, RequestId, Role, Ticket};
+
+use super::Hogwarden;
+use crate::audit::AuditKind;
+
+/// A request as parsed at the edge.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// Whose access changes; `None` = the caller's own.
+    pub subject: Option<Email>,
+    pub changes: Vec<AccessChange>,
+    pub duration: Option<GrantDuration>,
+    pub justification: Justification,
+    pub ticket: Option<Ticket>,
+}
+
+impl Hogwarden {
+    #[tracing::instrument(skip_all, fields(requester = %who.email))]
+    pub async fn request_access(&self, who: &Principal, new: NewRequest) -> Result<AccessRequest> {
+        if !who.has(Role::Requester) {
+            return Err(Error::Forbidden("You need the requester role to ask for access.".into()));
+        }
+        let subject = new.subject.clone().unwrap_or_else(|| who.email.clone());
+        self.check_changes(&new)?;
+
+        // The person must be in the organization and every project must exist.
+        if self.posthog.find_member(&subject).await?.is_none() {
+            return Err(Error::NotFound(format!("{subject} as a member of the PostHog organization (invite them first)")));
+        }
+        let wanted_projects: Vec<_> = new
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                AccessChange::ProjectRole { project, .. } => Some(*project),
+                AccessChange::OrgRole { .. } => None,
+            })
+            .collect();
+        if !wanted_projects.is_empty() {
+            let projects = self.posthog.list_projects().await?;
+            if let Some(missing) = wanted_projects.iter().find(|p| !projects.iter().any(|x| x.id == **p)) {
+                return Err(Error::NotFound(format!("project {missing}")));
+            }
+        }
+
+        let now = self.clock.now();
+        let approvals_required = self.policy.approvals_needed(&new.changes);
+        let request = AccessRequest {
+            id: RequestId::new(),
+            requester: who.email.clone(),
+            subject: subject.clone(),
+            changes: new.changes,
+            duration: new.duration,
+            justification: new.justification,
+            ticket: new.ticket,
+            status: RequestStatus::Pending,
+            created_at: now,
+            updated_at: now,
+            expires_at: now + chrono::Duration::minutes(self.policy.pending_ttl_minutes),
+            approvals_required,
+            approvals: Vec::new(),
+            denial: None,
+            baselines: Vec::new(),
+            failure: None,
+            version: 1,
+        };
+        let details = serde_json::json!({
+            "changes": request.changes,
+            "duration_minutes": request.duration.map(|d| d.minutes()),
+            "justification": request.justification,
+            "ticket": request.ticket,
+            "approvals_required": approvals_required,
+        });
+        let audit = self.draft(who.actor(), AuditKind::Requested, &subject, request.id, None, details);
+        self.store.commit(Commit { requests: vec![Guarded::create(request.clone())], audit: vec![audit], ..Commit::default() }).await?;
+        tracing::info!(request_id = %request.id, approvals_required, "access requested");
+
+        if approvals_required == 0 {
+            // Policy needs no approver: Hogwarden approves on policy's behalf.
+            return self.approve_as(Actor::System("policy".into()), request, None).await;
+        }
+        Ok(request)
+    }
+
+    fn check_changes(&self, new: &NewRequest) -> Result<()> {
+        if new.changes.is_empty() {
+            return Err(Error::PolicyViolation("A request needs at least one change.".into()));
+        }
+        if new.changes.len() > self.policy.max_changes_per_request {
+            return Err(Error::PolicyViolation(format!("A request may hold at most {} changes.", self.policy.max_changes_per_request)));
+        }
+        for (i, c) in new.changes.iter().enumerate() {
+            if new.changes[..i].iter().any(|o| o.target() == c.target()) {
+                return Err(Error::PolicyViolation(format!(
+                    "The request changes the same access twice ({}); ask for one role per target.",
+                    c.describe()
+                )));
+            }
+        }
+        if let Some(d) = new.duration {
+            let max = self.policy.max_duration_for(&new.changes).expect("changes are not empty");
+            if d > max {
+                return Err(Error::PolicyViolation(format!(
+                    "Temporary access to {} may last at most {max}; you asked for {d}.",
+                    worst(&new.changes)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names the change with the tightest cap, for the error message.
+fn worst(changes: &[AccessChange]) -> String {
+    changes.iter().find(|c| c.grants_admin()).unwrap_or(&changes[0]).describe()
+}

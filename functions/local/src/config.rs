@@ -1,0 +1,65 @@
+//! What the local stack needs to start, from flags or environment variables.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hogwarden_core::policy::Policy;
+use hogwarden_core::ports::{Clock, SystemClock};
+use secrecy::SecretString;
+
+/// Which PostHog the stack talks to.
+#[derive(Debug, Clone)]
+pub enum PostHogTarget {
+    /// Start the PostHog sandbox in this process with the demo org.
+    Sandbox { port: u16 },
+    /// A real PostHog (Cloud US/EU or self-hosted). The key is stored in the vault at
+    /// start; when absent, the key already in the vault is used.
+    Existing { host: url::Url, organization_id: String, api_key: Option<SecretString> },
+}
+
+/// Everything the stack is built from.
+#[derive(Clone)]
+pub struct StackConfig {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// `None` = no timer; the sweep runs only when called (tests drive it).
+    pub sweep_interval: Option<Duration>,
+    pub posthog: PostHogTarget,
+    pub policy: Policy,
+    pub clock: Arc<dyn Clock>,
+    /// Where the built front end is, if it is to be served at `/`.
+    pub frontend_dir: Option<PathBuf>,
+    /// Retry timing of the PostHog client; tests shorten it.
+    pub posthog_retry_base: Duration,
+}
+
+impl std::fmt::Debug for StackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("data_dir", &self.data_dir)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("posthog", &self.posthog)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StackConfig {
+    /// Defaults for a stack in `data_dir` against an in-process sandbox.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 0,
+            data_dir: data_dir.into(),
+            sweep_interval: Some(Duration::from_secs(5)),
+            posthog: PostHogTarget::Sandbox { port: 0 },
+            policy: Policy::default(),
+            clock: Arc::new(SystemClock),
+            frontend_dir: None,
+            posthog_retry_base: Duration::from_millis(200),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `hogwarden`: the local stack (`serve`) and the standalone PostHog sandbox (`sandbox`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hogwarden_local::{PostHogTarget, Stack, StackConfig, demo};
+use secrecy::SecretString;
+
+#[derive(Debug, Parser)]
+#[command(name = "hogwarden", version, about = "Self-service, audited access management for PostHog")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the local stack: API, front end, sweep timer, and the PostHog sandbox (or a real PostHog).
+    Serve(ServeArgs),
+    /// Run only the PostHog sandbox with the demo organization.
+    Sandbox(posthog_sandbox::SandboxArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Port to listen on.
+    #[arg(long, env = "HOGWARDEN_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "HOGWARDEN_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Folder for the SQLite database, the vault and the token-signing key.
+    #[arg(long, env = "HOGWARDEN_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Seconds between expiry sweeps.
+    #[arg(long, env = "HOGWARDEN_SWEEP_INTERVAL_SECS", default_value_t = 5)]
+    sweep_interval_secs: u64,
+    /// A real PostHog (e.g. https://us.posthog.com); without it the built-in sandbox runs.
+    #[arg(long, env = "POSTHOG_HOST")]
+    posthog_host: Option<url::Url>,
+    /// The PostHog organization id Hogwarden manages (with --posthog-host).
+    #[arg(long, env = "POSTHOG_ORG_ID")]
+    posthog_org_id: Option<String>,
+    /// A personal API key of a PostHog service account; stored in the vault, never logged.
+    #[arg(long, env = "POSTHOG_API_KEY", hide_env_values = true)]
+    posthog_api_key: Option<String>,
+    /// Port for the built-in sandbox (0 = any free port).
+    #[arg(long, env = "HOGWARDEN_SANDBOX_PORT", default_value_t = 8010)]
+    sandbox_port: u16,
+    /// Policy as JSON (see README); defaults apply when absent.
+    #[arg(long, env = "HOGWARDEN_POLICY")]
+    policy: Option<PathBuf>,
+    /// The built front end to serve at / (trunk's dist folder).
+    #[arg(long, env = "HOGWARDEN_FRONTEND_DIR")]
+    frontend_dir: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Sandbox(args) => posthog_sandbox::serve_forever(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = StackConfig::new(&args.data_dir);
+    config.host = args.host;
+    config.port = args.port;
+    config.sweep_interval = Some(Duration::from_secs(args.sweep_interval_secs.max(1)));
+    config.frontend_dir = args.frontend_dir.filter(|d| d.join("index.html").exists());
+    if let Some(path) = &args.policy {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading policy {}: {e}", path.display()))?;
+        config.policy = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("policy {}: {e}", path.display()))?;
+    }
+    config.posthog = match args.posthog_host {
+        None => PostHogTarget::Sandbox { port: args.sandbox_port },
+        Some(host) => PostHogTarget::Existing {
+            host,
+            organization_id: args.posthog_org_id.ok_or_else(|| anyhow::anyhow!("POSTHOG_ORG_ID is required with POSTHOG_HOST"))?,
+            api_key: args.posthog_api_key.map(SecretString::from),
+        },
+    };
+    let stack = Stack::start(config).await?;
+    println!("Hogwarden is running at {}", stack.url);
+    println!("  API:      {}/api  (OpenAPI: {}/api/openapi.json)", stack.url, stack.url);
+    match &stack.sandbox {
+        Some(s) => println!("  PostHog:  sandbox at {} (organization \"Acme Corp\", id {})", s.base_url(), s.organization_id()),
+        None => println!("  PostHog:  the configured instance"),
+    }
+    println!("  Sign in as a demo user (POST {}/auth/dev-login {{\"email\": ...}}):", stack.url);
+    for u in demo::DEMO_USERS {
+        println!("    {:<22} {}", u.email, u.name);
+    }
+    tokio::signal::ctrl_c().await?;
+    println!("Stopping.");
+    stack.shutdown().await;
+    Ok(())
+}

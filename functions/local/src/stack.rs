@@ -1,0 +1,206 @@
+//! Builds and runs the local stack: every adapter wired to the same use cases and
+//! routers as the Lambdas, served by one axum server, with the sweep on a timer.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hogwarden_api::{ApiError, ApiJson, ApiState, AuthMode, JwtVerifier};
+use hogwarden_api_types as dto;
+use hogwarden_core::Hogwarden;
+use hogwarden_core::ports::{PostHog, Stage, Store, Vault};
+use hogwarden_posthog::{PostHogClient, PostHogConfig};
+use hogwarden_store_sqlite::{FileVault, SqliteStore};
+use posthog_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::{PostHogTarget, StackConfig};
+use crate::demo;
+use crate::issuer::LocalIssuer;
+use crate::notifier::OutboxNotifier;
+
+/// The vault entry holding Hogwarden's PostHog personal API key.
+pub const POSTHOG_KEY_SECRET: &str = "posthog/service-key";
+/// The audience of the local stack's tokens.
+pub const AUDIENCE: &str = "hogwarden";
+/// How long a dev sign-in token lasts.
+const TOKEN_TTL_MINUTES: i64 = 12 * 60;
+
+/// Starts stacks.
+#[derive(Debug)]
+pub struct Stack;
+
+/// A running stack.
+#[derive(Debug)]
+pub struct StackHandle {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub app: Hogwarden,
+    pub issuer: Arc<LocalIssuer>,
+    pub outbox: OutboxNotifier,
+    /// The in-process sandbox, when the stack started one.
+    pub sandbox: Option<SandboxHandle>,
+    pub database: PathBuf,
+    server: JoinHandle<()>,
+    sweeper: Option<JoinHandle<()>>,
+}
+
+#[derive(Clone)]
+struct LocalState {
+    issuer: Arc<LocalIssuer>,
+}
+
+impl Stack {
+    pub async fn start(config: StackConfig) -> anyhow::Result<StackHandle> {
+        config.policy.validate()?;
+        std::fs::create_dir_all(&config.data_dir)?;
+        let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}");
+
+        let vault = Arc::new(FileVault::open(&config.data_dir.join("vault.json"))?);
+        let (sandbox, base_url, organization_id, allow_http) = match &config.posthog {
+            PostHogTarget::Sandbox { port } => {
+                let sandbox = Sandbox::start(SandboxConfig::acme_corp(), SocketAddr::from(([127, 0, 0, 1], *port))).await?;
+                vault.put_current(POSTHOG_KEY_SECRET, SecretString::from(sandbox.service_api_key())).await?;
+                let base = url::Url::parse(&sandbox.base_url())?;
+                let org = sandbox.organization_id();
+                (Some(sandbox), base, org, true)
+            }
+            PostHogTarget::Existing { host, organization_id, api_key } => {
+                if let Some(key) = api_key {
+                    vault.put_current(POSTHOG_KEY_SECRET, key.clone()).await?;
+                }
+                let loopback = matches!(host.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                (None, host.clone(), organization_id.clone(), loopback)
+            }
+        };
+        let key = vault.get(POSTHOG_KEY_SECRET, Stage::Current).await?.ok_or_else(|| {
+            anyhow::anyhow!("no PostHog API key is stored: set POSTHOG_API_KEY (a personal API key of a service account) once")
+        })?;
+        let mut ph = PostHogConfig::new(base_url, key, organization_id);
+        ph.allow_plain_http = allow_http;
+        ph.backoff.min_delay = config.posthog_retry_base;
+        let posthog: Arc<dyn PostHog> = Arc::new(PostHogClient::new(ph)?);
+
+        let database = config.data_dir.join("hogwarden.db");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&database)?);
+        let outbox = OutboxNotifier::default();
+        let app = Hogwarden {
+            store,
+            posthog,
+            clock: config.clock.clone(),
+            notifier: Arc::new(outbox.clone()),
+            policy: Arc::new(config.policy.clone()),
+            web_url: url.clone(),
+        };
+
+        let issuer = Arc::new(LocalIssuer::load_or_create(&config.data_dir, url.clone(), AUDIENCE)?);
+        let verifier = JwtVerifier::from_jwks(issuer.jwks_json(), issuer.issuer(), AUDIENCE)?;
+        let api = hogwarden_api::router(ApiState::new(app.clone(), AuthMode::Verify(verifier)));
+        let mut router = local_routes(LocalState { issuer: issuer.clone() }).merge(api);
+        if let Some(dir) = &config.frontend_dir {
+            let index = dir.join("index.html");
+            router = router.fallback_service(tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(index)));
+        }
+        let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
+
+        let sweeper = config.sweep_interval.map(|every| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    match app.sweep().await {
+                        Ok(r) if r.reverted + r.conflicts + r.expired_requests + r.applied_retries + r.deferred > 0 => {
+                            tracing::info!(reverted = r.reverted, conflicts = r.conflicts, deferred = r.deferred, expired = r.expired_requests, applied = r.applied_retries, "sweep");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "sweep failed; it runs again on the next tick"),
+                    }
+                }
+            })
+        });
+
+        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, server, sweeper })
+    }
+}
+
+impl StackHandle {
+    /// A token for a demo user, as the dev sign-in would issue.
+    pub fn token_for(&self, email: &str) -> anyhow::Result<String> {
+        let user = demo::find(email).ok_or_else(|| anyhow::anyhow!("{email} is not a demo user"))?;
+        issue(&self.issuer, user)
+    }
+
+    pub async fn shutdown(self) {
+        if let Some(s) = self.sweeper {
+            s.abort();
+        }
+        self.server.abort();
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
+    }
+}
+
+fn issue(issuer: &LocalIssuer, user: &demo::DemoUser) -> anyhow::Result<String> {
+    let groups: Vec<&str> = user.roles.iter().map(|r| hogwarden_api::convert::role_name(*r)).collect();
+    issuer.issue(user.email, user.name, &groups, chrono::Duration::minutes(TOKEN_TTL_MINUTES))
+}
+
+fn local_routes(state: LocalState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/auth/demo-users", get(demo_users))
+        .route("/auth/dev-login", post(dev_login))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/openid-configuration", get(openid_configuration))
+        .with_state(state)
+}
+
+async fn demo_users() -> Json<Vec<dto::DemoUserDto>> {
+    Json(
+        demo::DEMO_USERS
+            .iter()
+            .map(|u| dto::DemoUserDto {
+                email: u.email.into(),
+                name: u.name.into(),
+                roles: u.roles.iter().map(|r| hogwarden_api::convert::role_name(*r).to_owned()).collect(),
+            })
+            .collect(),
+    )
+}
+
+/// The local stack's sign-in: pick a demo user, get a token. There is no such route
+/// in AWS, where the identity provider signs people in.
+async fn dev_login(State(s): State<LocalState>, ApiJson(body): ApiJson<dto::DevLoginBody>) -> Result<Json<dto::TokenResponse>, ApiError> {
+    let user = demo::find(&body.email)
+        .ok_or_else(|| ApiError::Unauthorized(format!("'{}' is not a demo user of the local stack.", body.email.chars().take(64).collect::<String>())))?;
+    let token = issue(&s.issuer, user).map_err(|e| ApiError::Core(hogwarden_core::Error::Storage(e.to_string())))?;
+    Ok(Json(dto::TokenResponse { access_token: token, token_type: "Bearer".into(), expires_in: (TOKEN_TTL_MINUTES * 60) as u64 }))
+}
+
+async fn jwks(State(s): State<LocalState>) -> (StatusCode, [(axum::http::HeaderName, &'static str); 1], String) {
+    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], s.issuer.jwks_json().to_owned())
+}
+
+async fn openid_configuration(State(s): State<LocalState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "issuer": s.issuer.issuer(),
+        "jwks_uri": format!("{}/.well-known/jwks.json", s.issuer.issuer()),
+        "id_token_signing_alg_values_supported": ["ES256"],
+    }))
+}

@@ -1,0 +1,217 @@
+//! The domain's [`PostHog`] port on top of the typed client: PostHog's members and
+//! access rules become core's `Member`, `OrgLevel` and `ProjectRole`, and every write
+//! is read back before it is reported (DESIGN.md, "PostHog").
+//!
+//! How project roles map onto PostHog's rules:
+//! | role   | project rule (`access_controls`) | resource rules (`resource_access_controls`) |
+//! |--------|----------------------------------|---------------------------------------------|
+//! | Admin  | `admin`                          | the member's own rules cleared              |
+//! | Member | `member`                         | the member's `viewer` rules cleared         |
+//! | Viewer | `member`                         | `viewer` on every configured resource type  |
+//! | none   | rule deleted (`null`)            | the member's own rules cleared              |
+//!
+//! Writes are ordered so that a failure half-way leaves the member with less access,
+//! never more: restrictions go on before the project rule that they restrict, and
+//! come off after it.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use hogwarden_core::ports::{Member, PostHog, PostHogError, Project};
+use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
+
+use crate::client::PostHogClient;
+use crate::wire::{self, AccessControls, ProjectAccessLevel, ResourceAccessLevel};
+
+/// Why a PostHog record cannot become a core [`Member`].
+fn to_member(m: wire::OrganizationMember) -> Result<Member, String> {
+    let email = Email::parse(&m.user.email).map_err(|_| format!("PostHog member {} has an email Hogwarden cannot read", m.user.uuid))?;
+    let level = u8::try_from(m.level)
+        .ok()
+        .and_then(OrgLevel::from_posthog)
+        .ok_or_else(|| format!("PostHog reports membership level {} for {email}, which Hogwarden does not know", m.level))?;
+    Ok(Member {
+        name: m.user.full_name(),
+        user_uuid: m.user.uuid,
+        membership_id: m.id,
+        email,
+        level,
+        joined_at: m.joined_at,
+        last_login: m.last_login,
+        is_2fa_enabled: m.is_2fa_enabled.unwrap_or(false),
+    })
+}
+
+fn role_text(role: Option<ProjectRole>) -> String {
+    role.map_or("no explicit access", ProjectRole::as_str).to_owned()
+}
+
+impl PostHogClient {
+    /// Whether the member's resource rules make an explicit project `member` a Viewer:
+    /// at least one rule, every rule `viewer`, and every configured resource type
+    /// covered. Anything else (an `editor` rule, a type left at its default) is less
+    /// restricted than a Viewer, so it reads as Member.
+    fn is_viewer(&self, rules: &AccessControls, membership_id: &str) -> bool {
+        let mut covered = BTreeSet::new();
+        for rule in rules.for_member(membership_id).filter(|r| r.resource_id.is_none()) {
+            if rule.access_level.as_deref() != Some(ResourceAccessLevel::Viewer.as_str()) {
+                return false;
+            }
+            covered.insert(rule.resource.as_str());
+        }
+        !covered.is_empty() && self.inner.config.viewer_resources.iter().all(|r| covered.contains(r.as_str()))
+    }
+
+    /// The member's explicit project role, and the project's rules it was read from.
+    async fn read_project_role(&self, member: &Member, project: ProjectId) -> Result<(Option<ProjectRole>, AccessControls), PostHogError> {
+        let rules = self.get_access_controls(project).await?;
+        let level = rules.for_member(&member.membership_id).find(|r| r.resource == "project").and_then(|r| r.access_level.clone());
+        let role = match level.as_deref() {
+            None | Some("none") => None,
+            Some("admin") => Some(ProjectRole::Admin),
+            Some("member") => {
+                let resource_rules = self.get_resource_access_controls(project).await?;
+                Some(if self.is_viewer(&resource_rules, &member.membership_id) { ProjectRole::Viewer } else { ProjectRole::Member })
+            }
+            Some(other) => {
+                return Err(PostHogError::Unavailable(format!(
+                    "PostHog reports project access level '{other}' for {}, which Hogwarden does not know",
+                    member.email
+                )));
+            }
+        };
+        Ok((role, rules))
+    }
+
+    /// Deletes the member's resource-type rules that `which` selects.
+    async fn clear_resource_rules(
+        &self,
+        project: ProjectId,
+        membership_id: &str,
+        rules: &AccessControls,
+        which: impl Fn(Option<&str>) -> bool,
+    ) -> Result<(), PostHogError> {
+        let doomed: BTreeSet<&str> = rules
+            .for_member(membership_id)
+            .filter(|r| r.resource_id.is_none() && which(r.access_level.as_deref()))
+            .map(|r| r.resource.as_str())
+            .collect();
+        for resource in doomed {
+            self.put_resource_access_control(project, membership_id, resource, None).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PostHog for PostHogClient {
+    #[tracing::instrument(skip_all)]
+    async fn find_member(&self, email: &Email) -> Result<Option<Member>, PostHogError> {
+        match self.find_member_by_email(email.as_str()).await? {
+            None => Ok(None),
+            // Reporting "not a member" for someone whose record is odd could lead to
+            // a second invite; fail loudly instead.
+            Some(m) => to_member(m).map(Some).map_err(PostHogError::Unavailable),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_members(&self) -> Result<Vec<Member>, PostHogError> {
+        let members = PostHogClient::list_members(self).await?;
+        let total = members.len();
+        let mapped: Vec<Member> = members
+            .into_iter()
+            .filter_map(|m| {
+                to_member(m).inspect_err(|why| tracing::warn!(reason = %why, "skipping a PostHog member Hogwarden cannot represent")).ok()
+            })
+            .collect();
+        if mapped.len() < total {
+            tracing::warn!(skipped = total - mapped.len(), total, "some PostHog members were left out of the list");
+        }
+        Ok(mapped)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_projects(&self) -> Result<Vec<Project>, PostHogError> {
+        let projects = PostHogClient::list_projects(self).await?;
+        projects
+            .into_iter()
+            .map(|p| {
+                let id =
+                    ProjectId::new(p.id).map_err(|_| PostHogError::Unavailable(format!("PostHog reports a project with id {}", p.id)))?;
+                Ok(Project { id, name: p.name })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %member.user_uuid, level = level.as_str()))]
+    async fn set_org_level(&self, member: &Member, level: OrgLevel) -> Result<OrgLevel, PostHogError> {
+        self.patch_member_level(&member.user_uuid, level).await?;
+        let expected = level.as_str().to_owned();
+        let Some(found) = self.find_member_by_email(member.email.as_str()).await? else {
+            return Err(PostHogError::NotConfirmed { expected, found: "not a member".into() });
+        };
+        match u8::try_from(found.level).ok().and_then(OrgLevel::from_posthog) {
+            Some(now) if now == level => Ok(now),
+            Some(now) => Err(PostHogError::NotConfirmed { expected, found: now.as_str().into() }),
+            None => Err(PostHogError::NotConfirmed { expected, found: format!("level {}", found.level) }),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, membership = %member.membership_id))]
+    async fn project_role(&self, member: &Member, project: ProjectId) -> Result<Option<ProjectRole>, PostHogError> {
+        self.read_project_role(member, project).await.map(|(role, _)| role)
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, membership = %member.membership_id, role = %role_text(role)))]
+    async fn set_project_role(
+        &self,
+        member: &Member,
+        project: ProjectId,
+        role: Option<ProjectRole>,
+    ) -> Result<Option<ProjectRole>, PostHogError> {
+        let id = member.membership_id.as_str();
+        let rules = self.get_resource_access_controls(project).await?;
+        match role {
+            Some(ProjectRole::Viewer) => {
+                // Viewer on every configured type and on any type the member already
+                // has a rule for, so no leftover `editor` rule outranks it.
+                let mut resources: BTreeSet<&str> = self.inner.config.viewer_resources.iter().map(String::as_str).collect();
+                let mut already_viewer = BTreeSet::new();
+                for rule in rules.for_member(id).filter(|r| r.resource_id.is_none()) {
+                    resources.insert(rule.resource.as_str());
+                    if rule.access_level.as_deref() == Some(ResourceAccessLevel::Viewer.as_str()) {
+                        already_viewer.insert(rule.resource.as_str());
+                    }
+                }
+                for resource in resources.difference(&already_viewer) {
+                    self.put_resource_access_control(project, id, resource, Some(ResourceAccessLevel::Viewer)).await?;
+                }
+                self.put_access_control(project, id, Some(ProjectAccessLevel::Member)).await?;
+            }
+            Some(ProjectRole::Member) => {
+                self.put_access_control(project, id, Some(ProjectAccessLevel::Member)).await?;
+                self.clear_resource_rules(project, id, &rules, |level| level == Some("viewer")).await?;
+            }
+            Some(ProjectRole::Admin) => {
+                self.put_access_control(project, id, Some(ProjectAccessLevel::Admin)).await?;
+                self.clear_resource_rules(project, id, &rules, |_| true).await?;
+            }
+            None => {
+                self.put_access_control(project, id, None).await?;
+                self.clear_resource_rules(project, id, &rules, |_| true).await?;
+            }
+        }
+        let (found, project_rules) = self.read_project_role(member, project).await?;
+        let default = project_rules.project_default().and_then(|d| d.access_level.as_deref());
+        if role.is_none() && default != Some("none") {
+            // Deleting an explicit rule does not lock anyone out of a project that is
+            // open to the whole organization; the caller should know.
+            tracing::warn!(
+                project = %project,
+                "the project is open to the whole organization: removing the member's explicit rule does not remove their access"
+            );
+        }
+        if found == role { Ok(found) } else { Err(PostHogError::NotConfirmed { expected: role_text(role), found: role_text(found) }) }
+    }
+}

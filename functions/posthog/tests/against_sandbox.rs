@@ -1,0 +1,158 @@
+//! The `PostHog` port against the PostHog sandbox (`tests/sandbox`) seeded with the
+//! demo organization Acme Corp: the same client code, a fuller PostHog (permission
+//! rules, throttling, faults that take effect before the connection drops).
+
+use std::time::Duration;
+
+use hogwarden_core::ports::{Member, PostHog, PostHogError};
+use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
+use hogwarden_posthog::{Backoff, PostHogClient, PostHogConfig, RateLimit};
+use posthog_sandbox::{FaultKind, SERVICE_EMAIL, Sandbox, SandboxConfig, SandboxHandle, email};
+use reqwest::Method;
+use secrecy::SecretString;
+
+async fn acme(config: SandboxConfig) -> SandboxHandle {
+    Sandbox::start(config, "127.0.0.1:0".parse().expect("addr")).await.expect("sandbox")
+}
+
+fn client_config(sandbox: &SandboxHandle) -> PostHogConfig {
+    let url = url::Url::parse(&sandbox.base_url()).expect("url");
+    let mut config = PostHogConfig::new(url, SecretString::from(sandbox.service_api_key()), sandbox.organization_id());
+    config.backoff = Backoff { min_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) };
+    config.request_timeout = Duration::from_secs(2);
+    config
+}
+
+fn client(sandbox: &SandboxHandle) -> PostHogClient {
+    PostHogClient::new(client_config(sandbox)).expect("client")
+}
+
+async fn member(client: &PostHogClient, name: &str) -> Member {
+    client.find_member(&Email::parse(&email(name)).unwrap()).await.unwrap().expect("an Acme Corp member")
+}
+
+fn project(sandbox: &SandboxHandle, name: &str) -> ProjectId {
+    ProjectId::new(sandbox.project_id(name).expect("an Acme Corp project")).unwrap()
+}
+
+#[tokio::test]
+async fn acme_corp_is_read_through_the_port() {
+    // Arrange
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+
+    // Act
+    let members = PostHog::list_members(&client).await.unwrap();
+    let projects = PostHog::list_projects(&client).await.unwrap();
+
+    // Assert
+    assert_eq!(members.len(), sandbox.member_emails().len());
+    let alice = members.iter().find(|m| m.email.as_str() == "alice@example.com").unwrap();
+    assert_eq!(alice.level, OrgLevel::Admin);
+    let names: Vec<_> = projects.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.len(), 4);
+    for name in ["Production", "Staging", "Web App", "Mobile App"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+}
+
+#[tokio::test]
+async fn seeded_project_roles_read_back_as_the_demo_describes() {
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let production = project(&sandbox, "Production");
+    let staging = project(&sandbox, "Staging");
+
+    let victor = client.project_role(&member(&client, "victor").await, production).await.unwrap();
+    let grace = client.project_role(&member(&client, "grace").await, production).await.unwrap();
+    let judy = client.project_role(&member(&client, "judy").await, staging).await.unwrap();
+    let frank = client.project_role(&member(&client, "frank").await, production).await.unwrap();
+
+    assert_eq!(victor, Some(ProjectRole::Viewer));
+    assert_eq!(grace, Some(ProjectRole::Member));
+    assert_eq!(judy, Some(ProjectRole::Admin));
+    assert_eq!(frank, None);
+}
+
+#[tokio::test]
+async fn a_project_viewer_is_granted_and_removed() {
+    // Arrange
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let production = project(&sandbox, "Production");
+    let frank = member(&client, "frank").await;
+
+    // Act
+    let granted = client.set_project_role(&frank, production, Some(ProjectRole::Viewer)).await.unwrap();
+    let rules_while_viewer = sandbox.resource_access(production.get(), &email("frank"));
+    let removed = client.set_project_role(&frank, production, None).await.unwrap();
+
+    // Assert
+    assert_eq!(granted, Some(ProjectRole::Viewer));
+    assert_eq!(rules_while_viewer.len(), posthog_sandbox::ACCESS_CONTROL_RESOURCES.len());
+    assert!(rules_while_viewer.iter().all(|(_, level)| level == "viewer"), "{rules_while_viewer:?}");
+    assert_eq!(removed, None);
+    assert_eq!(sandbox.project_access(production.get(), &email("frank")), None);
+    assert!(sandbox.resource_access(production.get(), &email("frank")).is_empty());
+}
+
+#[tokio::test]
+async fn an_org_level_change_is_applied_and_read_back() {
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let grace = member(&client, "grace").await;
+
+    let level = client.set_org_level(&grace, OrgLevel::Admin).await.unwrap();
+
+    assert_eq!(level, OrgLevel::Admin);
+    assert_eq!(sandbox.member_level(&email("grace")), Some(8));
+}
+
+#[tokio::test]
+async fn changing_the_service_accounts_own_level_is_rejected_with_posthogs_reason() {
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let bot = client.find_member(&Email::parse(SERVICE_EMAIL).unwrap()).await.unwrap().unwrap();
+
+    let err = client.set_org_level(&bot, OrgLevel::Member).await.unwrap_err();
+
+    assert!(matches!(err, PostHogError::Rejected { status: 403, ref detail, .. } if detail.contains("your own access level")), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_is_retried_and_confirmed() {
+    // Arrange: the PUT takes effect, then the connection drops.
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let production = project(&sandbox, "Production");
+    let frank = member(&client, "frank").await;
+    sandbox.fail_next(Method::PUT, &format!("/api/projects/{production}/access_controls"), 1, FaultKind::DropAfterWrite);
+    sandbox.fail_next(Method::GET, "/api/projects/", 1, FaultKind::DatabaseUnavailable);
+
+    // Act
+    let role = client.set_project_role(&frank, production, Some(ProjectRole::Admin)).await.unwrap();
+
+    // Assert
+    assert_eq!(role, Some(ProjectRole::Admin));
+    assert_eq!(sandbox.project_access(production.get(), &email("frank")).as_deref(), Some("admin"));
+}
+
+#[tokio::test]
+async fn the_sandboxs_throttling_is_waited_out() {
+    // Arrange: the sandbox allows 5 a second; the client's own budget is looser, so
+    // PostHog's 429s are what slows it down.
+    let sandbox =
+        acme(SandboxConfig { rate_limit: posthog_sandbox::RateLimit::burst(5, Duration::from_secs(1)), ..SandboxConfig::acme_corp() })
+            .await;
+    let mut config = client_config(&sandbox);
+    config.burst = RateLimit::new(100, Duration::from_secs(1));
+    let client = PostHogClient::new(config).unwrap();
+
+    // Act
+    for _ in 0..8 {
+        PostHog::list_projects(&client).await.unwrap();
+    }
+
+    // Assert
+    assert!(sandbox.throttled_count() >= 1);
+}

@@ -1,0 +1,163 @@
+//! The database schema as an ordered list of migrations, tracked by SQLite's
+//! `PRAGMA user_version`, and the connection settings every connection gets.
+//!
+//! Tables mirror DESIGN.md's access patterns (the DynamoDB single table keeps the
+//! same names): `requests` and `grants` hold each record whole as JSON in `body`,
+//! with copies of the fields that queries filter or sort on as indexed columns;
+//! `audit` holds the hash chain, one column per [`hogwarden_core::audit::AuditEntry`]
+//! field, so verification reads exactly what is stored.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::StoreError;
+
+/// How long one statement waits for another connection's write lock before SQLite
+/// reports it busy (then [`crate::store`] retries the whole transaction a few times).
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The migrations, in order. Step `i` moves the schema from version `i` to `i + 1`.
+/// Never edit a step that has shipped: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: requests, grants and the audit chain.
+    r#"
+    CREATE TABLE requests (
+        id          TEXT PRIMARY KEY NOT NULL,
+        requester   TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body))
+    );
+    -- Approver inbox: one status by age.
+    CREATE INDEX requests_by_status ON requests (status, created_at, id);
+    -- A person's requests, as requester or as subject.
+    CREATE INDEX requests_by_requester ON requests (requester, created_at, id);
+    CREATE INDEX requests_by_subject ON requests (subject, created_at, id);
+
+    CREATE TABLE grants (
+        id          TEXT PRIMARY KEY NOT NULL,
+        request_id  TEXT NOT NULL REFERENCES requests (id),
+        subject     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        expires_at  TEXT,
+        applied_at  TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body))
+    );
+    -- Expiry sweep: only active grants that expire are in it, so a sweep reads what
+    -- is due and nothing else. Queries must repeat this WHERE for SQLite to use it.
+    CREATE INDEX grants_due ON grants (status, expires_at, id)
+        WHERE status = 'active' AND expires_at IS NOT NULL;
+    -- The permanent half of the active-grants list (the due index holds the rest).
+    CREATE INDEX grants_permanent ON grants (applied_at, id)
+        WHERE status = 'active' AND expires_at IS NULL;
+    -- A person's grants, newest first.
+    CREATE INDEX grants_by_subject ON grants (subject, applied_at, id);
+    -- Overlapping grants for one person at one target (a revert must not clobber them).
+    CREATE INDEX grants_by_target ON grants (subject, target, status, applied_at, id);
+    -- A request's grants in written order (the rowid ends every index).
+    CREATE INDEX grants_by_request ON grants (request_id, applied_at);
+
+    -- The audit chain. `seq` is the rowid, so every index below also orders by it.
+    -- `actor` is the actor as displayed (an email, or `hogwarden:<job>`), which is
+    -- what the audit filter matches and what someone reading the file expects.
+    CREATE TABLE audit (
+        seq         INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+        at          TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        subject     TEXT,
+        request_id  TEXT,
+        grant_id    TEXT,
+        details     TEXT NOT NULL CHECK (json_valid(details)),
+        prev_hash   TEXT NOT NULL,
+        hash        TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_time ON audit (at);
+    CREATE INDEX audit_by_subject ON audit (subject, at);
+    -- A request's history and "what did this person do" are the other audit views.
+    CREATE INDEX audit_by_request ON audit (request_id, at);
+    CREATE INDEX audit_by_actor ON audit (actor, at);
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Settings every connection needs. WAL lets readers in other processes (the admin
+/// CLI) work while the server writes; foreign keys are off by default in SQLite.
+pub(crate) fn configure(conn: &Connection, file_backed: bool) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    if file_backed {
+        // journal_mode answers with the mode it settled on; anything but WAL means the
+        // file system refused it, which would make concurrent readers block writers.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Setup(format!("SQLite would not switch to WAL mode (it chose '{mode}')")));
+        }
+        // NORMAL is durable across application crashes in WAL mode and much faster
+        // than FULL; only a power loss can drop the last commits.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    Ok(())
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction, so a failed
+/// migration leaves the file as it was.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // IMMEDIATE takes the write lock before reading the version, so two processes
+    // opening a new file at once cannot both run the same step.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found, known: SCHEMA_VERSION });
+    }
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(step).map_err(|e| StoreError::Setup(format!("migration {} failed: {}", index + 1, crate::error::describe(&e))))?;
+    }
+    if found < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tracing::info!(from = found, to = SCHEMA_VERSION, "database schema migrated");
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_database_gets_every_migration() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        configure(&conn, false).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
+        assert_eq!(tables, 3);
+    }
+
+    #[test]
+    fn a_schema_newer_than_this_build_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade Hogwarden"), "{err}");
+    }
+}

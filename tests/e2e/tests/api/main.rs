@@ -1,0 +1,8 @@
+//! The local stack end to end over HTTP, against the PostHog sandbox. One binary,
+//! one module per concern; every test starts its own stack (temp folder, free ports).
+
+mod bad_input;
+mod concurrency;
+mod openapi;
+mod rate_limit;
+mod temporary_elevation;

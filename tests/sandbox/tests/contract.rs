@@ -1,0 +1,19 @@
+//! Contract tests of the PostHog sandbox: each test checks one rule of
+//! `shared/posthog-api.md` (the section is cited above each test) against a sandbox started
+//! on port 0 and spoken to over real HTTP.
+
+#[path = "contract/helpers.rs"]
+mod helpers;
+
+#[path = "contract/access_controls.rs"]
+mod access_controls;
+#[path = "contract/activity.rs"]
+mod activity;
+#[path = "contract/auth.rs"]
+mod auth;
+#[path = "contract/members.rs"]
+mod members;
+#[path = "contract/router.rs"]
+mod router;
+#[path = "contract/switches.rs"]
+mod switches;
