@@ -40,7 +40,11 @@ pub struct JwtVerifier {
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtVerifier").field("issuer", &self.issuer).field("audience", &self.audience).field("keys", &self.keys.len()).finish()
+        f.debug_struct("JwtVerifier")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }
 
@@ -113,16 +117,16 @@ struct StandardClaims {
 pub fn principal_from_claims(claims: &HashMap<String, serde_json::Value>) -> Result<Principal, ApiError> {
     let std: StandardClaims = serde_json::from_value(serde_json::Value::Object(claims.clone().into_iter().collect()))
         .map_err(|_| ApiError::Unauthorized("The access token has no subject; sign in again.".into()))?;
-    let email_raw = std.email.ok_or_else(|| ApiError::Unauthorized("The access token carries no email claim; Hogwarden needs one.".into()))?;
-    let email = Email::parse(&email_raw).map_err(|_| ApiError::Unauthorized("The access token's email claim is not an email address.".into()))?;
+    let email_raw =
+        std.email.ok_or_else(|| ApiError::Unauthorized("The access token carries no email claim; Hogwarden needs one.".into()))?;
+    let email =
+        Email::parse(&email_raw).map_err(|_| ApiError::Unauthorized("The access token's email claim is not an email address.".into()))?;
     let mut roles = Vec::new();
     for key in ["groups", "cognito:groups"] {
         if let Some(v) = claims.get(key) {
             for g in group_names(v) {
-                if let Some(r) = Role::parse(&g) {
-                    if !roles.contains(&r) {
-                        roles.push(r);
-                    }
+                if let Some(r) = Role::parse(&g).filter(|r| !roles.contains(r)) {
+                    roles.push(r);
                 }
             }
         }

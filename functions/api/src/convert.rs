@@ -22,12 +22,14 @@ pub fn change_from_dto(c: &dto::ChangeDto) -> Result<AccessChange, ParseError> {
 pub fn change_to_dto(c: &AccessChange) -> dto::ChangeDto {
     match c {
         AccessChange::OrgRole { role } => dto::ChangeDto::OrgRole { role: role.as_str().into() },
-        AccessChange::ProjectRole { project, role } => dto::ChangeDto::ProjectRole { project_id: project.get(), role: role.as_str().into() },
+        AccessChange::ProjectRole { project, role } => {
+            dto::ChangeDto::ProjectRole { project_id: project.get(), role: role.as_str().into() }
+        }
     }
 }
 
 /// Parses a whole create-request body.
-pub fn new_request(body: dto::CreateRequest) -> Result<NewRequest, ParseError> {
+pub fn new_request(body: &dto::CreateRequest) -> Result<NewRequest, ParseError> {
     let subject = body.subject_email.as_deref().map(Email::parse).transpose()?;
     let changes = body.changes.iter().map(change_from_dto).collect::<Result<Vec<_>, _>>()?;
     let duration = body.duration_minutes.map(GrantDuration::from_minutes).transpose()?;
@@ -55,7 +57,10 @@ pub fn grant(g: &Grant, now: DateTime<Utc>) -> dto::GrantDto {
         status: g.status.as_str().into(),
         applied_at: g.applied_at,
         expires_at: g.expires_at,
-        seconds_left: g.expires_at.filter(|_| g.status == hogwarden_core::model::GrantStatus::Active).map(|t| (t - now).num_seconds().max(0)),
+        seconds_left: g
+            .expires_at
+            .filter(|_| g.status == hogwarden_core::model::GrantStatus::Active)
+            .map(|t| (t - now).num_seconds().max(0)),
         ended_at: g.ended_at,
         last_error: g.last_error.clone(),
     }

@@ -2,8 +2,8 @@
 //! 4xx bodies name the problem; 5xx bodies say nothing internal and the real error
 //! is logged. `ApiJson` makes even malformed JSON answer in the same shape.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::FromRequest;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hogwarden_api_types::{ErrorBody, ErrorDetail};
@@ -51,9 +51,11 @@ impl ApiError {
                 CoreError::Upstream(PostHogError::Rejected { detail, .. }) => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "posthog_rejected", format!("PostHog refused the change: {detail}"))
                 }
-                CoreError::Upstream(PostHogError::NotConfirmed { .. }) => {
-                    (StatusCode::BAD_GATEWAY, "posthog_not_confirmed", "PostHog accepted the change but did not show it afterwards; it will be checked again.".into())
-                }
+                CoreError::Upstream(PostHogError::NotConfirmed { .. }) => (
+                    StatusCode::BAD_GATEWAY,
+                    "posthog_not_confirmed",
+                    "PostHog accepted the change but did not show it afterwards; it will be checked again.".into(),
+                ),
                 CoreError::Upstream(PostHogError::Unauthorized) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "posthog_key_rejected",
@@ -85,7 +87,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             // As API Gateway's JWT authorizer answers, so clients behave the same in both hosts.
-            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""));
         }
         response
     }
@@ -101,7 +105,9 @@ impl From<JsonRejection> for ApiError {
                 Self::PayloadTooLarge(format!("The body is larger than {} bytes.", crate::MAX_BODY_BYTES))
             }
             JsonRejection::JsonSyntaxError(e) => Self::BadRequest(format!("The body is not valid JSON: {}", inner(&e.body_text()))),
-            JsonRejection::JsonDataError(e) => Self::BadRequest(format!("The body does not match the expected shape: {}", inner(&e.body_text()))),
+            JsonRejection::JsonDataError(e) => {
+                Self::BadRequest(format!("The body does not match the expected shape: {}", inner(&e.body_text())))
+            }
             other => Self::BadRequest(other.body_text()),
         }
     }

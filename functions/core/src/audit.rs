@@ -4,7 +4,7 @@
 //! Stores call [`AuditDraft::seal`] inside the same transaction that changes state,
 //! with the current chain head, so the chain and the state never disagree.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -99,7 +99,8 @@ impl AuditDraft {
         };
         let mut entry = AuditEntry {
             seq,
-            at: self.at,
+            // Hashed at microseconds, so kept at microseconds: every store round-trips it.
+            at: self.at.trunc_subsecs(6),
             actor: self.actor,
             kind: self.kind,
             subject: self.subject,

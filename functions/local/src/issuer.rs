@@ -23,7 +23,11 @@ pub struct LocalIssuer {
 
 impl std::fmt::Debug for LocalIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalIssuer").field("issuer", &self.issuer).field("audience", &self.audience).field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("LocalIssuer")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,10 +63,15 @@ impl LocalIssuer {
         let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
         let encoding = EncodingKey::from_ec_pem(pem.as_bytes())?;
         let point = key.public_key().to_encoded_point(false);
-        let (x, y) = (URL_SAFE_NO_PAD.encode(point.x().expect("uncompressed point")), URL_SAFE_NO_PAD.encode(point.y().expect("uncompressed point")));
+        let (x, y) = (
+            URL_SAFE_NO_PAD.encode(point.x().expect("uncompressed point")),
+            URL_SAFE_NO_PAD.encode(point.y().expect("uncompressed point")),
+        );
         // The key id is derived from the public key, so it changes only with the key.
         let kid = format!("local-{}", &URL_SAFE_NO_PAD.encode(point.as_bytes())[..16]);
-        let jwks = serde_json::json!({ "keys": [{ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" }] }).to_string();
+        let jwks =
+            serde_json::json!({ "keys": [{ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" }] })
+                .to_string();
         Ok(Self { issuer: issuer.into(), audience: audience.into(), kid, encoding, jwks })
     }
 

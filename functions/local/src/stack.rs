@@ -107,7 +107,8 @@ impl Stack {
         let mut router = local_routes(LocalState { issuer: issuer.clone() }).merge(api);
         if let Some(dir) = &config.frontend_dir {
             let index = dir.join("index.html");
-            router = router.fallback_service(tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(index)));
+            router =
+                router.fallback_service(tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(index)));
         }
         let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
         let server = tokio::spawn(async move {
@@ -125,7 +126,14 @@ impl Stack {
                     tick.tick().await;
                     match app.sweep().await {
                         Ok(r) if r.reverted + r.conflicts + r.expired_requests + r.applied_retries + r.deferred > 0 => {
-                            tracing::info!(reverted = r.reverted, conflicts = r.conflicts, deferred = r.deferred, expired = r.expired_requests, applied = r.applied_retries, "sweep");
+                            tracing::info!(
+                                reverted = r.reverted,
+                                conflicts = r.conflicts,
+                                deferred = r.deferred,
+                                expired = r.expired_requests,
+                                applied = r.applied_retries,
+                                "sweep"
+                            );
                         }
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "sweep failed; it runs again on the next tick"),
@@ -187,8 +195,9 @@ async fn demo_users() -> Json<Vec<dto::DemoUserDto>> {
 /// The local stack's sign-in: pick a demo user, get a token. There is no such route
 /// in AWS, where the identity provider signs people in.
 async fn dev_login(State(s): State<LocalState>, ApiJson(body): ApiJson<dto::DevLoginBody>) -> Result<Json<dto::TokenResponse>, ApiError> {
-    let user = demo::find(&body.email)
-        .ok_or_else(|| ApiError::Unauthorized(format!("'{}' is not a demo user of the local stack.", body.email.chars().take(64).collect::<String>())))?;
+    let user = demo::find(&body.email).ok_or_else(|| {
+        ApiError::Unauthorized(format!("'{}' is not a demo user of the local stack.", body.email.chars().take(64).collect::<String>()))
+    })?;
     let token = issue(&s.issuer, user).map_err(|e| ApiError::Core(hogwarden_core::Error::Storage(e.to_string())))?;
     Ok(Json(dto::TokenResponse { access_token: token, token_type: "Bearer".into(), expires_in: (TOKEN_TTL_MINUTES * 60) as u64 }))
 }

@@ -102,12 +102,16 @@ impl TestStack {
     /// Asks for temporary org Admin for oneself.
     pub async fn request_temporary_admin(&self, who: &str, minutes: i64) -> dto::RequestDto {
         let r = self
-            .post(who, "/api/requests", serde_json::json!({
-                "changes": [{ "kind": "org_role", "role": "admin" }],
-                "duration_minutes": minutes,
-                "reason": "Configure the new feature flag experiment",
-                "ticket": "OPS-42",
-            }))
+            .post(
+                who,
+                "/api/requests",
+                serde_json::json!({
+                    "changes": [{ "kind": "org_role", "role": "admin" }],
+                    "duration_minutes": minutes,
+                    "reason": "Configure the new feature flag experiment",
+                    "ticket": "OPS-42",
+                }),
+            )
             .await;
         assert_eq!(r.status, 201, "{:?}", r.body);
         r.json()

@@ -35,7 +35,7 @@ fn time(raw: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("'{name}' must be an RFC 3339 time such as 2026-01-31T12:00:00Z")))
 }
 
-fn query(p: AuditParams) -> Result<AuditQuery, ApiError> {
+fn query(p: &AuditParams) -> Result<AuditQuery, ApiError> {
     Ok(AuditQuery {
         subject: p.subject.as_deref().map(Email::parse).transpose()?,
         actor: p.actor.as_deref().map(Email::parse).transpose()?,
@@ -64,8 +64,11 @@ pub(crate) async fn list_audit(
     params: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ApiJson<dto::AuditList>, ApiError> {
     let Query(params) = params?;
-    let page = s.app.audit(&who, query(params)?).await?;
-    Ok(ApiJson(dto::AuditList { entries: page.entries.iter().map(convert::audit_entry).collect(), verification: convert::verification(&page.verification) }))
+    let page = s.app.audit(&who, query(&params)?).await?;
+    Ok(ApiJson(dto::AuditList {
+        entries: page.entries.iter().map(convert::audit_entry).collect(),
+        verification: convert::verification(&page.verification),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/audit/verify", tag = "audit",

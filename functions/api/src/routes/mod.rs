@@ -15,7 +15,9 @@ use crate::error::ApiError;
 pub(crate) use audit::__path_list_audit;
 pub(crate) use audit::__path_verify_audit;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
-pub(crate) use requests::{__path_approve, __path_create_request, __path_deny, __path_get_request, __path_inbox, __path_list_grants, __path_my_requests};
+pub(crate) use requests::{
+    __path_approve, __path_create_request, __path_deny, __path_get_request, __path_inbox, __path_list_grants, __path_my_requests,
+};
 pub(crate) use revoke::__path_revoke_grant;
 
 pub(crate) fn grants(state: ApiState) -> Router {

@@ -19,7 +19,7 @@ pub(crate) async fn create_request(
     Caller(who): Caller,
     ApiJson(body): ApiJson<dto::CreateRequest>,
 ) -> Result<(StatusCode, ApiJson<dto::RequestDto>), ApiError> {
-    let new = convert::new_request(body)?;
+    let new = convert::new_request(&body)?;
     let created = s.app.request_access(&who, new).await?;
     let grants = s.app.store.list_grants_for_request(created.id).await?;
     Ok((StatusCode::CREATED, ApiJson(convert::request(&created, &grants, &who, s.app.clock.now()))))
@@ -41,7 +41,11 @@ pub(crate) async fn my_requests(State(s): State<ApiState>, Caller(who): Caller) 
 #[utoipa::path(get, path = "/api/requests/{id}", tag = "requests", params(("id" = String, Path, description = "Request id")),
     responses((status = 200, body = dto::RequestDto), (status = 400, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn get_request(State(s): State<ApiState>, Caller(who): Caller, Path(id): Path<String>) -> Result<ApiJson<dto::RequestDto>, ApiError> {
+pub(crate) async fn get_request(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<ApiJson<dto::RequestDto>, ApiError> {
     let id = RequestId::parse(&id)?;
     let (r, grants) = s.app.get_request(&who, id).await?;
     Ok(ApiJson(convert::request(&r, &grants, &who, s.app.clock.now())))

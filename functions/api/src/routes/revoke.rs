@@ -12,7 +12,11 @@ use crate::{ApiState, convert};
     responses((status = 200, body = dto::GrantDto, description = "Reverted in PostHog (or marked conflict if changed by hand)"),
               (status = 404, body = dto::ErrorBody), (status = 409, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn revoke_grant(State(s): State<ApiState>, Caller(who): Caller, Path(id): Path<String>) -> Result<ApiJson<dto::GrantDto>, ApiError> {
+pub(crate) async fn revoke_grant(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<ApiJson<dto::GrantDto>, ApiError> {
     let id = GrantId::parse(&id)?;
     let g = s.app.revoke_grant(&who, id).await?;
     Ok(ApiJson(convert::grant(&g, s.app.clock.now())))

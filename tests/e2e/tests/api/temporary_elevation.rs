@@ -123,7 +123,9 @@ async fn a_denied_request_changes_nothing_in_posthog() {
     let writes = t.sandbox().write_count();
     let request = t.request_temporary_admin(MEMBER, 60).await;
 
-    let denied = t.post(APPROVER, &format!("/api/requests/{}/deny", request.id), serde_json::json!({ "reason": "Use a staging project instead" })).await;
+    let denied = t
+        .post(APPROVER, &format!("/api/requests/{}/deny", request.id), serde_json::json!({ "reason": "Use a staging project instead" }))
+        .await;
 
     assert_eq!(denied.status, 200, "{:?}", denied.body);
     assert_eq!(denied.json::<dto::RequestDto>().status, "denied");

@@ -1,0 +1,130 @@
+//! The `hogwarden` binary as a person runs it: `serve` starts the stack with the demo
+//! org and prints where everything is; `sandbox` runs the PostHog sandbox alone.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the child when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Reads stdout lines until `until` has been printed; returns everything read.
+fn read_until(child: &mut Child, until: &str) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = String::new();
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push_str(&line);
+            seen.push('\n');
+            if seen.contains(until) {
+                // Keep draining so the child never blocks on a full pipe.
+                std::thread::spawn(move || while rx.recv().is_ok() {});
+                return seen;
+            }
+        }
+    }
+    panic!("did not print {until:?} within 60 s; printed:\n{seen}");
+}
+
+#[tokio::test]
+async fn serve_starts_the_stack_with_the_demo_org_and_prints_where_it_is() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let (port, sandbox_port) = (free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_hogwarden"))
+        .args(["serve", "--port", &port.to_string(), "--sandbox-port", &sandbox_port.to_string(), "--sweep-interval-secs", "1"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+
+    // Act
+    let printed = read_until(&mut running.0, "frank@example.com");
+
+    // Assert: it says where the API, the sandbox and the demo users are…
+    assert!(printed.contains(&format!("http://127.0.0.1:{port}")), "{printed}");
+    assert!(printed.contains(&format!("http://127.0.0.1:{sandbox_port}")), "{printed}");
+    assert!(printed.contains("alice@example.com"), "{printed}");
+    assert!(!printed.contains("phx_"), "the PostHog key is never printed by serve");
+    // …and answers: a demo user signs in and sees the sandbox's projects.
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("http://127.0.0.1:{port}/auth/dev-login"))
+        .json(&serde_json::json!({ "email": "frank@example.com" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let projects: serde_json::Value = http
+        .get(format!("http://127.0.0.1:{port}/api/projects"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = projects["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for name in ["Production", "Staging", "Web App", "Mobile App"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    assert!(dir.path().join("hogwarden.db").exists());
+    assert!(dir.path().join("issuer-key.pem").exists());
+}
+
+#[tokio::test]
+async fn sandbox_runs_alone_and_accepts_the_key_it_was_given() {
+    let port = free_port();
+    let key = "phx_TestKeyForTheSandboxCliTest0123456789abcdef";
+    let child = Command::new(env!("CARGO_BIN_EXE_hogwarden"))
+        .args(["sandbox", "--port", &port.to_string(), "--api-key", key])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let printed = read_until(&mut running.0, "service account");
+    assert!(printed.contains(&format!("127.0.0.1:{port}")), "{printed}");
+
+    let org = printed
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace().map(|w| w.trim_matches(|c| c == '(' || c == ')')).find(|w| w.len() == 36 && w.matches('-').count() == 4)
+        })
+        .map(str::to_owned);
+    let org = org.unwrap_or_else(|| panic!("no organization id printed:\n{printed}"));
+    let res = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/organizations/{org}/members/?limit=5"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["count"], 43, "42 people of Acme Corp plus the service account");
+}
