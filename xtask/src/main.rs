@@ -38,7 +38,8 @@ fn root() -> PathBuf {
 fn step(title: &str, program: &str, args: &[&str]) -> Result<(), String> {
     println!("==> {title}");
     let started = Instant::now();
-    let status = Command::new(program).args(args).current_dir(root()).status().map_err(|e| format!("{title}: could not start {program}: {e}"))?;
+    let status =
+        Command::new(program).args(args).current_dir(root()).status().map_err(|e| format!("{title}: could not start {program}: {e}"))?;
     println!("    ({title}: {:.0} s)", started.elapsed().as_secs_f64());
     if status.success() { Ok(()) } else { Err(format!("{title} failed ({status})")) }
 }

@@ -1,0 +1,13 @@
+//! Hogwarden's AWS adapters: [`DynamoStore`], the `Store` port on one DynamoDB table
+//! (layout in [`keys`]), and [`SecretsManagerVault`], the `Vault` port on AWS Secrets
+//! Manager. Both map every SDK error into [`hogwarden_core::Error`] through [`error`].
+
+pub mod error;
+mod items;
+pub mod keys;
+pub mod store;
+pub mod vault;
+
+pub use error::StoreError;
+pub use store::{DynamoStore, MAX_TRANSACTION_ITEMS, TableDefinition, create_table, table_definition};
+pub use vault::SecretsManagerVault;

@@ -1,0 +1,5 @@
+//! The `Store` conformance suite, unchanged, against `DynamoStore` on moto.
+
+use crate::harness::fresh_store;
+
+hogwarden_store_sqlite::store_conformance_tests!(fresh_store);
