@@ -211,6 +211,10 @@ pub struct Grant {
     /// How many revert attempts failed (PostHog unavailable); the sweep keeps trying.
     pub revert_failures: u32,
     pub last_error: Option<String>,
+    /// While a revert is under way, until when it holds the grant. Another sweep
+    /// skips a claimed grant; a crashed revert's claim lapses and the grant is retried.
+    #[serde(default)]
+    pub revert_claimed_until: Option<DateTime<Utc>>,
     pub version: u64,
 }
 

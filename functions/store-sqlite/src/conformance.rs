@@ -106,6 +106,7 @@ pub mod fixtures {
             ended_at: None,
             revert_failures: 0,
             last_error: None,
+            revert_claimed_until: None,
             version: 1,
         }
     }

@@ -78,10 +78,7 @@ impl SandboxState {
         let fault_seed = config.rng_seed ^ 0x5eed_fa17;
         let shared = Shared {
             store: Mutex::new(seeded.store),
-            switches: Mutex::new(Switches {
-                latency: config.latency,
-                behaviour: config.behaviour,
-            }),
+            switches: Mutex::new(Switches { latency: config.latency, behaviour: config.behaviour }),
             throttle: Mutex::new(Throttle::new(config.rate_limit)),
             faults: Mutex::new(Faults::new(config.faults.clone(), fault_seed)),
             requests: Mutex::new(Vec::new()),
@@ -90,9 +87,7 @@ impl SandboxState {
             service_key: seeded.service_key,
             organization_id,
         };
-        Self {
-            shared: Arc::new(shared),
-        }
+        Self { shared: Arc::new(shared) }
     }
 
     /// The store, locked.
@@ -107,19 +102,11 @@ impl SandboxState {
 
     /// The URL clients reach this sandbox at, e.g. `http://127.0.0.1:8010`.
     pub fn base_url(&self) -> String {
-        self.shared
-            .base_url
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.base_url.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub(crate) fn set_base_url(&self, url: String) {
-        *self
-            .shared
-            .base_url
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = url;
+        *self.shared.base_url.write().unwrap_or_else(PoisonError::into_inner) = url;
     }
 
     /// The service account's personal API key.
@@ -187,9 +174,6 @@ impl SandboxState {
 
     /// The `WWW-Authenticate` value PostHog sends with a 401.
     pub(crate) fn www_authenticate(&self) -> String {
-        format!(
-            "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
-            self.base_url()
-        )
+        format!("Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource\"", self.base_url())
     }
 }

@@ -6,8 +6,8 @@
 //! where it is defined.
 
 use axum::extract::FromRequestParts;
-use http::request::Parts;
 use http::header;
+use http::request::Parts;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -49,12 +49,7 @@ fn bearer_token(value: &str) -> Option<String> {
 }
 
 fn find_key(parts: &Parts) -> Option<Found> {
-    if let Some(token) = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-    {
+    if let Some(token) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer_token) {
         return Some(Found::Header(token));
     }
     let query = parts.uri.query()?;
@@ -67,10 +62,7 @@ fn find_key(parts: &Parts) -> Option<Found> {
 impl FromRequestParts<SandboxState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &SandboxState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &SandboxState) -> Result<Self, Self::Rejection> {
         let Some(found) = find_key(parts) else {
             return Err(ApiError::not_authenticated(state.www_authenticate()));
         };
@@ -79,15 +71,9 @@ impl FromRequestParts<SandboxState> for Caller {
             Found::QueryString(value) => (value, "query string"),
         };
         let store = state.store();
-        let key = store
-            .key_by_value(&value)
-            .filter(|key| store.user(key.user_id).is_some_and(|u| u.is_active));
+        let key = store.key_by_value(&value).filter(|key| store.user(key.user_id).is_some_and(|u| u.is_active));
         match key {
-            Some(key) => Ok(Self {
-                user_id: key.user_id,
-                key_id: key.id,
-                scopes: key.scopes.clone(),
-            }),
+            Some(key) => Ok(Self { user_id: key.user_id, key_id: key.id, scopes: key.scopes.clone() }),
             None => Err(ApiError::invalid_key(source, state.www_authenticate())),
         }
     }
@@ -98,30 +84,20 @@ impl SandboxState {
         if caller.scopes.iter().any(|s| s.satisfies(&scope)) {
             Ok(())
         } else {
-            Err(ApiError::permission_denied(format!(
-                "API key missing required scope '{scope}'"
-            )))
+            Err(ApiError::permission_denied(format!("API key missing required scope '{scope}'")))
         }
     }
 
     fn check_throttle(&self, caller: &Caller) -> Result<(), ApiError> {
-        self.throttle()
-            .check(caller.key_id, Instant::now())
-            .map_err(ApiError::throttled)
+        self.throttle().check(caller.key_id, Instant::now()).map_err(ApiError::throttled)
     }
 
     /// Permission and throttle checks of an organization endpoint: the scope, then that the
     /// caller belongs to organization `org_id` (`@current` accepted), then the throttle.
     /// Returns the caller's organization level.
-    pub(crate) fn authorize_org(
-        &self,
-        caller: &Caller,
-        org_id: &str,
-        scope: RequiredScope,
-    ) -> Result<OrgLevel, ApiError> {
+    pub(crate) fn authorize_org(&self, caller: &Caller, org_id: &str, scope: RequiredScope) -> Result<OrgLevel, ApiError> {
         Self::check_scope(caller, scope)?;
-        let is_ours = org_id == "@current"
-            || Uuid::parse_str(org_id).is_ok_and(|id| id == self.org_uuid());
+        let is_ours = org_id == "@current" || Uuid::parse_str(org_id).is_ok_and(|id| id == self.org_uuid());
         let level = {
             let store = self.store();
             store.membership_of_user(caller.user_id).map(|m| m.level)
@@ -137,11 +113,7 @@ impl SandboxState {
     /// Permission and throttle checks of a project endpoint: the scope, then the throttle.
     /// Whether the caller may see the project is the handler's concern (404), as in PostHog,
     /// where it comes from the queryset after the throttles ran.
-    pub(crate) fn authorize_project(
-        &self,
-        caller: &Caller,
-        scope: RequiredScope,
-    ) -> Result<(), ApiError> {
+    pub(crate) fn authorize_project(&self, caller: &Caller, scope: RequiredScope) -> Result<(), ApiError> {
         Self::check_scope(caller, scope)?;
         self.check_throttle(caller)
     }

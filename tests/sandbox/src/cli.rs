@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::SubsecRound;
 
 use crate::config::{FaultKind, FaultPlan, RateLimit, SandboxConfig};
 use crate::{Sandbox, SandboxHandle};
@@ -44,33 +45,15 @@ impl SandboxArgs {
     /// The configuration these flags describe. Seeded timestamps are laid out from now, so
     /// the demo's "last login 100 days ago" stays true.
     pub fn config(&self) -> anyhow::Result<SandboxConfig> {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.fault_rate),
-            "--fault-rate must be between 0.0 and 1.0, got {}",
-            self.fault_rate
-        );
-        let base = if self.empty {
-            SandboxConfig::empty()
-        } else {
-            SandboxConfig::acme_corp()
-        };
-        let faults = FaultPlan::random(
-            self.fault_rate,
-            vec![
-                FaultKind::Status5xx,
-                FaultKind::Timeout,
-                FaultKind::DropConnection,
-            ],
-        );
+        anyhow::ensure!((0.0..=1.0).contains(&self.fault_rate), "--fault-rate must be between 0.0 and 1.0, got {}", self.fault_rate);
+        let base = if self.empty { SandboxConfig::empty() } else { SandboxConfig::acme_corp() };
+        let faults = FaultPlan::random(self.fault_rate, vec![FaultKind::Status5xx, FaultKind::Timeout, FaultKind::DropConnection]);
         let mut config = base
             .with_latency(Duration::from_millis(self.latency_ms))
-            .with_rate_limit(RateLimit::burst(
-                self.rate_limit_per_minute,
-                Duration::from_secs(60),
-            ))
+            .with_rate_limit(RateLimit::burst(self.rate_limit_per_minute, Duration::from_secs(60)))
             .with_faults(faults)
             .with_rng_seed(self.rng_seed)
-            .with_seed_anchor(chrono::Utc::now());
+            .with_seed_anchor(chrono::Utc::now().trunc_subsecs(0));
         config.api_key.clone_from(&self.api_key);
         Ok(config)
     }
@@ -79,11 +62,7 @@ impl SandboxArgs {
 /// Prints what a client needs to talk to the sandbox.
 fn print_banner(handle: &SandboxHandle) {
     println!("PostHog sandbox listening on {}", handle.base_url());
-    println!(
-        "  organization: {} ({})",
-        handle.organization_name(),
-        handle.organization_id()
-    );
+    println!("  organization: {} ({})", handle.organization_name(), handle.organization_id());
     for (name, id) in handle.projects() {
         println!("  project {id}: {name}");
     }
@@ -95,13 +74,9 @@ fn print_banner(handle: &SandboxHandle) {
 pub async fn serve_forever(args: SandboxArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let addr = SocketAddr::new(args.host, args.port);
-    let handle = Sandbox::start(config, addr)
-        .await
-        .with_context(|| format!("Failed to listen on {addr}; pass a free --port"))?;
+    let handle = Sandbox::start(config, addr).await.with_context(|| format!("Failed to listen on {addr}; pass a free --port"))?;
     print_banner(&handle);
-    tokio::signal::ctrl_c()
-        .await
-        .context("Failed to wait for Ctrl-C")?;
+    tokio::signal::ctrl_c().await.context("Failed to wait for Ctrl-C")?;
     handle.shutdown().await;
     Ok(())
 }

@@ -11,9 +11,7 @@ use chrono::{DateTime, TimeZone, Utc};
 /// The instant the seeded timestamps are laid out from (joined_at, last_login, ...), so
 /// the demo organization is identical from run to run.
 pub fn default_seed_anchor() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 6, 2, 9, 0, 0)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2025, 6, 2, 9, 0, 0).single().unwrap_or_default()
 }
 
 /// A throttle budget: at most `count` requests per `window`, per personal API key.
@@ -46,28 +44,18 @@ pub struct RateLimit {
 impl RateLimit {
     /// PostHog's defaults: 480/minute and 4800/hour per key.
     pub const fn posthog() -> Self {
-        Self {
-            burst: Budget::new(480, Duration::from_secs(60)),
-            sustained: Budget::new(4800, Duration::from_secs(3600)),
-            enabled: true,
-        }
+        Self { burst: Budget::new(480, Duration::from_secs(60)), sustained: Budget::new(4800, Duration::from_secs(3600)), enabled: true }
     }
 
     /// A burst budget of `count` per `window`, keeping the sustained budget at PostHog's
     /// 4800/hour. Tests use it to scale time down, e.g. 8 per second.
     pub const fn burst(count: usize, window: Duration) -> Self {
-        Self {
-            burst: Budget::new(count, window),
-            ..Self::posthog()
-        }
+        Self { burst: Budget::new(count, window), ..Self::posthog() }
     }
 
     /// No throttling at all.
     pub const fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::posthog()
-        }
+        Self { enabled: false, ..Self::posthog() }
     }
 }
 
@@ -108,20 +96,12 @@ pub struct FaultPlan {
 impl FaultPlan {
     /// No faults.
     pub fn none() -> Self {
-        Self {
-            rate: 0.0,
-            kinds: Vec::new(),
-            timeout_hold: Duration::from_secs(30),
-        }
+        Self { rate: 0.0, kinds: Vec::new(), timeout_hold: Duration::from_secs(30) }
     }
 
     /// Random faults of `kinds` at `rate`.
     pub fn random(rate: f64, kinds: Vec<FaultKind>) -> Self {
-        Self {
-            rate,
-            kinds,
-            ..Self::none()
-        }
+        Self { rate, kinds, ..Self::none() }
     }
 }
 
@@ -189,11 +169,7 @@ pub struct Behaviour {
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Self {
-            owner_removal: OwnerRemoval::default(),
-            member_denial_text: MemberDenialText::default(),
-            log_access_control_changes: true,
-        }
+        Self { owner_removal: OwnerRemoval::default(), member_denial_text: MemberDenialText::default(), log_access_control_changes: true }
     }
 }
 
@@ -235,18 +211,12 @@ impl SandboxConfig {
 
     /// An organization holding only its owner service account.
     pub fn empty() -> Self {
-        Self {
-            seed: Seed::Empty,
-            ..Self::acme_corp()
-        }
+        Self { seed: Seed::Empty, ..Self::acme_corp() }
     }
 
     /// A generated organization of `members` people and `projects` projects.
     pub fn large(members: usize, projects: usize) -> Self {
-        Self {
-            seed: Seed::Large { members, projects },
-            ..Self::acme_corp()
-        }
+        Self { seed: Seed::Large { members, projects }, ..Self::acme_corp() }
     }
 
     /// Sets the per-request latency.

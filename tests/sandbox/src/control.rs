@@ -50,10 +50,7 @@ fn now() -> DateTime<Utc> {
 
 fn web_actor(store: &Store, email: &str) -> Result<Actor, StoreError> {
     let (user, _) = store.member_by_email(email)?;
-    Ok(Actor {
-        user_id: user.id,
-        client: "web",
-    })
+    Ok(Actor { user_id: user.id, client: "web" })
 }
 
 fn project_level_arg(level: Option<&str>, resource: &str) -> Result<Option<AccessLevel>, StoreError> {
@@ -61,10 +58,7 @@ fn project_level_arg(level: Option<&str>, resource: &str) -> Result<Option<Acces
         .map(|text| {
             AccessLevel::parse(text)
                 .filter(|l| rank(resource, *l).is_some())
-                .ok_or_else(|| StoreError::InvalidLevel {
-                    resource: resource.to_owned(),
-                    level: text.to_owned(),
-                })
+                .ok_or_else(|| StoreError::InvalidLevel { resource: resource.to_owned(), level: text.to_owned() })
         })
         .transpose()
 }
@@ -74,11 +68,7 @@ impl SandboxState {
 
     /// The id of the project called `name`.
     pub fn project_id(&self, name: &str) -> Option<i64> {
-        self.store()
-            .projects()
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.id)
+        self.store().projects().iter().find(|p| p.name == name).map(|p| p.id)
     }
 
     /// The organization's name.
@@ -88,27 +78,17 @@ impl SandboxState {
 
     /// Every project as `(name, id)`.
     pub fn projects(&self) -> Vec<(String, i64)> {
-        self.store()
-            .projects()
-            .iter()
-            .map(|p| (p.name.clone(), p.id))
-            .collect()
+        self.store().projects().iter().map(|p| (p.name.clone(), p.id)).collect()
     }
 
     /// The organization level (1, 8 or 15) of the active member with this email.
     pub fn member_level(&self, email: &str) -> Option<u8> {
-        self.store()
-            .member_by_email(email)
-            .ok()
-            .map(|(_, m)| m.level.code())
+        self.store().member_by_email(email).ok().map(|(_, m)| m.level.code())
     }
 
     /// The membership id (the `id` of a member object) of the active member with this email.
     pub fn membership_id(&self, email: &str) -> Option<String> {
-        self.store()
-            .member_by_email(email)
-            .ok()
-            .map(|(_, m)| m.id.to_string())
+        self.store().member_by_email(email).ok().map(|(_, m)| m.id.to_string())
     }
 
     /// The user uuid (the path key of `/members/{user_uuid}/`) of the user with this email.
@@ -118,10 +98,7 @@ impl SandboxState {
 
     /// Emails of the active members, in membership order.
     pub fn member_emails(&self) -> Vec<String> {
-        self.store()
-            .active_memberships()
-            .map(|(_, u)| u.email.clone())
-            .collect()
+        self.store().active_memberships().map(|(_, u)| u.email.clone()).collect()
     }
 
     /// The member's explicit project-level row on `project_id` (`"none"`, `"member"` or
@@ -139,10 +116,7 @@ impl SandboxState {
     /// The project-wide default of `project_id` (`None` when the project has no default row,
     /// which PostHog treats as open to everyone with `admin`).
     pub fn project_default(&self, project_id: i64) -> Option<String> {
-        self.store()
-            .project_rules(project_id)
-            .find(|r| r.is_default())
-            .map(|r| r.access_level.as_str().to_owned())
+        self.store().project_rules(project_id).find(|r| r.is_default()).map(|r| r.access_level.as_str().to_owned())
     }
 
     /// The level the member effectively has on `project_id`, counting org admin, explicit
@@ -151,9 +125,7 @@ impl SandboxState {
         let store = self.store();
         let (user, _) = store.member_by_email(email).ok()?;
         store.project(project_id)?;
-        store
-            .project_level(user.id, project_id)
-            .map(|l| l.as_str().to_owned())
+        store.project_level(user.id, project_id).map(|l| l.as_str().to_owned())
     }
 
     /// The member's explicit resource-level rows on `project_id` as `(resource, level)`,
@@ -246,13 +218,7 @@ impl SandboxState {
     }
 
     /// `actor_email` sets (or with `None` removes) `email`'s explicit project-level row.
-    pub fn set_project_access_as(
-        &self,
-        actor_email: &str,
-        project_id: i64,
-        email: &str,
-        level: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub fn set_project_access_as(&self, actor_email: &str, project_id: i64, email: &str, level: Option<&str>) -> Result<(), StoreError> {
         let level = project_level_arg(level, PROJECT_RESOURCE)?;
         let key = {
             let store = self.store();
@@ -271,9 +237,7 @@ impl SandboxState {
         resource: &str,
         level: Option<&str>,
     ) -> Result<(), StoreError> {
-        let takes_resource_levels = API_SCOPE_OBJECTS.contains(&resource)
-            && resource != PROJECT_RESOURCE
-            && resource != "organization";
+        let takes_resource_levels = API_SCOPE_OBJECTS.contains(&resource) && resource != PROJECT_RESOURCE && resource != "organization";
         if !takes_resource_levels {
             return Err(StoreError::UnknownResource(resource.to_owned()));
         }
@@ -301,13 +265,9 @@ impl SandboxState {
             return Err(StoreError::UnknownProject(key.team_id));
         }
         let actor = web_actor(&store, actor_email)?;
-        let subject = store
-            .subject(actor.user_id)
-            .ok_or_else(|| StoreError::UnknownEmail(actor_email.to_owned()))?;
+        let subject = store.subject(actor.user_id).ok_or_else(|| StoreError::UnknownEmail(actor_email.to_owned()))?;
         if !rules::can_modify_project_access(&subject, store.project_rules(key.team_id)) {
-            return Err(StoreError::Forbidden(
-                "Must be an Organization admin to modify project-wide permissions.".to_owned(),
-            ));
+            return Err(StoreError::Forbidden("Must be an Organization admin to modify project-wide permissions.".to_owned()));
         }
         match level {
             Some(level) => {
@@ -333,10 +293,7 @@ impl SandboxState {
         let at = now();
         let id = store.add_project(name, at);
         let bot = store.member_by_email(SERVICE_EMAIL).map(|(u, _)| u.id).unwrap_or(1);
-        let actor = Actor {
-            user_id: bot,
-            client: "web",
-        };
+        let actor = Actor { user_id: bot, client: "web" };
         store.upsert_rule(&RuleKey::project(id, None), AccessLevel::None, actor, at, false);
         id
     }
@@ -344,20 +301,14 @@ impl SandboxState {
     /// Adds an RBAC role holding the members with `member_emails`; returns the role id.
     pub fn add_role(&self, name: &str, member_emails: &[&str]) -> Result<String, StoreError> {
         let mut store = self.store();
-        let members = member_emails
-            .iter()
-            .map(|email| store.member_by_email(email).map(|(_, m)| m.id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let members = member_emails.iter().map(|email| store.member_by_email(email).map(|(_, m)| m.id)).collect::<Result<Vec<_>, _>>()?;
         Ok(store.add_role(name, members).to_string())
     }
 
     /// Deactivates the user: they leave member lists and their keys stop working.
     pub fn deactivate_user(&self, email: &str) -> Result<(), StoreError> {
         let mut store = self.store();
-        let id = store
-            .user_by_email(email)
-            .map(|u| u.id)
-            .ok_or_else(|| StoreError::UnknownEmail(email.to_owned()))?;
+        let id = store.user_by_email(email).map(|u| u.id).ok_or_else(|| StoreError::UnknownEmail(email.to_owned()))?;
         store.deactivate(id);
         Ok(())
     }
@@ -365,15 +316,9 @@ impl SandboxState {
     /// Issues a personal API key with `scopes` (e.g. `["organization_member:write"]`, or
     /// `["*"]`) to the user with this email; returns the key.
     pub fn issue_api_key(&self, email: &str, scopes: &[&str]) -> Result<String, StoreError> {
-        let scopes = scopes
-            .iter()
-            .map(|s| Scope::parse(s))
-            .collect::<Result<Vec<_>, _>>()?;
+        let scopes = scopes.iter().map(|s| Scope::parse(s)).collect::<Result<Vec<_>, _>>()?;
         let mut store = self.store();
-        let user = store
-            .user_by_email(email)
-            .map(|u| u.id)
-            .ok_or_else(|| StoreError::UnknownEmail(email.to_owned()))?;
+        let user = store.user_by_email(email).map(|u| u.id).ok_or_else(|| StoreError::UnknownEmail(email.to_owned()))?;
         Ok(store.issue_key(user, scopes, None))
     }
 
@@ -398,11 +343,7 @@ impl SandboxState {
     /// Fails `rate` (0.0–1.0) of requests at random with one of `kinds`.
     pub fn set_fault_rate(&self, rate: f64, kinds: Vec<FaultKind>) {
         let hold = self.timeout_hold();
-        self.set_fault_plan(FaultPlan {
-            rate,
-            kinds,
-            timeout_hold: hold,
-        });
+        self.set_fault_plan(FaultPlan { rate, kinds, timeout_hold: hold });
     }
 
     /// Replaces the random fault plan (rate, kinds and how long `Timeout` holds).

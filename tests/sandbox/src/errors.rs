@@ -66,15 +66,7 @@ struct Body<'a> {
 
 impl ApiError {
     fn new(status: StatusCode, kind: ErrorType, code: &str, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            kind,
-            code: code.to_owned(),
-            detail: detail.into(),
-            attr: None,
-            retry_after: None,
-            www_authenticate: None,
-        }
+        Self { status, kind, code: code.to_owned(), detail: detail.into(), attr: None, retry_after: None, www_authenticate: None }
     }
 
     /// Names the offending field.
@@ -115,12 +107,7 @@ impl ApiError {
 
     /// 403 with `detail`.
     pub fn permission_denied(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            ErrorType::Authentication,
-            "permission_denied",
-            detail,
-        )
+        Self::new(StatusCode::FORBIDDEN, ErrorType::Authentication, "permission_denied", detail)
     }
 
     /// 403 with DRF's default text.
@@ -130,12 +117,7 @@ impl ApiError {
 
     /// 404 "Not found.".
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            ErrorType::InvalidRequest,
-            "not_found",
-            "Not found.",
-        )
+        Self::new(StatusCode::NOT_FOUND, ErrorType::InvalidRequest, "not_found", "Not found.")
     }
 
     /// 405 for `method`.
@@ -150,12 +132,7 @@ impl ApiError {
 
     /// 400 malformed JSON.
     pub fn parse_error(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            ErrorType::InvalidRequest,
-            "parse_error",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, "parse_error", detail)
     }
 
     /// 415 for a body that is not JSON.
@@ -198,12 +175,7 @@ impl ApiError {
 
     /// 500 with the opaque text PostHog shows.
     pub fn server_error() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorType::Server,
-            "error",
-            "A server error occurred.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorType::Server, "error", "A server error occurred.")
     }
 
     /// 503 for a transient database failure, with `Retry-After: 1`.
@@ -220,32 +192,19 @@ impl ApiError {
 
     /// 504 after a held request.
     pub fn gateway_timeout() -> Self {
-        Self::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            ErrorType::Server,
-            "error",
-            "A server error occurred.",
-        )
+        Self::new(StatusCode::GATEWAY_TIMEOUT, ErrorType::Server, "error", "A server error occurred.")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            kind: self.kind.as_str(),
-            code: &self.code,
-            detail: &self.detail,
-            attr: self.attr.as_deref(),
-        };
+        let body = Body { kind: self.kind.as_str(), code: &self.code, detail: &self.detail, attr: self.attr.as_deref() };
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         if let Some(wait) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(wait));
         }
-        if let Some(value) = self
-            .www_authenticate
-            .and_then(|v| HeaderValue::from_str(&v).ok())
-        {
+        if let Some(value) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
         response

@@ -42,13 +42,12 @@ use tokio_util::sync::CancellationToken;
 pub use app::{RecordedRequest, SandboxState};
 pub use cli::{SandboxArgs, serve_forever};
 pub use config::{
-    Behaviour, Budget, FaultKind, FaultPlan, MemberDenialText, OwnerRemoval, RateLimit,
-    SandboxConfig, Seed, default_seed_anchor,
+    Behaviour, Budget, FaultKind, FaultPlan, MemberDenialText, OwnerRemoval, RateLimit, SandboxConfig, Seed, default_seed_anchor,
 };
 pub use control::{ActivityRecord, NewMember};
 pub use model::{ACCESS_CONTROL_RESOURCES, InvalidScope, OrgLevel};
-pub use rules::{LevelDenial, RemovalDenial};
 pub use routes::router;
+pub use rules::{LevelDenial, RemovalDenial};
 pub use seed::{ADMINS, MEMBERS, PROJECT_ACCESS, PROJECTS, SERVICE_EMAIL, SERVICE_SCOPES, VIEWERS, email};
 pub use state::StoreError as ChangeError;
 
@@ -68,17 +67,9 @@ impl Sandbox {
         }
         state.set_base_url(format!("http://{local}"));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(server::serve(
-            listener,
-            router(state.clone()),
-            shutdown.clone(),
-        ));
+        let task = tokio::spawn(server::serve(listener, router(state.clone()), shutdown.clone()));
         tracing::debug!(base_url = %state.base_url(), "PostHog sandbox started");
-        Ok(SandboxHandle {
-            state,
-            shutdown,
-            task: Arc::new(Mutex::new(Some(task))),
-        })
+        Ok(SandboxHandle { state, shutdown, task: Arc::new(Mutex::new(Some(task))) })
     }
 }
 

@@ -32,9 +32,7 @@ impl History {
             }
         }
         if self.times.len() >= budget.count {
-            let remaining = self.times.front().map_or(budget.window, |oldest| {
-                budget.window.saturating_sub(now.duration_since(*oldest))
-            });
+            let remaining = self.times.front().map_or(budget.window, |oldest| budget.window.saturating_sub(now.duration_since(*oldest)));
             let available = (budget.count + 1).saturating_sub(self.times.len()).max(1);
             let divisor = u32::try_from(available).unwrap_or(u32::MAX);
             return Err(remaining / divisor);
@@ -62,12 +60,7 @@ pub struct Throttle {
 impl Throttle {
     /// Throttles with `config`.
     pub fn new(config: RateLimit) -> Self {
-        Self {
-            config,
-            burst: HashMap::new(),
-            sustained: HashMap::new(),
-            throttled: 0,
-        }
+        Self { config, burst: HashMap::new(), sustained: HashMap::new(), throttled: 0 }
     }
 
     /// Replaces the budgets; request history is kept.
@@ -81,16 +74,8 @@ impl Throttle {
         if !self.config.enabled {
             return Ok(());
         }
-        let burst = self
-            .burst
-            .entry(key_id)
-            .or_default()
-            .allow(self.config.burst, now);
-        let sustained = self
-            .sustained
-            .entry(key_id)
-            .or_default()
-            .allow(self.config.sustained, now);
+        let burst = self.burst.entry(key_id).or_default().allow(self.config.burst, now);
+        let sustained = self.sustained.entry(key_id).or_default().allow(self.config.sustained, now);
         let wait = [burst.err(), sustained.err()].into_iter().flatten().max();
         match wait {
             Some(wait) => {
@@ -128,11 +113,7 @@ pub struct Faults {
 impl Faults {
     /// Faults following `plan`, drawn from a generator seeded with `seed`.
     pub fn new(plan: FaultPlan, seed: u64) -> Self {
-        Self {
-            plan,
-            rng: StdRng::seed_from_u64(seed),
-            queue: Vec::new(),
-        }
+        Self { plan, rng: StdRng::seed_from_u64(seed), queue: Vec::new() }
     }
 
     /// Replaces the random part of the plan; queued `fail_next` entries stay.
@@ -147,12 +128,7 @@ impl Faults {
 
     /// Queues `n` failures of `kind` for requests matching `method` and `prefix`.
     pub fn fail_next(&mut self, method: Method, prefix: &str, n: usize, kind: FaultKind) {
-        self.queue.push(FailNext {
-            method,
-            prefix: prefix.to_owned(),
-            remaining: n,
-            kind,
-        });
+        self.queue.push(FailNext { method, prefix: prefix.to_owned(), remaining: n, kind });
     }
 
     /// Forgets every queued and random fault.
@@ -164,14 +140,10 @@ impl Faults {
 
     /// The fault for this request, if any; `Status5xx` is resolved to a concrete status.
     pub fn decide(&mut self, method: &Method, path: &str) -> Option<FaultKind> {
-        let queued = self
-            .queue
-            .iter_mut()
-            .find(|f| f.remaining > 0 && f.method == *method && path.starts_with(&f.prefix))
-            .map(|f| {
-                f.remaining -= 1;
-                f.kind
-            });
+        let queued = self.queue.iter_mut().find(|f| f.remaining > 0 && f.method == *method && path.starts_with(&f.prefix)).map(|f| {
+            f.remaining -= 1;
+            f.kind
+        });
         self.queue.retain(|f| f.remaining > 0);
         let kind = queued.or_else(|| self.random())?;
         Some(self.resolve(kind))
@@ -233,10 +205,7 @@ mod tests {
 
     #[test]
     fn disabled_throttle_allows_everything() {
-        let mut throttle = Throttle::new(RateLimit {
-            burst: Budget::new(0, Duration::from_secs(1)),
-            ..RateLimit::disabled()
-        });
+        let mut throttle = Throttle::new(RateLimit { burst: Budget::new(0, Duration::from_secs(1)), ..RateLimit::disabled() });
         assert_eq!(throttle.check(Uuid::nil(), Instant::now()), Ok(()));
     }
 
@@ -253,10 +222,7 @@ mod tests {
         let mut faults = Faults::new(FaultPlan::none(), 1);
         faults.fail_next(Method::PATCH, "/api/organizations/", 1, FaultKind::ServerError);
         assert_eq!(faults.decide(&Method::GET, "/api/organizations/x/members/"), None);
-        assert_eq!(
-            faults.decide(&Method::PATCH, "/api/organizations/x/members/y/"),
-            Some(FaultKind::ServerError)
-        );
+        assert_eq!(faults.decide(&Method::PATCH, "/api/organizations/x/members/y/"), Some(FaultKind::ServerError));
         assert_eq!(faults.decide(&Method::PATCH, "/api/organizations/x/members/y/"), None);
     }
 
@@ -265,9 +231,7 @@ mod tests {
         let plan = FaultPlan::random(0.5, vec![FaultKind::Status5xx, FaultKind::Timeout]);
         let run = |seed| {
             let mut faults = Faults::new(plan.clone(), seed);
-            (0..50)
-                .map(|_| faults.decide(&Method::GET, "/"))
-                .collect::<Vec<_>>()
+            (0..50).map(|_| faults.decide(&Method::GET, "/")).collect::<Vec<_>>()
         };
         let first = run(9);
         assert_eq!(first, run(9));

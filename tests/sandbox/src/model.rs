@@ -97,12 +97,7 @@ impl AccessLevel {
 /// Levels of projects and organizations, lowest first.
 pub const MEMBER_LEVELS: [AccessLevel; 3] = [AccessLevel::None, AccessLevel::Member, AccessLevel::Admin];
 /// Levels of every other resource, lowest first.
-pub const RESOURCE_LEVELS: [AccessLevel; 4] = [
-    AccessLevel::None,
-    AccessLevel::Viewer,
-    AccessLevel::Editor,
-    AccessLevel::Manager,
-];
+pub const RESOURCE_LEVELS: [AccessLevel; 4] = [AccessLevel::None, AccessLevel::Viewer, AccessLevel::Editor, AccessLevel::Manager];
 
 /// The resource string of project-level rows.
 pub const PROJECT_RESOURCE: &str = "project";
@@ -226,11 +221,7 @@ pub const API_SCOPE_OBJECTS: &[&str] = &[
 
 /// The ordered levels that apply to `resource` (`ordered_access_levels`).
 pub fn ordered_levels(resource: &str) -> &'static [AccessLevel] {
-    if resource == PROJECT_RESOURCE || resource == "organization" {
-        &MEMBER_LEVELS
-    } else {
-        &RESOURCE_LEVELS
-    }
+    if resource == PROJECT_RESOURCE || resource == "organization" { &MEMBER_LEVELS } else { &RESOURCE_LEVELS }
 }
 
 /// The position of `level` among `resource`'s levels, if it belongs to them.
@@ -250,11 +241,7 @@ pub fn default_level(resource: &str) -> AccessLevel {
 
 /// The lowest level a row may set (`minimum_access_level`).
 pub fn minimum_level(resource: &str) -> AccessLevel {
-    if resource == "action" {
-        AccessLevel::Viewer
-    } else {
-        AccessLevel::None
-    }
+    if resource == "action" { AccessLevel::Viewer } else { AccessLevel::None }
 }
 
 /// The highest level a row may set (`highest_access_level`).

@@ -41,11 +41,7 @@ pub enum LevelDenial {
 pub const GENERIC_MEMBER_DENIAL: &str = "Your cannot edit other organization members.";
 
 /// `OrganizationMembership.validate_update(target, new_level)`, evaluated for `requester`.
-pub fn validate_update(
-    requester: Seat,
-    target: Seat,
-    new_level: Option<OrgLevel>,
-) -> Result<(), LevelDenial> {
+pub fn validate_update(requester: Seat, target: Seat, new_level: Option<OrgLevel>) -> Result<(), LevelDenial> {
     let is_self = requester.membership_id == target.membership_id;
     if let Some(level) = new_level {
         if is_self {
@@ -72,11 +68,7 @@ pub fn validate_update(
 
 /// `OrganizationMemberObjectPermissions`: the check every PATCH, PUT and DELETE of a member
 /// passes before anything else, returning the 403 text when it fails.
-pub fn member_object_permission(
-    requester: Seat,
-    target: Seat,
-    text: MemberDenialText,
-) -> Result<(), String> {
+pub fn member_object_permission(requester: Seat, target: Seat, text: MemberDenialText) -> Result<(), String> {
     validate_update(requester, target, None).map_err(|denial| match text {
         MemberDenialText::Specific => denial.to_string(),
         MemberDenialText::Generic => GENERIC_MEMBER_DENIAL.to_owned(),
@@ -96,11 +88,7 @@ pub enum RemovalDenial {
 
 /// Whether a member at `target_level` may be removed when the organization has `owner_count`
 /// owners (the target included).
-pub fn check_removal(
-    policy: OwnerRemoval,
-    target_level: OrgLevel,
-    owner_count: usize,
-) -> Result<(), RemovalDenial> {
+pub fn check_removal(policy: OwnerRemoval, target_level: OrgLevel, owner_count: usize) -> Result<(), RemovalDenial> {
     if target_level != OrgLevel::Owner {
         return Ok(());
     }
@@ -135,10 +123,7 @@ impl Subject {
 }
 
 fn highest<'a>(resource: &str, rules: impl Iterator<Item = &'a AccessRule>) -> Option<AccessLevel> {
-    rules
-        .filter_map(|r| rank(resource, r.access_level).map(|i| (i, r.access_level)))
-        .max_by_key(|(i, _)| *i)
-        .map(|(_, level)| level)
+    rules.filter_map(|r| rank(resource, r.access_level).map(|i| (i, r.access_level))).max_by_key(|(i, _)| *i).map(|(_, level)| level)
 }
 
 /// The subject's level on one object (`UserAccessControl.get_user_access_level`), given the
@@ -156,10 +141,7 @@ pub fn object_level<'a>(
     if subject.is_org_admin {
         return ordered_levels(resource).last().copied();
     }
-    let applicable: Vec<&AccessRule> = object_rules
-        .into_iter()
-        .filter(|r| subject.is_subject_of(r))
-        .collect();
+    let applicable: Vec<&AccessRule> = object_rules.into_iter().filter(|r| subject.is_subject_of(r)).collect();
     let specific = highest(resource, applicable.iter().copied().filter(|r| !r.is_default()));
     if specific.is_some() {
         return specific;
@@ -173,12 +155,8 @@ pub fn object_level<'a>(
 
 /// `check_can_modify_access_levels_for_object(team)`: org admins, and members whose explicit
 /// project level is `admin`.
-pub fn can_modify_project_access<'a>(
-    subject: &Subject,
-    project_rules: impl IntoIterator<Item = &'a AccessRule>,
-) -> bool {
-    subject.is_org_admin
-        || object_level(subject, "project", project_rules, true) == Some(AccessLevel::Admin)
+pub fn can_modify_project_access<'a>(subject: &Subject, project_rules: impl IntoIterator<Item = &'a AccessRule>) -> bool {
+    subject.is_org_admin || object_level(subject, "project", project_rules, true) == Some(AccessLevel::Admin)
 }
 
 /// How a user got access to an object (`AccessSource`).
@@ -207,24 +185,15 @@ impl AccessSource {
 }
 
 /// `UserAccessControl.get_access_source_for_object` for an object with `object_rules`.
-pub fn access_source<'a>(
-    subject: &Subject,
-    object_rules: impl IntoIterator<Item = &'a AccessRule>,
-) -> AccessSource {
+pub fn access_source<'a>(subject: &Subject, object_rules: impl IntoIterator<Item = &'a AccessRule>) -> AccessSource {
     if subject.is_org_admin {
         return AccessSource::OrganizationAdmin;
     }
     let rules: Vec<&AccessRule> = object_rules.into_iter().collect();
-    if rules
-        .iter()
-        .any(|r| r.organization_member == Some(subject.membership_id))
-    {
+    if rules.iter().any(|r| r.organization_member == Some(subject.membership_id)) {
         return AccessSource::ExplicitMember;
     }
-    if rules
-        .iter()
-        .any(|r| r.role.is_some_and(|role| subject.role_ids.contains(&role)))
-    {
+    if rules.iter().any(|r| r.role.is_some_and(|role| subject.role_ids.contains(&role))) {
         return AccessSource::ExplicitRole;
     }
     AccessSource::Default
@@ -237,10 +206,7 @@ mod tests {
     use super::*;
 
     fn seat(n: u128, level: OrgLevel) -> Seat {
-        Seat {
-            membership_id: Uuid::from_u128(n),
-            level,
-        }
+        Seat { membership_id: Uuid::from_u128(n), level }
     }
 
     fn rule(member: Option<u128>, level: AccessLevel) -> AccessRule {
@@ -259,34 +225,21 @@ mod tests {
     }
 
     fn member(n: u128) -> Subject {
-        Subject {
-            membership_id: Uuid::from_u128(n),
-            is_org_admin: false,
-            role_ids: vec![],
-        }
+        Subject { membership_id: Uuid::from_u128(n), is_org_admin: false, role_ids: vec![] }
     }
 
     #[test]
     fn nobody_changes_their_own_level() {
         let owner = seat(1, OrgLevel::Owner);
-        assert_eq!(
-            validate_update(owner, owner, Some(OrgLevel::Admin)),
-            Err(LevelDenial::OwnLevel)
-        );
+        assert_eq!(validate_update(owner, owner, Some(OrgLevel::Admin)), Err(LevelDenial::OwnLevel));
     }
 
     #[test]
     fn only_owners_make_owners() {
         let admin = seat(1, OrgLevel::Admin);
         let target = seat(2, OrgLevel::Member);
-        assert_eq!(
-            validate_update(admin, target, Some(OrgLevel::Owner)),
-            Err(LevelDenial::OwnerOnlyByOwner)
-        );
-        assert_eq!(
-            validate_update(seat(3, OrgLevel::Owner), target, Some(OrgLevel::Owner)),
-            Ok(())
-        );
+        assert_eq!(validate_update(admin, target, Some(OrgLevel::Owner)), Err(LevelDenial::OwnerOnlyByOwner));
+        assert_eq!(validate_update(seat(3, OrgLevel::Owner), target, Some(OrgLevel::Owner)), Ok(()));
     }
 
     #[test]
@@ -294,19 +247,13 @@ mod tests {
         let requester = seat(1, OrgLevel::Member);
         let target = seat(2, OrgLevel::Member);
         assert_eq!(validate_update(requester, target, None), Err(LevelDenial::NotAdmin));
-        assert_eq!(
-            validate_update(requester, target, Some(OrgLevel::Admin)),
-            Err(LevelDenial::AboveOwnLevel)
-        );
+        assert_eq!(validate_update(requester, target, Some(OrgLevel::Admin)), Err(LevelDenial::AboveOwnLevel));
     }
 
     #[test]
     fn admins_cannot_touch_owners_but_can_manage_admins_and_members() {
         let admin = seat(1, OrgLevel::Admin);
-        assert_eq!(
-            validate_update(admin, seat(2, OrgLevel::Owner), None),
-            Err(LevelDenial::TargetOutranks)
-        );
+        assert_eq!(validate_update(admin, seat(2, OrgLevel::Owner), None), Err(LevelDenial::TargetOutranks));
         assert_eq!(validate_update(admin, seat(3, OrgLevel::Admin), Some(OrgLevel::Member)), Ok(()));
         assert_eq!(validate_update(admin, seat(4, OrgLevel::Member), Some(OrgLevel::Admin)), Ok(()));
     }
@@ -319,67 +266,40 @@ mod tests {
             member_object_permission(requester, target, MemberDenialText::Specific),
             Err("You can only edit others if you are an admin.".to_owned())
         );
-        assert_eq!(
-            member_object_permission(requester, target, MemberDenialText::Generic),
-            Err(GENERIC_MEMBER_DENIAL.to_owned())
-        );
-        assert_eq!(
-            member_object_permission(requester, requester, MemberDenialText::Generic),
-            Ok(())
-        );
+        assert_eq!(member_object_permission(requester, target, MemberDenialText::Generic), Err(GENERIC_MEMBER_DENIAL.to_owned()));
+        assert_eq!(member_object_permission(requester, requester, MemberDenialText::Generic), Ok(()));
     }
 
     #[test]
     fn owner_removal_follows_the_policy() {
-        assert_eq!(
-            check_removal(OwnerRemoval::RejectAnyOwner, OrgLevel::Owner, 3),
-            Err(RemovalDenial::Owner)
-        );
-        assert_eq!(
-            check_removal(OwnerRemoval::RejectLastOwner, OrgLevel::Owner, 1),
-            Err(RemovalDenial::LastOwner)
-        );
+        assert_eq!(check_removal(OwnerRemoval::RejectAnyOwner, OrgLevel::Owner, 3), Err(RemovalDenial::Owner));
+        assert_eq!(check_removal(OwnerRemoval::RejectLastOwner, OrgLevel::Owner, 1), Err(RemovalDenial::LastOwner));
         assert_eq!(check_removal(OwnerRemoval::RejectLastOwner, OrgLevel::Owner, 2), Ok(()));
         assert_eq!(check_removal(OwnerRemoval::RejectAnyOwner, OrgLevel::Admin, 1), Ok(()));
     }
 
     #[test]
     fn project_without_rows_gives_everyone_admin() {
-        assert_eq!(
-            object_level(&member(1), "project", [], false),
-            Some(AccessLevel::Admin)
-        );
+        assert_eq!(object_level(&member(1), "project", [], false), Some(AccessLevel::Admin));
         assert_eq!(object_level(&member(1), "project", [], true), None);
     }
 
     #[test]
     fn restricted_project_gives_none_unless_explicitly_granted() {
         let rules = [rule(None, AccessLevel::None), rule(Some(2), AccessLevel::Member)];
-        assert_eq!(
-            object_level(&member(1), "project", &rules, false),
-            Some(AccessLevel::None)
-        );
-        assert_eq!(
-            object_level(&member(2), "project", &rules, false),
-            Some(AccessLevel::Member)
-        );
+        assert_eq!(object_level(&member(1), "project", &rules, false), Some(AccessLevel::None));
+        assert_eq!(object_level(&member(2), "project", &rules, false), Some(AccessLevel::Member));
     }
 
     #[test]
     fn explicit_rows_win_over_a_higher_default() {
         let rules = [rule(None, AccessLevel::Admin), rule(Some(2), AccessLevel::None)];
-        assert_eq!(
-            object_level(&member(2), "project", &rules, false),
-            Some(AccessLevel::None)
-        );
+        assert_eq!(object_level(&member(2), "project", &rules, false), Some(AccessLevel::None));
     }
 
     #[test]
     fn org_admins_always_have_admin_and_may_modify() {
-        let admin = Subject {
-            is_org_admin: true,
-            ..member(9)
-        };
+        let admin = Subject { is_org_admin: true, ..member(9) };
         let rules = [rule(None, AccessLevel::None)];
         assert_eq!(object_level(&admin, "project", &rules, false), Some(AccessLevel::Admin));
         assert!(can_modify_project_access(&admin, &rules));
@@ -388,11 +308,7 @@ mod tests {
 
     #[test]
     fn only_explicit_project_admins_may_modify() {
-        let rules = [
-            rule(None, AccessLevel::None),
-            rule(Some(2), AccessLevel::Admin),
-            rule(Some(3), AccessLevel::Member),
-        ];
+        let rules = [rule(None, AccessLevel::None), rule(Some(2), AccessLevel::Admin), rule(Some(3), AccessLevel::Member)];
         assert!(can_modify_project_access(&member(2), &rules));
         assert!(!can_modify_project_access(&member(3), &rules));
         assert!(!can_modify_project_access(&member(4), &rules));

@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::config::{Seed, SandboxConfig};
+use crate::config::{SandboxConfig, Seed};
 use crate::model::{ACCESS_CONTROL_RESOURCES, AccessLevel, OrgLevel, Scope};
 use crate::state::{Actor, IdGen, NewPerson, RuleKey, Store};
 
@@ -37,10 +37,9 @@ pub const ADMINS: &[&str] = &["alice", "bob", "charlie", "diana", "evan"];
 
 /// Acme Corp's plain members (level 1), all `@example.com`.
 pub const MEMBERS: &[&str] = &[
-    "frank", "grace", "heidi", "ivan", "judy", "karl", "laura", "mallory", "niaj", "olivia",
-    "peggy", "quentin", "rupert", "sybil", "trent", "uma", "walter", "xavier", "yvonne", "zara",
-    "aaron", "bella", "carlos", "dora", "elena", "felix", "gina", "hugo", "iris", "jack", "kate",
-    "liam", "maya", "noah", "oscar",
+    "frank", "grace", "heidi", "ivan", "judy", "karl", "laura", "mallory", "niaj", "olivia", "peggy", "quentin", "rupert", "sybil",
+    "trent", "uma", "walter", "xavier", "yvonne", "zara", "aaron", "bella", "carlos", "dora", "elena", "felix", "gina", "hugo", "iris",
+    "jack", "kate", "liam", "maya", "noah", "oscar",
 ];
 
 /// Acme Corp's members with project Viewer on Production.
@@ -73,20 +72,11 @@ pub const PROJECT_ACCESS: &[(&str, &str, AccessLevel)] = &[
 ];
 
 const LAST_NAMES: &[&str] = &[
-    "Anderson", "Brown", "Carter", "Davis", "Evans", "Fischer", "Garcia", "Hughes", "Ito",
-    "Jensen", "Kowalski", "Lopez", "Martin", "Nguyen", "Okafor", "Patel", "Quinn", "Rossi",
-    "Schmidt", "Taylor", "Ueda", "Varga", "Wilson", "Xu", "Young", "Zhang",
+    "Anderson", "Brown", "Carter", "Davis", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jensen", "Kowalski", "Lopez", "Martin",
+    "Nguyen", "Okafor", "Patel", "Quinn", "Rossi", "Schmidt", "Taylor", "Ueda", "Varga", "Wilson", "Xu", "Young", "Zhang",
 ];
 
-const ROLES_AT_ORGANIZATION: &[&str] = &[
-    "engineering",
-    "product",
-    "data",
-    "marketing",
-    "sales",
-    "leadership",
-    "other",
-];
+const ROLES_AT_ORGANIZATION: &[&str] = &["engineering", "product", "data", "marketing", "sales", "leadership", "other"];
 
 /// The organization a configuration starts with, and the service account's key.
 #[derive(Debug)]
@@ -104,10 +94,7 @@ pub fn email(name: &str) -> String {
 
 fn capitalised(name: &str) -> String {
     let mut chars = name.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Builds the starting organization for `config`.
@@ -119,10 +106,7 @@ pub fn build(config: &SandboxConfig) -> Seeded {
     };
     let mut store = Store::new(name, IdGen::new(config.rng_seed));
     let bot = add_service_account(&mut store, anchor);
-    let scopes = SERVICE_SCOPES
-        .iter()
-        .filter_map(|s| Scope::parse(s).ok())
-        .collect();
+    let scopes = SERVICE_SCOPES.iter().filter_map(|s| Scope::parse(s).ok()).collect();
     let service_key = store.issue_key(bot, scopes, config.api_key.clone());
     match config.seed {
         Seed::AcmeCorp => seed_acme(&mut store, bot, anchor),
@@ -163,8 +147,7 @@ fn seed_acme(store: &mut Store, bot: i64, anchor: DateTime<Utc>) {
         };
         let joined_at = anchor - Duration::days(900 - i * 20) + Duration::minutes(i * 7);
         let _ = store.add_person(person, joined_at, |user| {
-            user.role_at_organization =
-                Some(ROLES_AT_ORGANIZATION[index % ROLES_AT_ORGANIZATION.len()].to_owned());
+            user.role_at_organization = Some(ROLES_AT_ORGANIZATION[index % ROLES_AT_ORGANIZATION.len()].to_owned());
             user.is_2fa_enabled = index % 3 == 0;
             user.has_social_auth = index % 4 == 1;
             user.last_login = match index % 11 {
@@ -176,10 +159,7 @@ fn seed_acme(store: &mut Store, bot: i64, anchor: DateTime<Utc>) {
         });
     }
 
-    let actor = Actor {
-        user_id: bot,
-        client: "web",
-    };
+    let actor = Actor { user_id: bot, client: "web" };
     for (index, name) in PROJECTS.iter().enumerate() {
         let i = i64::try_from(index).unwrap_or_default();
         let created_at = anchor - Duration::days(800 - i * 90);
@@ -202,11 +182,7 @@ fn seed_acme(store: &mut Store, bot: i64, anchor: DateTime<Utc>) {
 }
 
 fn project_id(store: &Store, name: &str) -> i64 {
-    store
-        .projects()
-        .iter()
-        .find(|p| p.name == name)
-        .map_or(0, |p| p.id)
+    store.projects().iter().find(|p| p.name == name).map_or(0, |p| p.id)
 }
 
 fn restrict(store: &mut Store, project: i64, actor: Actor, at: DateTime<Utc>) {
@@ -223,10 +199,7 @@ fn grant(store: &mut Store, project: &str, person: &str, level: AccessLevel, act
 }
 
 fn seed_large(store: &mut Store, bot: i64, anchor: DateTime<Utc>, members: usize, projects: usize) {
-    let actor = Actor {
-        user_id: bot,
-        client: "web",
-    };
+    let actor = Actor { user_id: bot, client: "web" };
     let project_ids: Vec<i64> = (0..projects)
         .map(|n| {
             let id = store.add_project(&format!("Project {}", n + 1), anchor - Duration::days(500));
@@ -236,11 +209,7 @@ fn seed_large(store: &mut Store, bot: i64, anchor: DateTime<Utc>, members: usize
         .collect();
     for index in 0..members {
         let i = i64::try_from(index).unwrap_or_default();
-        let level = if index % 50 == 0 {
-            OrgLevel::Admin
-        } else {
-            OrgLevel::Member
-        };
+        let level = if index % 50 == 0 { OrgLevel::Admin } else { OrgLevel::Member };
         let person = NewPerson {
             email: format!("user{index:05}@example.com"),
             first_name: format!("User{index}"),
@@ -261,22 +230,10 @@ fn seed_large(store: &mut Store, bot: i64, anchor: DateTime<Utc>, members: usize
             continue;
         }
         let first = project_ids[index % project_ids.len()];
-        store.upsert_rule(
-            &RuleKey::project(first, Some(membership)),
-            AccessLevel::Member,
-            actor,
-            joined_at,
-            false,
-        );
+        store.upsert_rule(&RuleKey::project(first, Some(membership)), AccessLevel::Member, actor, joined_at, false);
         if index % 10 == 0 {
             let second = project_ids[(index / 10) % project_ids.len()];
-            store.upsert_rule(
-                &RuleKey::project(second, Some(membership)),
-                AccessLevel::Admin,
-                actor,
-                joined_at,
-                false,
-            );
+            store.upsert_rule(&RuleKey::project(second, Some(membership)), AccessLevel::Admin, actor, joined_at, false);
         }
     }
 }

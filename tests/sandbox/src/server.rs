@@ -45,9 +45,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             }
         };
         let connection = shutdown.child_token();
-        let control = ConnectionControl {
-            token: connection.clone(),
-        };
+        let control = ConnectionControl { token: connection.clone() };
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             request.extensions_mut().insert(control.clone());
@@ -58,8 +56,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             }
         });
         tokio::spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 result = conn => {
                     if let Err(error) = result {

@@ -11,8 +11,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::model::{
-    AccessLevel, AccessRule, ActivityEntry, ApiKey, Change, Membership, OrgLevel, Organization,
-    PROJECT_RESOURCE, Project, Role, Scope, User,
+    AccessLevel, AccessRule, ActivityEntry, ApiKey, Change, Membership, OrgLevel, Organization, PROJECT_RESOURCE, Project, Role, Scope,
+    User,
 };
 use crate::rules::{self, Seat, Subject};
 
@@ -55,9 +55,7 @@ pub struct IdGen {
 impl IdGen {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Self {
-            rng: StdRng::seed_from_u64(seed),
-        }
+        Self { rng: StdRng::seed_from_u64(seed) }
     }
 
     /// A random (version 4) uuid.
@@ -156,10 +154,7 @@ pub struct Store {
 impl Store {
     /// An organization named `name` with no one in it yet.
     pub fn new(name: &str, mut ids: IdGen) -> Self {
-        let org = Organization {
-            id: ids.uuid(),
-            name: name.to_owned(),
-        };
+        let org = Organization { id: ids.uuid(), name: name.to_owned() };
         Self {
             org,
             users: Vec::new(),
@@ -209,13 +204,7 @@ impl Store {
             last_login: None,
         };
         configure(&mut user);
-        let membership = Membership {
-            id: self.ids.uuid(),
-            user_id: id,
-            level: person.level,
-            joined_at,
-            updated_at: joined_at,
-        };
+        let membership = Membership { id: self.ids.uuid(), user_id: id, level: person.level, joined_at, updated_at: joined_at };
         self.users.push(user);
         self.memberships.push(membership);
         Ok(id)
@@ -223,7 +212,8 @@ impl Store {
 
     /// The user with id `id`.
     pub fn user(&self, id: i64) -> Option<&User> {
-        self.users.iter().find(|u| u.id == id)
+        // Ids are handed out in increasing order, so the list stays sorted by id.
+        self.users.binary_search_by_key(&id, |u| u.id).ok().and_then(|index| self.users.get(index))
     }
 
     /// The user with exactly this email, active or not.
@@ -251,11 +241,7 @@ impl Store {
 
     /// Memberships of active users, which is what PostHog lists.
     pub fn active_memberships(&self) -> impl Iterator<Item = (&Membership, &User)> {
-        self.memberships.iter().filter_map(|m| {
-            self.user(m.user_id)
-                .filter(|u| u.is_active)
-                .map(|user| (m, user))
-        })
+        self.memberships.iter().filter_map(|m| self.user(m.user_id).filter(|u| u.is_active).map(|user| (m, user)))
     }
 
     /// The active membership whose user has uuid `user_uuid`.
@@ -265,18 +251,12 @@ impl Store {
 
     /// The level-rule view of a membership.
     pub fn seat(membership: &Membership) -> Seat {
-        Seat {
-            membership_id: membership.id,
-            level: membership.level,
-        }
+        Seat { membership_id: membership.id, level: membership.level }
     }
 
     /// How many owners the organization has.
     pub fn owner_count(&self) -> usize {
-        self.memberships
-            .iter()
-            .filter(|m| m.level == OrgLevel::Owner)
-            .count()
+        self.memberships.iter().filter(|m| m.level == OrgLevel::Owner).count()
     }
 
     /// Marks a user inactive: they vanish from member lists and their keys stop working.
@@ -287,13 +267,7 @@ impl Store {
     }
 
     /// Changes a membership's level and logs it.
-    pub fn set_level(
-        &mut self,
-        membership_id: Uuid,
-        level: OrgLevel,
-        actor: Actor,
-        now: DateTime<Utc>,
-    ) -> Option<Membership> {
+    pub fn set_level(&mut self, membership_id: Uuid, level: OrgLevel, actor: Actor, now: DateTime<Utc>) -> Option<Membership> {
         let membership = self.memberships.iter_mut().find(|m| m.id == membership_id)?;
         let before = membership.level;
         membership.level = level;
@@ -336,8 +310,7 @@ impl Store {
         };
         let removed = self.memberships.remove(index);
         // PostHog deletes access controls with their membership (ON DELETE CASCADE).
-        self.rules
-            .retain(|r| r.organization_member != Some(membership_id));
+        self.rules.retain(|r| r.organization_member != Some(membership_id));
         for role in &mut self.roles {
             role.members.retain(|m| *m != membership_id);
         }
@@ -363,20 +336,10 @@ impl Store {
     // ----- keys -----
 
     /// Issues a personal API key for `user_id`; `value` is generated when `None`.
-    pub fn issue_key(
-        &mut self,
-        user_id: i64,
-        scopes: Vec<Scope>,
-        value: Option<String>,
-    ) -> String {
+    pub fn issue_key(&mut self, user_id: i64, scopes: Vec<Scope>, value: Option<String>) -> String {
         let value = value.unwrap_or_else(|| self.ids.token("phx_", 35));
         let id = self.ids.uuid();
-        self.keys.push(ApiKey {
-            id,
-            user_id,
-            value: value.clone(),
-            scopes,
-        });
+        self.keys.push(ApiKey { id, user_id, value: value.clone(), scopes });
         value
     }
 
@@ -399,13 +362,7 @@ impl Store {
     pub fn add_project(&mut self, name: &str, created_at: DateTime<Utc>) -> i64 {
         let id = self.next_project_id;
         self.next_project_id += 1;
-        let project = Project {
-            id,
-            uuid: self.ids.uuid(),
-            name: name.to_owned(),
-            api_token: self.ids.token("phc_", 32),
-            created_at,
-        };
+        let project = Project { id, uuid: self.ids.uuid(), name: name.to_owned(), api_token: self.ids.token("phc_", 32), created_at };
         self.projects.push(project);
         id
     }
@@ -425,11 +382,7 @@ impl Store {
     /// Adds a role holding `members` and returns its id.
     pub fn add_role(&mut self, name: &str, members: Vec<Uuid>) -> Uuid {
         let id = self.ids.uuid();
-        self.roles.push(Role {
-            id,
-            name: name.to_owned(),
-            members,
-        });
+        self.roles.push(Role { id, name: name.to_owned(), members });
         id
     }
 
@@ -447,61 +400,37 @@ impl Store {
         Some(Subject {
             membership_id: membership.id,
             is_org_admin: membership.level >= OrgLevel::Admin,
-            role_ids: self
-                .roles
-                .iter()
-                .filter(|r| r.members.contains(&membership.id))
-                .map(|r| r.id)
-                .collect(),
+            role_ids: self.roles.iter().filter(|r| r.members.contains(&membership.id)).map(|r| r.id).collect(),
         })
     }
 
     /// Project-level rows of project `project_id`.
     pub fn project_rules(&self, project_id: i64) -> impl Iterator<Item = &AccessRule> {
         let id = project_id.to_string();
-        self.rules.iter().filter(move |r| {
-            r.team_id == project_id
-                && r.resource == PROJECT_RESOURCE
-                && r.resource_id.as_deref() == Some(id.as_str())
-        })
+        self.rules
+            .iter()
+            .filter(move |r| r.team_id == project_id && r.resource == PROJECT_RESOURCE && r.resource_id.as_deref() == Some(id.as_str()))
     }
 
     /// Resource-level rows (no `resource_id`) of project `project_id`.
     pub fn resource_rules(&self, project_id: i64) -> impl Iterator<Item = &AccessRule> {
-        self.rules
-            .iter()
-            .filter(move |r| r.team_id == project_id && r.resource_id.is_none())
+        self.rules.iter().filter(move |r| r.team_id == project_id && r.resource_id.is_none())
     }
 
     /// `user_id`'s level on project `project_id`; `None` when they are not an active member.
     pub fn project_level(&self, user_id: i64, project_id: i64) -> Option<AccessLevel> {
         let subject = self.subject(user_id)?;
-        rules::object_level(
-            &subject,
-            PROJECT_RESOURCE,
-            self.project_rules(project_id),
-            false,
-        )
+        rules::object_level(&subject, PROJECT_RESOURCE, self.project_rules(project_id), false)
     }
 
     /// Whether `user_id` can see project `project_id` at all (PostHog filters the others
     /// out of its querysets, so they answer 404).
     pub fn can_see_project(&self, user_id: i64, project_id: i64) -> bool {
-        self.project(project_id).is_some()
-            && self
-                .project_level(user_id, project_id)
-                .is_some_and(|level| level != AccessLevel::None)
+        self.project(project_id).is_some() && self.project_level(user_id, project_id).is_some_and(|level| level != AccessLevel::None)
     }
 
     /// Creates or updates the row identified by `key`; returns it and whether it was created.
-    pub fn upsert_rule(
-        &mut self,
-        key: &RuleKey,
-        level: AccessLevel,
-        actor: Actor,
-        now: DateTime<Utc>,
-        log: bool,
-    ) -> (AccessRule, bool) {
+    pub fn upsert_rule(&mut self, key: &RuleKey, level: AccessLevel, actor: Actor, now: DateTime<Utc>, log: bool) -> (AccessRule, bool) {
         let existing = self.rules.iter_mut().find(|r| key.matches(r));
         let (rule, before, created) = match existing {
             Some(rule) => {
@@ -556,13 +485,10 @@ impl Store {
         now: DateTime<Utc>,
     ) {
         let subject = match (rule.organization_member, rule.role) {
-            (Some(member), _) => self
-                .membership(member)
-                .and_then(|m| self.user(m.user_id))
-                .map_or_else(|| member.to_string(), |u| u.email.clone()),
-            (None, Some(role)) => self
-                .role(role)
-                .map_or_else(|| role.to_string(), |r| format!("role {}", r.name)),
+            (Some(member), _) => {
+                self.membership(member).and_then(|m| self.user(m.user_id)).map_or_else(|| member.to_string(), |u| u.email.clone())
+            }
+            (None, Some(role)) => self.role(role).map_or_else(|| role.to_string(), |r| format!("role {}", r.name)),
             (None, None) => "everyone".to_owned(),
         };
         let action = match activity {
@@ -643,13 +569,7 @@ impl RuleKey {
 
     /// The resource-level row of `resource` in `project_id` for `member`.
     pub fn resource(project_id: i64, resource: &str, member: Option<Uuid>) -> Self {
-        Self {
-            team_id: project_id,
-            resource: resource.to_owned(),
-            resource_id: None,
-            organization_member: member,
-            role: None,
-        }
+        Self { team_id: project_id, resource: resource.to_owned(), resource_id: None, organization_member: member, role: None }
     }
 
     fn matches(&self, rule: &AccessRule) -> bool {
@@ -709,12 +629,7 @@ mod tests {
         let mut store = Store::new("Org", IdGen::new(1));
         let user = store
             .add_person(
-                NewPerson {
-                    email: "a@example.com".into(),
-                    first_name: "A".into(),
-                    last_name: "B".into(),
-                    level: OrgLevel::Member,
-                },
+                NewPerson { email: "a@example.com".into(), first_name: "A".into(), last_name: "B".into(), level: OrgLevel::Member },
                 now,
                 |_| {},
             )

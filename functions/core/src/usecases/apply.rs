@@ -113,6 +113,7 @@ impl Hogwarden {
                 ended_at: None,
                 revert_failures: 0,
                 last_error: None,
+                revert_claimed_until: None,
                 version: 1,
             })
             .collect()

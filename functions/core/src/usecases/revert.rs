@@ -11,6 +11,9 @@ use crate::types::{Actor, GrantId, Principal, Role};
 
 use super::Hogwarden;
 
+/// How long one revert may hold a grant before another sweep may try again.
+const REVERT_LEASE_SECONDS: i64 = 120;
+
 /// Why a grant ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevertReason {
@@ -60,12 +63,17 @@ impl Hogwarden {
         if grant.status != GrantStatus::Active {
             return Ok(RevertOutcome::AlreadyDone(grant));
         }
-        // Claim the grant first (a guarded version bump), so that of two sweeps or a
-        // sweep and a revoke racing, only one goes on to write to PostHog.
+        // Claim the grant first (a guarded write of a short lease), so that of two
+        // sweeps or a sweep and a revoke racing, only one goes on to write to PostHog.
+        let now = self.clock.now();
+        if grant.revert_claimed_until.is_some_and(|until| until > now) {
+            return Ok(RevertOutcome::AlreadyDone(grant));
+        }
         let already = grant.clone();
         let mut grant = grant;
         let expected = grant.version;
         grant.version = expected + 1;
+        grant.revert_claimed_until = Some(now + chrono::Duration::seconds(REVERT_LEASE_SECONDS));
         match self.store.commit(Commit { grants: vec![Guarded::update(grant.clone(), expected)], ..Commit::default() }).await {
             Ok(_) => {}
             Err(Error::Conflict(_)) => return Ok(RevertOutcome::AlreadyDone(already)),
@@ -99,6 +107,7 @@ impl Hogwarden {
                 let expected = g.version;
                 g.revert_failures += 1;
                 g.last_error = Some(e.to_string());
+                g.revert_claimed_until = None;
                 g.version = expected + 1;
                 let details = serde_json::json!({ "error": e.to_string(), "attempt": g.revert_failures });
                 let audit = self.draft(actor, AuditKind::RevertFailed, &g.subject, g.request_id, Some(g.id), details);
@@ -177,6 +186,7 @@ impl Hogwarden {
         let expected = g.version;
         g.status = status;
         g.ended_at = Some(now);
+        g.revert_claimed_until = None;
         g.last_error = error;
         g.version = expected + 1;
         let mut commit = Commit { grants: vec![Guarded::update(g.clone(), expected)], ..Commit::default() };

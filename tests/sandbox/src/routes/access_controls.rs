@@ -18,8 +18,8 @@ use crate::app::SandboxState;
 use crate::auth::Caller;
 use crate::errors::ApiError;
 use crate::model::{
-    API_SCOPE_OBJECTS, AccessLevel, AccessRule, PROJECT_RESOURCE, RESOURCE_LEVELS, RequiredScope,
-    highest_level, minimum_level, ordered_levels, rank,
+    API_SCOPE_OBJECTS, AccessLevel, AccessRule, PROJECT_RESOURCE, RESOURCE_LEVELS, RequiredScope, highest_level, minimum_level,
+    ordered_levels, rank,
 };
 use crate::rules::{self, Subject};
 use crate::state::{Actor, RuleKey, Store, truncate_to_micros};
@@ -162,11 +162,8 @@ fn access_level_field(value: &Value, resource: &str) -> Result<Option<AccessLeve
     }
     let levels = ordered_levels(resource);
     let invalid = || {
-        ApiError::invalid_input(format!(
-            "Invalid access level. Must be one of: {}",
-            level_names(levels).join(", ")
-        ))
-        .with_attr("access_level")
+        ApiError::invalid_input(format!("Invalid access level. Must be one of: {}", level_names(levels).join(", ")))
+            .with_attr("access_level")
     };
     let level = AccessLevel::parse(&text).ok_or_else(invalid)?;
     let position = rank(resource, level).ok_or_else(invalid)?;
@@ -200,21 +197,12 @@ fn resource_field(value: Option<&Value>) -> Result<String, ApiError> {
         return Ok(resource);
     }
     let allowed: Vec<String> = API_SCOPE_OBJECTS.iter().map(|s| format!("'{s}'")).collect();
-    Err(ApiError::invalid_input(format!(
-        "Invalid resource. Must be one of: ({})",
-        allowed.join(", ")
-    ))
-    .with_attr("resource"))
+    Err(ApiError::invalid_input(format!("Invalid resource. Must be one of: ({})", allowed.join(", "))).with_attr("resource"))
 }
 
 /// A `PrimaryKeyRelatedField` with a `UUIDField` key: `invalid` for values that are not
 /// uuids, `does_not_exist` for uuids of nothing.
-fn related_uuid(
-    value: Option<&Value>,
-    attr: &str,
-    invalid_text: &str,
-    exists: impl Fn(Uuid) -> bool,
-) -> Result<Option<Uuid>, ApiError> {
+fn related_uuid(value: Option<&Value>, attr: &str, invalid_text: &str, exists: impl Fn(Uuid) -> bool) -> Result<Option<Uuid>, ApiError> {
     let id = match value {
         None | Some(Value::Null) => return Ok(None),
         // Relational fields read an empty string as null.
@@ -229,23 +217,16 @@ fn related_uuid(
     if exists(id) {
         Ok(Some(id))
     } else {
-        Err(ApiError::validation(
-            "does_not_exist",
-            format!("Invalid pk \"{id}\" - object does not exist."),
-        )
-        .with_attr(attr))
+        Err(ApiError::validation("does_not_exist", format!("Invalid pk \"{id}\" - object does not exist.")).with_attr(attr))
     }
 }
 
-const INVALID_MEMBER: &str = "Invalid organization member id. Use the 'id' field from the /api/organizations/<organization_id>/members/ endpoint.";
+const INVALID_MEMBER: &str =
+    "Invalid organization member id. Use the 'id' field from the /api/organizations/<organization_id>/members/ endpoint.";
 
 /// Validates a PUT body in DRF's order: fields in declaration order (`access_level`,
 /// `resource`, `organization_member`, `role`), the first error winning, then `validate()`.
-fn validate_rule(
-    store: &Store,
-    data: &Map<String, Value>,
-    fixed_resource: Option<&str>,
-) -> Result<RuleRequest, ApiError> {
+fn validate_rule(store: &Store, data: &Map<String, Value>, fixed_resource: Option<&str>) -> Result<RuleRequest, ApiError> {
     let resource_for_levels = fixed_resource
         .map(str::to_owned)
         .or_else(|| data.get("resource").and_then(|v| char_field(v, "resource").ok()))
@@ -258,38 +239,18 @@ fn validate_rule(
         Some(resource) => resource.to_owned(),
         None => resource_field(data.get("resource"))?,
     };
-    let member = related_uuid(data.get("organization_member"), "organization_member", INVALID_MEMBER, |id| {
-        store.membership(id).is_some()
-    })?;
-    let role = related_uuid(data.get("role"), "role", "Must be a valid UUID.", |id| {
-        store.role(id).is_some()
-    })?;
+    let member = related_uuid(data.get("organization_member"), "organization_member", INVALID_MEMBER, |id| store.membership(id).is_some())?;
+    let role = related_uuid(data.get("role"), "role", "Must be a valid UUID.", |id| store.role(id).is_some())?;
     if member.is_some() && role.is_some() {
-        return Err(ApiError::invalid_input(
-            "You can not scope an access control to both a member and a role.",
-        ));
+        return Err(ApiError::invalid_input("You can not scope an access control to both a member and a role."));
     }
-    Ok(RuleRequest {
-        resource,
-        level,
-        member,
-        role,
-    })
+    Ok(RuleRequest { resource, level, member, role })
 }
 
 /// Writes or deletes the rule and answers as PostHog's `upsert_access_control`.
-fn apply(
-    state: &SandboxState,
-    store: &mut Store,
-    key: &RuleKey,
-    level: Option<AccessLevel>,
-    caller: &Caller,
-) -> Response {
+fn apply(state: &SandboxState, store: &mut Store, key: &RuleKey, level: Option<AccessLevel>, caller: &Caller) -> Response {
     let now = truncate_to_micros(Utc::now());
-    let actor = Actor {
-        user_id: caller.user_id,
-        client: "api",
-    };
+    let actor = Actor { user_id: caller.user_id, client: "api" };
     let log = state.behaviour().log_access_control_changes;
     match level {
         None => {
@@ -324,10 +285,7 @@ async fn put_project_rule(
             highest_level(PROJECT_RESOURCE).as_str()
         )));
     }
-    let key = RuleKey {
-        role: request.role,
-        ..RuleKey::project(id, request.member)
-    };
+    let key = RuleKey { role: request.role, ..RuleKey::project(id, request.member) };
     Ok(apply(&state, &mut store, &key, request.level, &caller))
 }
 
@@ -340,26 +298,17 @@ async fn put_resource_rule(
 ) -> Result<Response, ApiError> {
     state.authorize_project(&caller, WRITE)?;
     let data = json_object(json_body(&headers, &body)?)?;
-    let names_an_object = data
-        .get("resource_id")
-        .is_some_and(|v| !(v.is_null() || v == "" || v == &json!(0) || v == &json!(false)));
+    let names_an_object = data.get("resource_id").is_some_and(|v| !(v.is_null() || v == "" || v == &json!(0) || v == &json!(false)));
     if names_an_object {
-        return Err(ApiError::permission_denied(
-            "Cannot modify access controls for a resource different from the URL target.",
-        ));
+        return Err(ApiError::permission_denied("Cannot modify access controls for a resource different from the URL target."));
     }
     let mut store = state.store();
     let (id, subject) = visible_project(&store, &caller, &segment)?;
     let request = validate_rule(&store, &data, None)?;
     if !rules::can_modify_project_access(&subject, store.project_rules(id)) {
-        return Err(ApiError::permission_denied(
-            "Must be an Organization admin to modify project-wide permissions.",
-        ));
+        return Err(ApiError::permission_denied("Must be an Organization admin to modify project-wide permissions."));
     }
-    let key = RuleKey {
-        role: request.role,
-        ..RuleKey::resource(id, &request.resource, request.member)
-    };
+    let key = RuleKey { role: request.role, ..RuleKey::resource(id, &request.resource, request.member) };
     Ok(apply(&state, &mut store, &key, request.level, &caller))
 }
 
@@ -385,8 +334,7 @@ async fn users_with_access(
         .active_memberships()
         .filter_map(|(membership, user)| {
             let subject = store.subject(user.id)?;
-            let level =
-                rules::object_level(&subject, PROJECT_RESOURCE, store.project_rules(id), false)?;
+            let level = rules::object_level(&subject, PROJECT_RESOURCE, store.project_rules(id), false)?;
             if level == AccessLevel::None {
                 return None;
             }

@@ -144,22 +144,14 @@ fn paginate(items: Vec<ActivityBody>, params: &Params, base: &str, path: &str) -
         .map_or(DEFAULT_PAGE_SIZE, |n| n.min(MAX_PAGE_SIZE));
     let count = items.len();
     if let Some(page) = params.get("page") {
-        let page: usize = page
-            .parse()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| ApiError::not_found().with_detail("Invalid page."))?;
+        let page: usize = page.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found().with_detail("Invalid page."))?;
         let offset = (page - 1) * size;
         if offset >= count && page != 1 {
             return Err(ApiError::not_found().with_detail("Invalid page."));
         }
         let next = (offset + size < count).then(|| params.with("page", (page + 1).to_string()).url(base, path));
         let previous = (page > 1).then(|| {
-            if page == 2 {
-                params.without("page").url(base, path)
-            } else {
-                params.with("page", (page - 1).to_string()).url(base, path)
-            }
+            if page == 2 { params.without("page").url(base, path) } else { params.with("page", (page - 1).to_string()).url(base, path) }
         });
         let results: Vec<ActivityBody> = items.into_iter().skip(offset).take(size).collect();
         return Ok(json!({"count": count, "next": next, "previous": previous, "results": results}));
@@ -171,11 +163,7 @@ fn paginate(items: Vec<ActivityBody>, params: &Params, base: &str, path: &str) -
     let next = (offset + size < count).then(|| params.with("cursor", cursor(offset + size)).url(base, path));
     let previous = (offset > 0).then(|| {
         let back = offset.saturating_sub(size);
-        if back == 0 {
-            params.without("cursor").url(base, path)
-        } else {
-            params.with("cursor", cursor(back)).url(base, path)
-        }
+        if back == 0 { params.without("cursor").url(base, path) } else { params.with("cursor", cursor(back)).url(base, path) }
     });
     let results: Vec<ActivityBody> = items.into_iter().skip(offset).take(size).collect();
     Ok(json!({"next": next, "previous": previous, "results": results}))
@@ -201,10 +189,7 @@ fn order(entries: &mut [&ActivityEntry], params: &Params) {
 }
 
 fn user_uuid_of(store: &Store, entry: &ActivityEntry) -> Option<String> {
-    entry
-        .user_id
-        .and_then(|id| store.user(id))
-        .map(|u| u.uuid.to_string())
+    entry.user_id.and_then(|id| store.user(id)).map(|u| u.uuid.to_string())
 }
 
 async fn project_log(
@@ -228,11 +213,7 @@ async fn project_log(
         .filter(|e| e.team_id == Some(id))
         .filter(|e| scopes.is_empty() || scopes.contains(&e.scope))
         .filter(|e| params.get("item_id").is_none_or(|item| e.item_id == item))
-        .filter(|e| {
-            params
-                .get("user")
-                .is_none_or(|user| user_uuid_of(&store, e).as_deref() == Some(user))
-        })
+        .filter(|e| params.get("user").is_none_or(|user| user_uuid_of(&store, e).as_deref() == Some(user)))
         .collect();
     order(&mut entries, &params);
     let bodies = entries.iter().map(|e| ActivityBody::new(e, &store)).collect();
@@ -262,17 +243,11 @@ async fn organization_log(
     let mut entries: Vec<&ActivityEntry> = store
         .activity()
         .iter()
-        .filter(|e| {
-            team_ids.is_empty()
-                || e.team_id
-                    .is_some_and(|team| team_ids.contains(&team.to_string()))
-        })
+        .filter(|e| team_ids.is_empty() || e.team_id.is_some_and(|team| team_ids.contains(&team.to_string())))
         .filter(|e| scopes.is_empty() || scopes.contains(&e.scope))
         .filter(|e| activities.is_empty() || activities.contains(&e.activity))
         .filter(|e| item_ids.is_empty() || item_ids.contains(&e.item_id))
-        .filter(|e| {
-            users.is_empty() || user_uuid_of(&store, e).is_some_and(|uuid| users.contains(&uuid))
-        })
+        .filter(|e| users.is_empty() || user_uuid_of(&store, e).is_some_and(|uuid| users.contains(&uuid)))
         .filter(|e| start.is_none_or(|start| e.created_at >= start))
         .filter(|e| end.is_none_or(|end| e.created_at <= end))
         .collect();

@@ -72,18 +72,13 @@ async fn list(
     let params = Params::parse(query.as_deref());
     let search = params.get("search").unwrap_or_default().to_owned();
     if search.chars().count() > MAX_SEARCH_LENGTH {
-        return Err(ApiError::invalid_input(format!(
-            "Search query must be {MAX_SEARCH_LENGTH} characters or fewer."
-        ))
-        .with_attr("search"));
+        return Err(ApiError::invalid_input(format!("Search query must be {MAX_SEARCH_LENGTH} characters or fewer.")).with_attr("search"));
     }
     let updated_after = match params.get("updated_after") {
         Some(raw) => Some(
             DateTime::parse_from_rfc3339(raw)
                 .map(|at| at.with_timezone(&Utc))
-                .map_err(|_| {
-                    ApiError::invalid_input("Enter a valid date/time.").with_attr("updated_after")
-                })?,
+                .map_err(|_| ApiError::invalid_input("Enter a valid date/time.").with_attr("updated_after"))?,
         ),
         None => None,
     };
@@ -98,26 +93,16 @@ async fn list(
     let body: Vec<MemberBody> = if needle.is_empty() {
         let ascending = params.get("order") == Some("joined_at");
         rows.sort_by(|(a, _), (b, _)| {
-            let by_time = if ascending {
-                a.joined_at.cmp(&b.joined_at)
-            } else {
-                b.joined_at.cmp(&a.joined_at)
-            };
+            let by_time = if ascending { a.joined_at.cmp(&b.joined_at) } else { b.joined_at.cmp(&a.joined_at) };
             by_time.then(a.id.cmp(&b.id))
         });
         rows.iter().map(|(m, u)| MemberBody::new(m, u, None)).collect()
     } else {
         // PostHog also returns fuzzy trigram matches as "similar"; the sandbox returns only
         // substring matches, which PostHog labels "exact".
-        rows.retain(|(_, u)| {
-            [&u.first_name, &u.last_name, &u.email]
-                .iter()
-                .any(|field| field.to_lowercase().contains(&needle))
-        });
+        rows.retain(|(_, u)| [&u.first_name, &u.last_name, &u.email].iter().any(|field| field.to_lowercase().contains(&needle)));
         rows.sort_by(|(a, ua), (b, ub)| ua.first_name.cmp(&ub.first_name).then(a.id.cmp(&b.id)));
-        rows.iter()
-            .map(|(m, u)| MemberBody::new(m, u, Some("exact")))
-            .collect()
+        rows.iter().map(|(m, u)| MemberBody::new(m, u, Some("exact"))).collect()
     };
     let path = format!("/api/organizations/{org_id}/members/");
     let page = limit_offset(body, &params, &state.base_url(), &path);
@@ -126,27 +111,15 @@ async fn list(
 
 /// The requester's and the target's memberships, after PostHog's lookup by user uuid (404)
 /// and its object permission (403).
-fn resolve_target(
-    state: &SandboxState,
-    store: &Store,
-    caller: &Caller,
-    user_uuid: &str,
-) -> Result<(Membership, Membership), ApiError> {
+fn resolve_target(state: &SandboxState, store: &Store, caller: &Caller, user_uuid: &str) -> Result<(Membership, Membership), ApiError> {
     let target = Uuid::parse_str(user_uuid)
         .ok()
         .and_then(|uuid| store.active_membership_by_user_uuid(uuid))
         .map(|(m, _)| m.clone())
         .ok_or_else(ApiError::not_found)?;
-    let requester = store
-        .membership_of_user(caller.user_id)
-        .cloned()
-        .ok_or_else(ApiError::forbidden)?;
-    rules::member_object_permission(
-        Store::seat(&requester),
-        Store::seat(&target),
-        state.behaviour().member_denial_text,
-    )
-    .map_err(ApiError::permission_denied)?;
+    let requester = store.membership_of_user(caller.user_id).cloned().ok_or_else(ApiError::forbidden)?;
+    rules::member_object_permission(Store::seat(&requester), Store::seat(&target), state.behaviour().member_denial_text)
+        .map_err(ApiError::permission_denied)?;
     Ok((requester, target))
 }
 
@@ -165,10 +138,7 @@ fn parse_level(value: &Value) -> Result<OrgLevel, ApiError> {
         .ok()
         .and_then(OrgLevel::from_code)
         .filter(|_| !matches!(value, Value::Number(n) if n.is_f64()))
-        .ok_or_else(|| {
-            ApiError::validation("invalid_choice", format!("\"{text}\" is not a valid choice."))
-                .with_attr("level")
-        })
+        .ok_or_else(|| ApiError::validation("invalid_choice", format!("\"{text}\" is not a valid choice.")).with_attr("level"))
 }
 
 async fn update(
@@ -188,10 +158,7 @@ async fn update(
         Some(level) => {
             rules::validate_update(Store::seat(&requester), Store::seat(&target), Some(level))
                 .map_err(|denial| ApiError::permission_denied(denial.to_string()))?;
-            let actor = Actor {
-                user_id: caller.user_id,
-                client: "api",
-            };
+            let actor = Actor { user_id: caller.user_id, client: "api" };
             store.set_level(target.id, level, actor, now)
         }
         // A body without `level` still saves the membership, which touches `updated_at`.
@@ -216,10 +183,7 @@ async fn remove(
     let (_, target) = resolve_target(&state, &store, &caller, &user_uuid)?;
     rules::check_removal(state.behaviour().owner_removal, target.level, store.owner_count())
         .map_err(|denial| ApiError::invalid_input(denial.to_string()))?;
-    let actor = Actor {
-        user_id: caller.user_id,
-        client: "api",
-    };
+    let actor = Actor { user_id: caller.user_id, client: "api" };
     store.remove_membership(target.id, actor, now);
     drop(store);
     state.count_write();

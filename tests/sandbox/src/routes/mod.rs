@@ -29,57 +29,24 @@ use crate::server::ConnectionControl;
 /// as PostHog's router does.
 pub fn router(state: SandboxState) -> Router {
     let routes = [
-        (
-            "/api/organizations/{org_id}/members/",
-            members::routes(),
-        ),
-        (
-            "/api/organizations/{org_id}/members/{user_uuid}/",
-            members::member_routes(),
-        ),
-        (
-            "/api/organizations/{org_id}/projects/",
-            projects::routes(),
-        ),
-        (
-            "/api/organizations/{org_id}/advanced_activity_logs/",
-            activity::org_routes(),
-        ),
-        (
-            "/api/projects/{project_id}/access_controls/",
-            access_controls::project_routes(),
-        ),
-        (
-            "/api/projects/{project_id}/resource_access_controls/",
-            access_controls::resource_routes(),
-        ),
-        (
-            "/api/projects/{project_id}/global_access_controls/",
-            access_controls::resource_routes(),
-        ),
-        (
-            "/api/projects/{project_id}/users_with_access/",
-            access_controls::users_with_access_routes(),
-        ),
-        (
-            "/api/projects/{project_id}/activity_log/",
-            activity::project_routes(),
-        ),
+        ("/api/organizations/{org_id}/members/", members::routes()),
+        ("/api/organizations/{org_id}/members/{user_uuid}/", members::member_routes()),
+        ("/api/organizations/{org_id}/projects/", projects::routes()),
+        ("/api/organizations/{org_id}/advanced_activity_logs/", activity::org_routes()),
+        ("/api/projects/{project_id}/access_controls/", access_controls::project_routes()),
+        ("/api/projects/{project_id}/resource_access_controls/", access_controls::resource_routes()),
+        ("/api/projects/{project_id}/global_access_controls/", access_controls::resource_routes()),
+        ("/api/projects/{project_id}/users_with_access/", access_controls::users_with_access_routes()),
+        ("/api/projects/{project_id}/activity_log/", activity::project_routes()),
     ];
     let mut app = Router::new();
     for (path, method_router) in routes {
         app = with_optional_slash(app, path, method_router);
     }
-    app.fallback(|| async { ApiError::not_found() })
-        .layer(middleware::from_fn_with_state(state.clone(), gate))
-        .with_state(state)
+    app.fallback(|| async { ApiError::not_found() }).layer(middleware::from_fn_with_state(state.clone(), gate)).with_state(state)
 }
 
-fn with_optional_slash(
-    app: Router<SandboxState>,
-    path: &str,
-    method_router: MethodRouter<SandboxState>,
-) -> Router<SandboxState> {
+fn with_optional_slash(app: Router<SandboxState>, path: &str, method_router: MethodRouter<SandboxState>) -> Router<SandboxState> {
     let bare = path.trim_end_matches('/');
     app.route(path, method_router.clone()).route(bare, method_router)
 }
@@ -130,14 +97,8 @@ async fn gate(State(state): State<SandboxState>, request: Request, next: Next) -
         tokio::time::sleep(latency).await;
     }
     let fault = state.faults().decide(&method, &path);
-    let record = |status: Option<u16>| RecordedRequest {
-        method: method.clone(),
-        path: path.clone(),
-        query: query.clone(),
-        status,
-        fault,
-        at,
-    };
+    let record =
+        |status: Option<u16>| RecordedRequest { method: method.clone(), path: path.clone(), query: query.clone(), status, fault, at };
     let early = match fault {
         Some(FaultKind::ServerError | FaultKind::Status5xx) => Some(ApiError::server_error()),
         Some(FaultKind::DatabaseUnavailable) => Some(ApiError::database_unavailable()),
@@ -173,9 +134,7 @@ async fn gate(State(state): State<SandboxState>, request: Request, next: Next) -
 
 /// Gives axum's bodiless 405 PostHog's error body, keeping its `Allow` header.
 fn posthog_405(response: Response, method: &Method) -> Response {
-    if response.status() != http::StatusCode::METHOD_NOT_ALLOWED
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
+    if response.status() != http::StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
@@ -191,9 +150,7 @@ pub(crate) fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiE
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(serde_json::Map::new()));
     }
-    if let Some(content_type) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
         && !content_type.trim_start().starts_with("application/json")
     {
         return Err(ApiError::unsupported_media_type(content_type));
@@ -214,9 +171,7 @@ pub(crate) fn json_object(value: Value) -> Result<serde_json::Map<String, Value>
                 Value::Number(_) => "int",
                 _ => "NoneType",
             };
-            Err(ApiError::invalid_input(format!(
-                "Invalid data. Expected a dictionary, but got {kind}."
-            )))
+            Err(ApiError::invalid_input(format!("Invalid data. Expected a dictionary, but got {kind}.")))
         }
     }
 }
@@ -275,11 +230,7 @@ impl Params {
             }
         }
         let query = query.finish();
-        if query.is_empty() {
-            format!("{base}{path}")
-        } else {
-            format!("{base}{path}?{query}")
-        }
+        if query.is_empty() { format!("{base}{path}") } else { format!("{base}{path}?{query}") }
     }
 }
 
@@ -301,38 +252,22 @@ pub(crate) struct LimitOffsetPage<T> {
 }
 
 /// Pages `items` as DRF's `LimitOffsetPagination` with `PAGE_SIZE = 100`.
-pub(crate) fn limit_offset<T>(
-    items: Vec<T>,
-    params: &Params,
-    base: &str,
-    path: &str,
-) -> LimitOffsetPage<T> {
+pub(crate) fn limit_offset<T>(items: Vec<T>, params: &Params, base: &str, path: &str) -> LimitOffsetPage<T> {
     let limit = positive(params.get("limit"), 100, true);
     let offset = positive(params.get("offset"), 0, false);
     let count = items.len();
-    let next = (offset + limit < count).then(|| {
-        params
-            .with("limit", limit.to_string())
-            .with("offset", (offset + limit).to_string())
-            .url(base, path)
-    });
+    let next = (offset + limit < count)
+        .then(|| params.with("limit", limit.to_string()).with("offset", (offset + limit).to_string()).url(base, path));
     let previous = (offset > 0).then(|| {
         let with_limit = params.with("limit", limit.to_string());
         if offset <= limit {
             with_limit.without("offset").url(base, path)
         } else {
-            with_limit
-                .with("offset", (offset - limit).to_string())
-                .url(base, path)
+            with_limit.with("offset", (offset - limit).to_string()).url(base, path)
         }
     });
     let results = items.into_iter().skip(offset).take(limit).collect();
-    LimitOffsetPage {
-        count,
-        next,
-        previous,
-        results,
-    }
+    LimitOffsetPage { count, next, previous, results }
 }
 
 /// A timestamp as DRF writes it: ISO 8601, `Z`, microseconds only when non-zero.
@@ -384,12 +319,7 @@ mod tests {
     use super::*;
 
     fn page(count: usize, query: &str) -> LimitOffsetPage<usize> {
-        limit_offset(
-            (0..count).collect(),
-            &Params::parse(Some(query)),
-            "http://h",
-            "/p/",
-        )
+        limit_offset((0..count).collect(), &Params::parse(Some(query)), "http://h", "/p/")
     }
 
     #[test]
@@ -418,10 +348,7 @@ mod tests {
     #[test]
     fn other_parameters_are_kept_sorted_and_encoded() {
         let page = page(3, "limit=1&email=a@b.c");
-        assert_eq!(
-            page.next.as_deref(),
-            Some("http://h/p/?email=a%40b.c&limit=1&offset=1")
-        );
+        assert_eq!(page.next.as_deref(), Some("http://h/p/?email=a%40b.c&limit=1&offset=1"));
     }
 
     #[test]

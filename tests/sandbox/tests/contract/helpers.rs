@@ -33,15 +33,9 @@ pub async fn spawn() -> TestSandbox {
 
 /// A sandbox started from `config`.
 pub async fn spawn_with(config: SandboxConfig) -> TestSandbox {
-    let handle = Sandbox::start(config, loopback())
-        .await
-        .expect("sandbox starts on port 0");
+    let handle = Sandbox::start(config, loopback()).await.expect("sandbox starts on port 0");
     let bot_key = handle.service_api_key();
-    TestSandbox {
-        handle,
-        client: Client::new(),
-        bot_key,
-    }
+    TestSandbox { handle, client: Client::new(), bot_key }
 }
 
 impl TestSandbox {
@@ -72,41 +66,19 @@ impl TestSandbox {
     }
 
     pub async fn get(&self, key: &str, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.get(self.url(path)).bearer_auth(key).send().await.expect("request sent")
     }
 
     pub async fn patch(&self, key: &str, path: &str, body: Value) -> Response {
-        self.client
-            .patch(self.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.patch(self.url(path)).bearer_auth(key).json(&body).send().await.expect("request sent")
     }
 
     pub async fn put(&self, key: &str, path: &str, body: Value) -> Response {
-        self.client
-            .put(self.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.put(self.url(path)).bearer_auth(key).json(&body).send().await.expect("request sent")
     }
 
     pub async fn delete(&self, key: &str, path: &str) -> Response {
-        self.client
-            .delete(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.delete(self.url(path)).bearer_auth(key).send().await.expect("request sent")
     }
 
     /// PATCH `{"level": level}` on `email`'s member path.
