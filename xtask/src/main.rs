@@ -48,6 +48,21 @@ fn has(program: &str, arg: &str) -> bool {
     Command::new(program).arg(arg).output().map(|o| o.status.success()).unwrap_or(false)
 }
 
+/// The AWS adapters are tested against a real local AWS emulator, moto_server (PyPI).
+/// Installed once here, before the tests, because nextest runs each test in its own
+/// process and concurrent installs into one venv would collide.
+fn ensure_moto() -> Result<(), String> {
+    const MOTO: &str = "moto[server]==5.2.5";
+    let venv = root().join(".venv");
+    if venv.join("bin/moto_server").is_file() || has("moto_server", "--help") {
+        return Ok(());
+    }
+    if !venv.join("bin/pip").is_file() {
+        step("creating ./.venv for the AWS emulator", "python3", &["-m", "venv", ".venv"])?;
+    }
+    step("installing moto_server (the local AWS emulator)", ".venv/bin/pip", &["install", "--quiet", MOTO])
+}
+
 fn run(extra: &[String]) -> Result<(), String> {
     let mut args = vec!["run", "--package", "hogwarden-local", "--bin", "hogwarden", "--", "serve"];
     args.extend(extra.iter().map(String::as_str));
@@ -59,6 +74,7 @@ fn test() -> Result<(), String> {
     step("formatting", "cargo", &["fmt", "--all", "--", "--check"])?;
     step("clippy", "cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
     step("doc tests", "cargo", &["test", "--workspace", "--doc"])?;
+    ensure_moto()?;
     if !has("cargo-nextest", "--version") && !has("cargo", "nextest --version") {
         step("installing cargo-nextest", "cargo", &["install", "cargo-nextest", "--locked"])?;
     }
