@@ -15,6 +15,12 @@ impl Drop for Running {
     }
 }
 
+/// Starts the `hogwarden` binary with its stdout captured.
+fn spawn(args: &[&str]) -> Running {
+    let child = Command::new(env!("CARGO_BIN_EXE_hogwarden")).args(args).env("RUST_LOG", "warn").stdout(Stdio::piped()).spawn().unwrap();
+    Running(child)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -51,15 +57,18 @@ async fn serve_starts_the_stack_with_the_demo_org_and_prints_where_it_is() {
     // Arrange
     let dir = tempfile::tempdir().unwrap();
     let (port, sandbox_port) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_hogwarden"))
-        .args(["serve", "--port", &port.to_string(), "--sandbox-port", &sandbox_port.to_string(), "--sweep-interval-secs", "1"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut running = Running(child);
+    let data_dir = dir.path().to_str().unwrap();
+    let mut running = spawn(&[
+        "serve",
+        "--port",
+        &port.to_string(),
+        "--sandbox-port",
+        &sandbox_port.to_string(),
+        "--sweep-interval-secs",
+        "1",
+        "--data-dir",
+        data_dir,
+    ]);
 
     // Act
     let printed = read_until(&mut running.0, "frank@example.com");
@@ -101,13 +110,7 @@ async fn serve_starts_the_stack_with_the_demo_org_and_prints_where_it_is() {
 async fn sandbox_runs_alone_and_accepts_the_key_it_was_given() {
     let port = free_port();
     let key = "phx_TestKeyForTheSandboxCliTest0123456789abcdef";
-    let child = Command::new(env!("CARGO_BIN_EXE_hogwarden"))
-        .args(["sandbox", "--port", &port.to_string(), "--api-key", key])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut running = Running(child);
+    let mut running = spawn(&["sandbox", "--port", &port.to_string(), "--api-key", key]);
     let printed = read_until(&mut running.0, "service account");
     assert!(printed.contains(&format!("127.0.0.1:{port}")), "{printed}");
 
