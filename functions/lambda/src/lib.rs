@@ -1,0 +1,3 @@
+//! What the four Lambdas (grants, reverts, key-rotation, reviews) share.
+
+pub mod env;
