@@ -250,3 +250,48 @@ pub struct DemoUserDto {
     pub name: String,
     pub roles: Vec<String>,
 }
+
+/// `GET /api/access` (admins): who has what, as PostHog reports it now, with the
+/// temporary grants Hogwarden holds on top.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AccessOverviewDto {
+    /// When PostHog was read.
+    pub generated_at: DateTime<Utc>,
+    pub projects: Vec<ProjectDto>,
+    pub members: Vec<MemberAccessDto>,
+}
+
+/// One organization member's access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MemberAccessDto {
+    pub email: String,
+    pub name: String,
+    /// `member`, `admin` or `owner`.
+    pub org_level: String,
+    /// Set when the organization level is a temporary grant of Hogwarden's.
+    pub org_grant: Option<TemporaryDto>,
+    /// One entry per project in which the member has an explicit role.
+    pub projects: Vec<ProjectAccessDto>,
+}
+
+/// An explicit project role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProjectAccessDto {
+    pub project_id: i64,
+    /// `viewer`, `member` or `admin`.
+    pub role: String,
+    /// Set when this role is a temporary grant of Hogwarden's.
+    pub grant: Option<TemporaryDto>,
+}
+
+/// A temporary grant that ends by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TemporaryDto {
+    pub grant_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub seconds_left: i64,
+}
