@@ -295,3 +295,24 @@ pub struct TemporaryDto {
     pub expires_at: DateTime<Utc>,
     pub seconds_left: i64,
 }
+
+/// `GET /api/keys` (admins): the PostHog keys Hogwarden holds. Never a key's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct KeyList {
+    pub keys: Vec<KeyDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct KeyDto {
+    /// What the key is for, e.g. "Hogwarden service key".
+    pub name: String,
+    /// `personal_api_key`, `project_secret_api_key` or `project_token`.
+    pub kind: String,
+    /// `sha256:` and the first 12 hex digits of the key's SHA-256.
+    pub fingerprint: String,
+    /// Whether PostHog accepted the key when it was checked.
+    pub accepted: bool,
+    pub checked_at: DateTime<Utc>,
+}

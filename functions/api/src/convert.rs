@@ -144,3 +144,34 @@ pub fn role_name(r: Role) -> &'static str {
         Role::Admin => "admin",
     }
 }
+
+fn temporary(g: &Grant, now: DateTime<Utc>) -> Option<dto::TemporaryDto> {
+    let expires_at = g.expires_at?;
+    Some(dto::TemporaryDto { grant_id: g.id.to_string(), expires_at, seconds_left: (expires_at - now).num_seconds().max(0) })
+}
+
+pub fn access_overview(o: &hogwarden_core::usecases::AccessOverview, now: DateTime<Utc>) -> dto::AccessOverviewDto {
+    dto::AccessOverviewDto {
+        generated_at: o.generated_at,
+        projects: o.projects.iter().map(|p| dto::ProjectDto { id: p.id.get(), name: p.name.clone() }).collect(),
+        members: o
+            .members
+            .iter()
+            .map(|m| dto::MemberAccessDto {
+                email: m.member.email.to_string(),
+                name: m.member.name.clone(),
+                org_level: m.member.level.as_str().to_owned(),
+                org_grant: m.org_grant.as_ref().and_then(|g| temporary(g, now)),
+                projects: m
+                    .projects
+                    .iter()
+                    .map(|p| dto::ProjectAccessDto {
+                        project_id: p.project.get(),
+                        role: p.role.as_str().to_owned(),
+                        grant: p.grant.as_ref().and_then(|g| temporary(g, now)),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

@@ -40,6 +40,10 @@ pub struct Policy {
     pub pending_ttl_minutes: i64,
     /// Changes one request may hold.
     pub max_changes_per_request: usize,
+    /// Who is told when something needs a security engineer (PostHog rejecting
+    /// Hogwarden's key, a leaked key). Empty: nobody but the audit log.
+    #[serde(default)]
+    pub security_contacts: Vec<crate::types::Email>,
 }
 
 impl Default for Policy {
@@ -56,6 +60,7 @@ impl Default for Policy {
             approvals_required: 1,
             pending_ttl_minutes: 72 * 60,
             max_changes_per_request: 20,
+            security_contacts: Vec::new(),
         }
     }
 }
