@@ -34,6 +34,9 @@ pub enum ChangeDto {
     OrgRole { role: String },
     /// Project role: `viewer`, `member` or `admin` in one project.
     ProjectRole { project_id: i64, role: String },
+    /// Remove the person's explicit role in one project (permanent; they keep the
+    /// organization and their other projects).
+    RemoveFromProject { project_id: i64 },
 }
 
 /// `POST /api/requests`
@@ -202,6 +205,7 @@ pub struct NeedsApprovalDto {
     pub project_admin: bool,
     pub project_member: bool,
     pub project_viewer: bool,
+    pub project_removal: bool,
 }
 
 /// Who the caller is, as the API sees them.

@@ -16,6 +16,7 @@ pub fn change_from_dto(c: &dto::ChangeDto) -> Result<AccessChange, ParseError> {
         dto::ChangeDto::ProjectRole { project_id, role } => {
             AccessChange::ProjectRole { project: ProjectId::new(*project_id)?, role: ProjectRole::parse(role)? }
         }
+        dto::ChangeDto::RemoveFromProject { project_id } => AccessChange::RemoveFromProject { project: ProjectId::new(*project_id)? },
     })
 }
 
@@ -25,6 +26,7 @@ pub fn change_to_dto(c: &AccessChange) -> dto::ChangeDto {
         AccessChange::ProjectRole { project, role } => {
             dto::ChangeDto::ProjectRole { project_id: project.get(), role: role.as_str().into() }
         }
+        AccessChange::RemoveFromProject { project } => dto::ChangeDto::RemoveFromProject { project_id: project.get() },
     }
 }
 
@@ -130,6 +132,7 @@ pub fn policy(p: &Policy) -> dto::PolicyDto {
             project_admin: needs(AccessChange::ProjectRole { project, role: ProjectRole::Admin }),
             project_member: needs(AccessChange::ProjectRole { project, role: ProjectRole::Member }),
             project_viewer: needs(AccessChange::ProjectRole { project, role: ProjectRole::Viewer }),
+            project_removal: needs(AccessChange::RemoveFromProject { project }),
         },
         approvals_required: p.approvals_required,
         pending_ttl_minutes: p.pending_ttl_minutes,

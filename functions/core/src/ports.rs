@@ -158,6 +158,9 @@ pub trait PostHog: Send + Sync {
     /// Every explicit project role in one project, keyed by membership id (for
     /// overviews and snapshots: a few calls per project, not one per member).
     async fn project_roles(&self, project: ProjectId) -> Result<Vec<(String, ProjectRole)>, PostHogError>;
+    /// Whether everyone in the organization can see the project through its default
+    /// access (then an explicit role cannot take access away).
+    async fn project_open_to_org(&self, project: ProjectId) -> Result<bool, PostHogError>;
     /// Asks PostHog whether it still accepts Hogwarden's own API key (one cheap read).
     async fn check_key(&self) -> Result<KeyCheck, PostHogError>;
     /// Sets (or with `None` removes) the member's project role; returns the read-back.

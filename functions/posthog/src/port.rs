@@ -178,6 +178,12 @@ impl PostHog for PostHogClient {
         Ok(roles)
     }
 
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    async fn project_open_to_org(&self, project: ProjectId) -> Result<bool, PostHogError> {
+        let rules = self.get_access_controls(project).await?;
+        Ok(rules.project_default().is_none_or(|d| d.access_level.as_deref() != Some("none")))
+    }
+
     #[tracing::instrument(skip_all)]
     async fn check_key(&self) -> Result<KeyCheck, PostHogError> {
         let accepted = PostHogClient::check_key(self).await?;

@@ -6,4 +6,5 @@ mod bad_input;
 mod concurrency;
 mod openapi;
 mod rate_limit;
+mod scenarios;
 mod temporary_elevation;
