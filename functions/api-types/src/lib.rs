@@ -51,6 +51,9 @@ pub struct CreateRequest {
     /// Temporary access: minutes from when it is applied. Omit for a permanent change.
     #[serde(default)]
     pub duration_minutes: Option<i64>,
+    /// Temporary access with a fixed end date (contractors), instead of a duration.
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
     /// Why the access is needed.
     pub reason: String,
     #[serde(default)]
@@ -91,6 +94,10 @@ pub struct RequestDto {
     pub subject: String,
     pub changes: Vec<ChangeDto>,
     pub duration_minutes: Option<i64>,
+    /// The fixed end date, when the request has one (contractor access, extensions).
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The grant this request extends, when it is an extension.
+    pub extends: Option<String>,
     pub reason: String,
     pub ticket: Option<String>,
     /// pending, approved, denied, expired, applied, failed or reverted.
@@ -127,6 +134,8 @@ pub struct GrantDto {
     pub seconds_left: Option<i64>,
     pub ended_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Every extension: original expiration, extended to, reason, approved by.
+    pub extensions: Vec<ExtensionDto>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,4 +328,27 @@ pub struct KeyDto {
     /// Whether PostHog accepted the key when it was checked.
     pub accepted: bool,
     pub checked_at: DateTime<Utc>,
+}
+
+/// One extension of a temporary grant (the guide's access-log entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ExtensionDto {
+    pub request_id: String,
+    pub original_expiration: DateTime<Utc>,
+    pub extended_to: DateTime<Utc>,
+    pub reason: String,
+    pub approved_by: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /api/grants/{id}/extend`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    /// The new end (RFC 3339), later than the current one.
+    pub until: DateTime<Utc>,
+    /// Why the access is still needed.
+    pub reason: String,
 }

@@ -37,7 +37,7 @@ pub fn new_request(body: &dto::CreateRequest) -> Result<NewRequest, ParseError> 
     let duration = body.duration_minutes.map(GrantDuration::from_minutes).transpose()?;
     let justification = Justification::parse(&body.reason)?;
     let ticket = body.ticket.as_deref().filter(|t| !t.trim().is_empty()).map(Ticket::parse).transpose()?;
-    Ok(NewRequest { subject, changes, duration, justification, ticket })
+    Ok(NewRequest { subject, changes, duration, ends_at: body.ends_at, justification, ticket })
 }
 
 fn decision(d: &Decision) -> dto::DecisionDto {
@@ -65,6 +65,18 @@ pub fn grant(g: &Grant, now: DateTime<Utc>) -> dto::GrantDto {
             .map(|t| (t - now).num_seconds().max(0)),
         ended_at: g.ended_at,
         last_error: g.last_error.clone(),
+        extensions: g
+            .extensions
+            .iter()
+            .map(|e| dto::ExtensionDto {
+                request_id: e.request_id.to_string(),
+                original_expiration: e.original_expiration,
+                extended_to: e.extended_to,
+                reason: e.reason.clone(),
+                approved_by: e.approved_by.iter().map(ToString::to_string).collect(),
+                at: e.at,
+            })
+            .collect(),
     }
 }
 
@@ -80,6 +92,8 @@ pub fn request(r: &AccessRequest, grants: &[Grant], viewer: &Principal, now: Dat
         subject: r.subject.to_string(),
         changes: r.changes.iter().map(change_to_dto).collect(),
         duration_minutes: r.duration.map(|d| d.minutes()),
+        ends_at: r.ends_at,
+        extends: r.extends.map(|g| g.to_string()),
         reason: r.justification.as_str().into(),
         ticket: r.ticket.as_ref().map(|t| t.as_str().into()),
         status: r.status.as_str().into(),
@@ -177,4 +191,52 @@ pub fn access_overview(o: &hogwarden_core::usecases::AccessOverview, now: DateTi
             })
             .collect(),
     }
+}
+
+/// The access log as CSV: one row per audit entry, with the extension facts the
+/// roles guide's access log keeps in their own columns.
+pub fn audit_csv(entries: &[AuditEntry]) -> Result<String, String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "seq",
+        "at",
+        "actor",
+        "kind",
+        "subject",
+        "request_id",
+        "grant_id",
+        "original_expiration",
+        "extended_to",
+        "reason",
+        "approved_by",
+        "details",
+        "hash",
+    ];
+    out.write_record(header).map_err(|e| e.to_string())?;
+    for e in entries {
+        let d = &e.details;
+        let text = |key: &str| d.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let approved_by = d
+            .get("approved_by")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        out.write_record([
+            e.seq.to_string(),
+            e.at.to_rfc3339(),
+            e.actor.to_string(),
+            e.kind.as_str().to_owned(),
+            e.subject.as_ref().map(ToString::to_string).unwrap_or_default(),
+            e.request_id.map(|r| r.to_string()).unwrap_or_default(),
+            e.grant_id.map(|g| g.to_string()).unwrap_or_default(),
+            text("original_expiration"),
+            text("extended_to"),
+            text("reason"),
+            approved_by,
+            d.to_string(),
+            e.hash.clone(),
+        ])
+        .map_err(|e| e.to_string())?;
+    }
+    String::from_utf8(out.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
 }

@@ -14,11 +14,12 @@ use crate::ApiState;
 use crate::error::ApiError;
 
 pub(crate) use access::{__path_access_overview, __path_list_keys};
-pub(crate) use audit::__path_list_audit;
 pub(crate) use audit::__path_verify_audit;
+pub(crate) use audit::{__path_export_audit, __path_list_audit};
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use requests::{
-    __path_approve, __path_create_request, __path_deny, __path_get_request, __path_inbox, __path_list_grants, __path_my_requests,
+    __path_approve, __path_create_request, __path_deny, __path_extend_grant, __path_get_request, __path_inbox, __path_list_grants,
+    __path_my_requests,
 };
 pub(crate) use revoke::__path_revoke_grant;
 
@@ -30,11 +31,16 @@ pub(crate) fn grants(state: ApiState) -> Router {
         .route("/api/requests/{id}/deny", post(requests::deny))
         .route("/api/inbox", get(requests::inbox))
         .route("/api/grants", get(requests::list_grants))
+        .route("/api/grants/{id}/extend", post(requests::extend_grant))
         .with_state(state)
 }
 
 pub(crate) fn audit(state: ApiState) -> Router {
-    Router::new().route("/api/audit", get(audit::list_audit)).route("/api/audit/verify", get(audit::verify_audit)).with_state(state)
+    Router::new()
+        .route("/api/audit", get(audit::list_audit))
+        .route("/api/audit/verify", get(audit::verify_audit))
+        .route("/api/audit/export", get(audit::export_audit))
+        .with_state(state)
 }
 
 pub(crate) fn meta(state: ApiState) -> Router {

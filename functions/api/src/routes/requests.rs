@@ -111,3 +111,22 @@ pub(crate) async fn list_grants(State(s): State<ApiState>, Caller(who): Caller) 
     let grants = s.app.active_grants(&who).await?.iter().map(|g| convert::grant(g, now)).collect();
     Ok(ApiJson(dto::GrantList { grants }))
 }
+
+#[utoipa::path(post, path = "/api/grants/{id}/extend", tag = "grants", params(("id" = String, Path, description = "Grant id")),
+    request_body = dto::ExtendBody,
+    responses((status = 201, body = dto::RequestDto, description = "The extension request, waiting for an approver"),
+              (status = 400, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody),
+              (status = 409, body = dto::ErrorBody, description = "The access ended, is permanent, or an extension already waits"),
+              (status = 422, body = dto::ErrorBody, description = "Not later than the current end, or longer than policy allows")),
+    security(("bearer" = [])))]
+pub(crate) async fn extend_grant(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<dto::ExtendBody>,
+) -> Result<(StatusCode, ApiJson<dto::RequestDto>), ApiError> {
+    let id = hogwarden_core::types::GrantId::parse(&id)?;
+    let reason = hogwarden_core::types::Justification::parse(&body.reason)?;
+    let created = s.app.request_extension(&who, id, body.until, reason).await?;
+    Ok((StatusCode::CREATED, ApiJson(convert::request(&created, &[], &who, s.app.clock.now()))))
+}

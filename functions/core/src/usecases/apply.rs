@@ -19,6 +19,9 @@ impl Hogwarden {
         if request.status != RequestStatus::Approved {
             return Ok(request);
         }
+        if request.extends.is_some() {
+            return self.apply_extension(request).await;
+        }
         let member = match self.member(&request).await {
             Ok(m) => m,
             Err(Error::Upstream(e)) if !e.is_transient() => return self.fail(request, Vec::new(), &e).await,
@@ -38,7 +41,7 @@ impl Hogwarden {
         }
 
         let now = self.clock.now();
-        let expires_at = request.duration.map(|d| now + d.as_chrono());
+        let expires_at = request.expiry_if_applied_at(now);
         let grants = self.grants(&request, &applied, expires_at);
         let expected = request.version;
         request.status = RequestStatus::Applied;
@@ -117,6 +120,8 @@ impl Hogwarden {
                 revert_failures: 0,
                 last_error: None,
                 revert_claimed_until: None,
+                reminded_days: Vec::new(),
+                extensions: Vec::new(),
                 version: 1,
             })
             .collect()

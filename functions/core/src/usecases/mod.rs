@@ -5,8 +5,10 @@
 mod apply;
 mod approve;
 mod deny;
+mod extend;
 mod overview;
 mod queries;
+mod remind;
 mod request;
 mod revert;
 mod sweep;
@@ -20,6 +22,7 @@ use crate::types::{Actor, Email, GrantId, RequestId};
 
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
+pub use remind::RemindReport;
 pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};
 pub use sweep::SweepReport;
@@ -57,6 +60,30 @@ impl Hogwarden {
 
     fn request_link(&self, id: RequestId) -> String {
         format!("{}/requests/{id}", self.web_url.trim_end_matches('/'))
+    }
+
+    /// The approvers policy names, minus the people the request is by or for.
+    fn approvers_for(&self, request: &crate::model::AccessRequest) -> Vec<Email> {
+        self.policy.approvers.iter().filter(|a| **a != request.requester && **a != request.subject).cloned().collect()
+    }
+
+    /// Tells the approvers a request waits for them, with a link to it (never an
+    /// action that works without signing in).
+    async fn tell_approvers(&self, request: &crate::model::AccessRequest, subject: &str) -> Vec<Email> {
+        let approvers = self.approvers_for(request);
+        let what: Vec<String> = request.changes.iter().map(crate::model::AccessChange::describe).collect();
+        for approver in &approvers {
+            let body = format!(
+                "{} asks for {} for {}. Reason: {}. The request expires at {} if nobody answers.",
+                request.requester,
+                what.join(", "),
+                request.subject,
+                request.justification.as_str(),
+                request.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            self.tell(approver, subject.into(), body, Some(self.request_link(request.id))).await;
+        }
+        approvers
     }
 
     /// Tells someone something; a failure to notify is logged and never undoes work.
