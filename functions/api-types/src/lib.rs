@@ -112,6 +112,9 @@ pub struct RequestDto {
     pub failure: Option<String>,
     /// Whether the caller may approve it (false for one's own requests).
     pub can_approve: bool,
+    /// The security checklist (only on `GET /api/requests/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklist: Option<ChecklistDto>,
     pub grants: Vec<GrantDto>,
 }
 
@@ -351,4 +354,25 @@ pub struct ExtendBody {
     pub until: DateTime<Utc>,
     /// Why the access is still needed.
     pub reason: String,
+}
+
+/// The roles guide's security checklist for one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChecklistDto {
+    /// Approvers' emails, or `policy` when policy needed no approver.
+    pub approved_by: Vec<String>,
+    /// Whether PostHog's read-back is exactly the access asked for (unknown before it is applied).
+    pub least_access: Option<bool>,
+    pub reason: String,
+    pub ticket: Option<String>,
+    /// When the person was told of the change.
+    pub informed_at: Option<DateTime<Utc>>,
+    pub temporary: bool,
+    /// When temporary access ends.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Sequence numbers of this request's audit entries.
+    pub audit_entries: Vec<u64>,
+    /// Whether every item holds.
+    pub complete: bool,
 }

@@ -105,6 +105,7 @@ pub fn request(r: &AccessRequest, grants: &[Grant], viewer: &Principal, now: Dat
         denial: r.denial.as_ref().map(decision),
         failure: r.failure.clone(),
         can_approve,
+        checklist: None,
         grants: grants.iter().map(|g| grant(g, now)).collect(),
     }
 }
@@ -239,4 +240,92 @@ pub fn audit_csv(entries: &[AuditEntry]) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     }
     String::from_utf8(out.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+}
+
+pub fn checklist(c: &hogwarden_core::usecases::Checklist) -> dto::ChecklistDto {
+    dto::ChecklistDto {
+        approved_by: c.approved_by.clone(),
+        least_access: c.least_access,
+        reason: c.reason.clone(),
+        ticket: c.ticket.clone(),
+        informed_at: c.informed_at,
+        temporary: c.temporary,
+        ends_at: c.ends_at,
+        audit_entries: c.audit_entries.clone(),
+        complete: c.complete(),
+    }
+}
+
+/// A request's record as Markdown: what was asked, the checklist, and its audit trail.
+pub fn request_markdown(r: &AccessRequest, grants: &[Grant], entries: &[AuditEntry], c: &hogwarden_core::usecases::Checklist) -> String {
+    use std::fmt::Write as _;
+    let when = |t: Option<DateTime<Utc>>| t.map_or_else(|| "not yet".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# Access request {}
+",
+        r.id
+    );
+    let _ = writeln!(md, "- Person: {}", r.subject);
+    let _ = writeln!(md, "- Requested by: {} on {}", r.requester, r.created_at.format("%Y-%m-%d %H:%M UTC"));
+    let what: Vec<String> = r.changes.iter().map(AccessChange::describe).collect();
+    let _ = writeln!(md, "- Change: {}", what.join("; "));
+    let _ = writeln!(
+        md,
+        "- Status: {}
+",
+        r.status.as_str()
+    );
+    let _ = writeln!(
+        md,
+        "## Security checklist
+"
+    );
+    let approved = if c.approved_by.is_empty() { "not yet".to_owned() } else { c.approved_by.join(", ") };
+    let _ = writeln!(md, "- [{}] Approved by: {approved}", if c.approved_by.is_empty() { " " } else { "x" });
+    let least = match c.least_access {
+        Some(true) => "PostHog shows exactly the access asked for",
+        Some(false) => "PostHog shows other access than asked for: check the grants",
+        None => "not applied yet",
+    };
+    let _ = writeln!(md, "- [{}] Least access: {least}", if c.least_access == Some(true) { "x" } else { " " });
+    let ticket = c.ticket.as_deref().map(|t| format!(" (ticket {t})")).unwrap_or_default();
+    let _ = writeln!(md, "- [x] Documented: {}{ticket}", c.reason);
+    let _ = writeln!(md, "- [{}] Person informed: {}", if c.informed_at.is_some() { "x" } else { " " }, when(c.informed_at));
+    if c.temporary {
+        let _ = writeln!(md, "- [{}] End date set: {}", if c.ends_at.is_some() { "x" } else { " " }, when(c.ends_at));
+    } else {
+        let _ = writeln!(md, "- [x] End date: permanent change (reviewed in the quarterly access review)");
+    }
+    let seqs: Vec<String> = c.audit_entries.iter().map(|s| format!("#{s}")).collect();
+    let _ = writeln!(md, "- [{}] Audit entries: {}\n", if seqs.is_empty() { " " } else { "x" }, seqs.join(", "));
+    if !grants.is_empty() {
+        let _ = writeln!(md, "## Grants\n\n| change | before | after (read back) | status | ends |\n|---|---|---|---|---|");
+        for g in grants {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                g.change.describe(),
+                g.baseline.describe(),
+                g.confirmed.describe(),
+                g.status.as_str(),
+                when(g.expires_at)
+            );
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "## Audit trail\n\n| # | time | actor | event | hash |\n|---|---|---|---|---|");
+    for e in entries {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | `{}` |",
+            e.seq,
+            e.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            e.actor,
+            e.kind.as_str(),
+            &e.hash[..12.min(e.hash.len())]
+        );
+    }
+    md
 }

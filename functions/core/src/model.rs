@@ -164,6 +164,9 @@ pub struct AccessRequest {
     /// Whether the approvers were reminded that this request waits for them.
     #[serde(default)]
     pub approvers_reminded: bool,
+    /// When the person whose access changed was told (the notifier accepted it).
+    #[serde(default)]
+    pub informed_at: Option<DateTime<Utc>>,
     pub justification: Justification,
     pub ticket: Option<Ticket>,
     pub status: RequestStatus,

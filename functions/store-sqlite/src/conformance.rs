@@ -64,6 +64,7 @@ pub mod fixtures {
             ends_at: None,
             extends: None,
             approvers_reminded: false,
+            informed_at: None,
             justification: Justification::parse("investigate the checkout funnel").expect("justification"),
             ticket: None,
             status: RequestStatus::Pending,

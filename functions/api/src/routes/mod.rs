@@ -18,8 +18,8 @@ pub(crate) use audit::__path_verify_audit;
 pub(crate) use audit::{__path_export_audit, __path_list_audit};
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use requests::{
-    __path_approve, __path_create_request, __path_deny, __path_extend_grant, __path_get_request, __path_inbox, __path_list_grants,
-    __path_my_requests,
+    __path_approve, __path_create_request, __path_deny, __path_export_request, __path_extend_grant, __path_get_request, __path_inbox,
+    __path_list_grants, __path_my_requests,
 };
 pub(crate) use revoke::__path_revoke_grant;
 
@@ -27,6 +27,7 @@ pub(crate) fn grants(state: ApiState) -> Router {
     Router::new()
         .route("/api/requests", post(requests::create_request).get(requests::my_requests))
         .route("/api/requests/{id}", get(requests::get_request))
+        .route("/api/requests/{id}/export", get(requests::export_request))
         .route("/api/requests/{id}/approve", post(requests::approve))
         .route("/api/requests/{id}/deny", post(requests::deny))
         .route("/api/inbox", get(requests::inbox))

@@ -70,13 +70,17 @@ impl Hogwarden {
         tracing::info!(grants = grants.len(), "request applied");
         let until = expires_at.map(|t| format!(" until {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
         let what: Vec<String> = request.changes.iter().map(AccessChange::describe).collect();
-        self.tell(
-            &request.subject,
-            "Your PostHog access changed".into(),
-            format!("You now have {}{until}. Reason: {}", what.join(", "), request.justification.as_str()),
-            Some(self.request_link(id)),
-        )
-        .await;
+        let informed = self
+            .tell(
+                &request.subject,
+                "Your PostHog access changed".into(),
+                format!("You now have {}{until}. Reason: {}", what.join(", "), request.justification.as_str()),
+                Some(self.request_link(id)),
+            )
+            .await;
+        if informed {
+            request = self.mark_informed(request).await;
+        }
         Ok(request)
     }
 

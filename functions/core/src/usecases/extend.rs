@@ -66,6 +66,7 @@ impl Hogwarden {
             ends_at: Some(until),
             extends: Some(id),
             approvers_reminded: false,
+            informed_at: None,
             justification: reason,
             ticket: original.as_ref().and_then(|r| r.ticket.clone()),
             status: RequestStatus::Pending,

@@ -4,6 +4,7 @@
 
 mod apply;
 mod approve;
+mod checklist;
 mod deny;
 mod extend;
 mod overview;
@@ -20,6 +21,7 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use checklist::Checklist;
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
@@ -87,10 +89,15 @@ impl Hogwarden {
     }
 
     /// Tells someone something; a failure to notify is logged and never undoes work.
-    async fn tell(&self, to: &Email, subject: String, body: String, link: Option<String>) {
+    /// Says whether the notifier accepted the message.
+    async fn tell(&self, to: &Email, subject: String, body: String, link: Option<String>) -> bool {
         let n = Notification { to: to.clone(), subject, body, link };
-        if let Err(e) = self.notifier.notify(n).await {
-            tracing::warn!(error = %e, "notification failed");
+        match self.notifier.notify(n).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "notification failed");
+                false
+            }
         }
     }
 }

@@ -65,6 +65,7 @@ impl Hogwarden {
             ends_at: new.ends_at,
             extends: None,
             approvers_reminded: false,
+            informed_at: None,
             justification: new.justification,
             ticket: new.ticket,
             status: RequestStatus::Pending,

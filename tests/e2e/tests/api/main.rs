@@ -3,6 +3,7 @@
 
 mod access;
 mod bad_input;
+mod checklist;
 mod concurrency;
 mod extensions;
 mod openapi;
