@@ -376,3 +376,40 @@ pub struct ChecklistDto {
     /// Whether every item holds.
     pub complete: bool,
 }
+
+/// `POST /api/bulk/plan`: a change set as CSV (header `email,project,role,end_date`)
+/// or as a JSON array of such objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BulkPlanBody {
+    /// `csv` or `json`.
+    pub format: String,
+    pub content: String,
+}
+
+/// What applying the change set would do, row by row. Nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkPlanDto {
+    pub items: Vec<BulkPlanItemDto>,
+    pub changes: usize,
+    pub no_ops: usize,
+    pub errors: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkPlanItemDto {
+    /// The row's line in the CSV file (header = 1) or its item number in the JSON array.
+    pub line: usize,
+    pub email: String,
+    /// `organization` or the project's name.
+    pub target: String,
+    pub current: Option<String>,
+    pub desired: Option<String>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// `change`, `no_op` or `error`.
+    pub action: String,
+    pub message: Option<String>,
+}

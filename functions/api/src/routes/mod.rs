@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod bulk;
 mod meta;
 mod requests;
 mod revoke;
@@ -16,6 +17,7 @@ use crate::error::ApiError;
 pub(crate) use access::{__path_access_overview, __path_list_keys};
 pub(crate) use audit::__path_verify_audit;
 pub(crate) use audit::{__path_export_audit, __path_list_audit};
+pub(crate) use bulk::__path_plan as __path_bulk_plan;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use requests::{
     __path_approve, __path_create_request, __path_deny, __path_export_request, __path_extend_grant, __path_get_request, __path_inbox,
@@ -31,6 +33,7 @@ pub(crate) fn grants(state: ApiState) -> Router {
         .route("/api/requests/{id}/approve", post(requests::approve))
         .route("/api/requests/{id}/deny", post(requests::deny))
         .route("/api/inbox", get(requests::inbox))
+        .route("/api/bulk/plan", post(bulk::plan).layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_BULK_BYTES)))
         .route("/api/grants", get(requests::list_grants))
         .route("/api/grants/{id}/extend", post(requests::extend_grant))
         .with_state(state)
