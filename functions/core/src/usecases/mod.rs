@@ -60,8 +60,13 @@ impl Hogwarden {
         AuditDraft { at: self.clock.now(), actor, kind, subject: Some(subject.clone()), request_id: Some(request_id), grant_id, details }
     }
 
+    /// A link to a page of the web front end, which routes by the address's hash.
+    fn page_link(&self, page: &str) -> String {
+        format!("{}/#/{page}", self.web_url.trim_end_matches('/'))
+    }
+
     fn request_link(&self, id: RequestId) -> String {
-        format!("{}/requests/{id}", self.web_url.trim_end_matches('/'))
+        self.page_link(&format!("requests/{id}"))
     }
 
     /// The approvers policy names, minus the people the request is by or for.

@@ -83,7 +83,7 @@ impl Hogwarden {
 
         let when = end.format("%Y-%m-%d %H:%M UTC");
         let what = grant.change.describe();
-        let link = Some(format!("{}/access", self.web_url.trim_end_matches('/')));
+        let link = Some(self.page_link("my-access"));
         let days = left.num_days().max(0);
         let in_words = if days == 0 { format!("in {} hours", left.num_hours().max(1)) } else { format!("in {days} days") };
         self.tell(
