@@ -14,10 +14,25 @@ use crate::config::{Behaviour, FaultKind, FaultPlan, RateLimit};
 use crate::model::{API_SCOPE_OBJECTS, AccessLevel, OrgLevel, PROJECT_RESOURCE, Scope, rank};
 use crate::rules;
 use crate::seed::SERVICE_EMAIL;
-use crate::state::{Actor, NewPerson, RuleKey, Store, StoreError, truncate_to_micros};
+use crate::state::{Actor, InviteDraft, NewPerson, RuleKey, Store, StoreError, truncate_to_micros};
 
 /// A person to add with [`SandboxState::add_member`].
 pub type NewMember = NewPerson;
+
+/// An invitation as tests read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRecord {
+    /// The invite id.
+    pub id: String,
+    /// Who is invited.
+    pub target_email: String,
+    /// Organization level code (1, 8 or 15) given on acceptance.
+    pub level: u8,
+    /// When it was sent.
+    pub created_at: DateTime<Utc>,
+    /// Whether it is past its three days by the sandbox clock.
+    pub is_expired: bool,
+}
 
 /// An activity-log entry as tests read it.
 #[derive(Debug, Clone, PartialEq)]
@@ -326,6 +341,52 @@ impl SandboxState {
     /// working. Returns the new value.
     pub fn roll_api_key(&self, key: &str) -> Option<String> {
         self.store().roll_key(key)
+    }
+
+    // ----- invitations and the clock -----
+
+    /// The sandbox clock: the wall clock moved by [`SandboxState::advance_clock`].
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.now()
+    }
+
+    /// Moves the sandbox clock forward (or back, with a negative duration). Only
+    /// time-dependent answers read it, such as an invite's `is_expired`.
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        self.advance_clock_by(by);
+    }
+
+    /// `actor_email` invites `email` at member level, `sent_ago` before the sandbox clock's
+    /// now, under PostHog's rules: refused for someone who already belongs to the
+    /// organization, and any earlier invite for the same email is replaced. Returns the
+    /// invite id.
+    pub fn invite_as(&self, actor_email: &str, email: &str, sent_ago: chrono::Duration) -> Result<String, StoreError> {
+        let at = self.now() - sent_ago;
+        let mut store = self.store();
+        let actor = web_actor(&store, actor_email)?;
+        if store.has_membership_for_email(email) {
+            return Err(StoreError::DuplicateEmail(email.to_owned()));
+        }
+        Ok(store.add_invite(InviteDraft::member(email), Some(actor.user_id), at).id.to_string())
+    }
+
+    /// Every invitation, newest first, with `is_expired` by the sandbox clock.
+    pub fn invites(&self) -> Vec<InviteRecord> {
+        let now = self.now();
+        let store = self.store();
+        let mut invites: Vec<InviteRecord> = store
+            .invites()
+            .iter()
+            .map(|i| InviteRecord {
+                id: i.id.to_string(),
+                target_email: i.target_email.clone(),
+                level: i.level.code(),
+                created_at: i.created_at,
+                is_expired: i.is_expired(now),
+            })
+            .collect();
+        invites.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        invites
     }
 
     // ----- switches -----
