@@ -111,6 +111,33 @@ pub struct Project {
     pub name: String,
 }
 
+/// How long PostHog lets an invitation be accepted (`INVITE_DAYS_VALIDITY`).
+pub const INVITATION_VALIDITY_DAYS: i64 = 3;
+
+/// An invitation to join the organization, as PostHog holds it. An invitation is not a
+/// membership: the person belongs to the organization only once they accept it. It
+/// deliberately carries no invite id, because the signup link built from it lets whoever
+/// holds it join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub email: Email,
+    /// The organization level the person gets on accepting.
+    pub level: OrgLevel,
+    pub sent_at: DateTime<Utc>,
+    /// PostHog's own verdict (`is_expired`, by PostHog's clock).
+    pub expired: bool,
+    pub invited_by: Option<Email>,
+    /// Projects the invitation grants on acceptance, with PostHog's level word.
+    pub projects: Vec<(ProjectId, String)>,
+}
+
+impl Invitation {
+    /// When the invitation stops (or stopped) being accepted.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.sent_at + chrono::Duration::days(INVITATION_VALIDITY_DAYS)
+    }
+}
+
 /// What PostHog said of Hogwarden's own API key. Never holds the key itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyCheck {
@@ -161,6 +188,8 @@ pub trait PostHog: Send + Sync {
     /// Whether everyone in the organization can see the project through its default
     /// access (then an explicit role cannot take access away).
     async fn project_open_to_org(&self, project: ProjectId) -> Result<bool, PostHogError>;
+    /// The invitations PostHog holds for this email (pending and expired), newest first.
+    async fn invitations_for(&self, email: &Email) -> Result<Vec<Invitation>, PostHogError>;
     /// Asks PostHog whether it still accepts Hogwarden's own API key (one cheap read).
     async fn check_key(&self) -> Result<KeyCheck, PostHogError>;
     /// Sets (or with `None` removes) the member's project role; returns the read-back.

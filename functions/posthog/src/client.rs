@@ -21,8 +21,8 @@ use crate::config::PostHogConfig;
 use crate::error::{ApiError, ApiErrorKind, ClientError};
 use crate::limiter::{self, Budget};
 use crate::wire::{
-    AccessControl, AccessControlPut, AccessControls, ErrorBody, MemberLevelPatch, OrganizationMember, Page, Project, ProjectAccessLevel,
-    ResourceAccessControlPut, ResourceAccessLevel,
+    AccessControl, AccessControlPut, AccessControls, ErrorBody, MemberLevelPatch, OrganizationInvite, OrganizationMember, Page, Project,
+    ProjectAccessLevel, ResourceAccessControlPut, ResourceAccessLevel,
 };
 
 /// `hogwarden/<version>`, so PostHog's logs can tell Hogwarden's calls apart.
@@ -160,6 +160,20 @@ impl PostHogClient {
         let url = self.url(&self.org_path(&["members", user_uuid]), &[])?;
         let call = Call { method: Method::DELETE, url, body: None, gone_is_done: true };
         self.execute(call).await.map(drop)
+    }
+
+    // ------------------------------------------------------------ invites
+
+    /// The invitations for this email (compared without regard to case), newest first.
+    /// PostHog's invite list has no email filter, so every page is read.
+    #[tracing::instrument(skip_all, fields(org = %self.inner.config.organization_id))]
+    pub async fn invites_for_email(&self, email: &str) -> Result<Vec<OrganizationInvite>, ClientError> {
+        let invites: Vec<OrganizationInvite> = self.list_all(&self.org_path(&["invites"]), &[]).await?;
+        let wanted = email.trim();
+        let mut mine: Vec<OrganizationInvite> =
+            invites.into_iter().filter(|i| i.target_email.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case(wanted))).collect();
+        mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(mine)
     }
 
     // ------------------------------------------------------------ projects
