@@ -5,6 +5,7 @@
 mod apply;
 mod approve;
 mod deny;
+mod diagnose;
 mod extend;
 mod overview;
 mod queries;
@@ -20,6 +21,7 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
