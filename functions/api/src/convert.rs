@@ -240,3 +240,34 @@ pub fn audit_csv(entries: &[AuditEntry]) -> Result<String, String> {
     }
     String::from_utf8(out.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
 }
+
+/// A diagnosis on the wire.
+pub fn diagnosis(d: &hogwarden_core::usecases::Diagnosis) -> dto::DiagnosisDto {
+    use hogwarden_core::usecases::Verdict;
+    let (sent, expires) = match &d.verdict {
+        Verdict::InvitationPending { sent_at, expires_at } => (Some(*sent_at), Some(*expires_at)),
+        Verdict::InvitationExpired { sent_at, expired_at } => (Some(*sent_at), Some(*expired_at)),
+        _ => (None, None),
+    };
+    dto::DiagnosisDto {
+        email: d.email.to_string(),
+        project_id: d.project.get(),
+        project_name: d.project_name.clone(),
+        can_see: d.verdict.can_see(),
+        verdict: d.verdict.code().to_owned(),
+        summary: d.summary.clone(),
+        next_step: d.next_step.clone(),
+        role: match &d.verdict {
+            Verdict::ExplicitRole { role } => Some(role.as_str().to_owned()),
+            _ => None,
+        },
+        invitation_sent_at: sent,
+        invitation_expires_at: expires,
+        checks: d
+            .checks
+            .iter()
+            .map(|c| dto::DiagnosisCheckDto { check: c.kind.as_str().to_owned(), ok: c.ok, detail: c.detail.clone() })
+            .collect(),
+        checked_at: d.checked_at,
+    }
+}
