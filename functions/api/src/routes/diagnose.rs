@@ -23,7 +23,8 @@ pub(crate) struct DiagnoseParams {
 fn parse(p: &DiagnoseParams) -> Result<(Email, ProjectId), ApiError> {
     let email = p.email.as_deref().filter(|e| !e.trim().is_empty()).ok_or_else(|| ApiError::BadRequest("'email' is required".into()))?;
     let email = Email::parse(email).map_err(|e| ApiError::BadRequest(format!("'email': {e}")))?;
-    let raw = p.project_id.as_deref().filter(|e| !e.trim().is_empty()).ok_or_else(|| ApiError::BadRequest("'project_id' is required".into()))?;
+    let raw =
+        p.project_id.as_deref().filter(|e| !e.trim().is_empty()).ok_or_else(|| ApiError::BadRequest("'project_id' is required".into()))?;
     let project = raw
         .trim()
         .parse::<i64>()

@@ -16,8 +16,8 @@ use crate::error::ApiError;
 
 pub(crate) use access::{__path_access_overview, __path_list_keys};
 pub(crate) use audit::__path_verify_audit;
-pub(crate) use diagnose::__path_diagnose;
 pub(crate) use audit::{__path_export_audit, __path_list_audit};
+pub(crate) use diagnose::__path_diagnose;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use requests::{
     __path_approve, __path_create_request, __path_deny, __path_extend_grant, __path_get_request, __path_inbox, __path_list_grants,
@@ -54,10 +54,7 @@ pub(crate) fn meta(state: ApiState) -> Router {
 }
 
 pub(crate) fn reviews(state: ApiState) -> Router {
-    Router::new()
-        .route("/api/access", get(access::access_overview))
-        .route("/api/diagnose", get(diagnose::diagnose))
-        .with_state(state)
+    Router::new().route("/api/access", get(access::access_overview)).route("/api/diagnose", get(diagnose::diagnose)).with_state(state)
 }
 
 pub(crate) fn keys(state: ApiState) -> Router {

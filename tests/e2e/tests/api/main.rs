@@ -4,6 +4,7 @@
 mod access;
 mod bad_input;
 mod concurrency;
+mod diagnose;
 mod extensions;
 mod openapi;
 mod rate_limit;
