@@ -172,7 +172,7 @@ impl PostHogClient {
         let wanted = email.trim();
         let mut mine: Vec<OrganizationInvite> =
             invites.into_iter().filter(|i| i.target_email.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case(wanted))).collect();
-        mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        mine.sort_by_key(|i| std::cmp::Reverse(i.created_at));
         Ok(mine)
     }
 

@@ -385,7 +385,7 @@ impl SandboxState {
                 is_expired: i.is_expired(now),
             })
             .collect();
-        invites.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        invites.sort_by_key(|i| std::cmp::Reverse(i.created_at));
         invites
     }
 
