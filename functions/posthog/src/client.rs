@@ -22,7 +22,7 @@ use crate::error::{ApiError, ApiErrorKind, ClientError};
 use crate::limiter::{self, Budget};
 use crate::wire::{
     AccessControl, AccessControlPut, AccessControls, ErrorBody, MemberLevelPatch, OrganizationInvite, OrganizationMember, Page, Project,
-    ProjectAccessLevel, ResourceAccessControlPut, ResourceAccessLevel,
+    ProjectAccessLevel, ResourceAccessControlPut, ResourceAccessLevel, UsersWithAccess,
 };
 
 /// `hogwarden/<version>`, so PostHog's logs can tell Hogwarden's calls apart.
@@ -194,6 +194,13 @@ impl PostHogClient {
             Err(ClientError::Unauthorized(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Who can see the project, as PostHog resolves it (`GET /api/projects/{id}/users_with_access/`).
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    pub async fn users_with_access(&self, project: ProjectId) -> Result<UsersWithAccess, ClientError> {
+        let url = self.project_url(project, "users_with_access")?;
+        decode(self.execute(Call::get(url)).await?)
     }
 
     /// Project-level rules (`GET /api/projects/{id}/access_controls/`).

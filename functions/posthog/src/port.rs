@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use hogwarden_core::ports::{Invitation, KeyCheck, Member, PostHog, PostHogError, Project};
+use hogwarden_core::ports::{AccessSource, EffectiveAccess, Invitation, KeyCheck, Member, PostHog, PostHogError, Project};
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 
 use crate::client::PostHogClient;
@@ -213,6 +213,16 @@ impl PostHog for PostHogClient {
     async fn project_open_to_org(&self, project: ProjectId) -> Result<bool, PostHogError> {
         let rules = self.get_access_controls(project).await?;
         Ok(rules.project_default().is_none_or(|d| d.access_level.as_deref() != Some("none")))
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, membership = %member.membership_id))]
+    async fn effective_access(&self, member: &Member, project: ProjectId) -> Result<Option<EffectiveAccess>, PostHogError> {
+        let access = self.users_with_access(project).await?;
+        Ok(access
+            .users
+            .into_iter()
+            .find(|u| u.organization_membership_id.as_deref() == Some(member.membership_id.as_str()) || u.user_id == member.user_uuid)
+            .map(|u| EffectiveAccess { level: u.access_level, source: AccessSource::from_posthog(&u.access_source) }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -97,6 +97,29 @@ pub struct InviteProjectAccess {
     pub level: serde_json::Value,
 }
 
+/// `GET /api/projects/{id}/users_with_access/`: everyone who can see the project, with
+/// the level and where it comes from, as PostHog itself resolves it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UsersWithAccess {
+    pub users: Vec<UserWithAccess>,
+    #[serde(default)]
+    pub total_count: Option<u64>,
+}
+
+/// One entry of `users_with_access`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserWithAccess {
+    /// The user's uuid.
+    pub user_id: String,
+    /// `member` or `admin`.
+    pub access_level: String,
+    /// `organization_admin`, `explicit_member`, `explicit_role`, `project_admin`,
+    /// `creator` or `default`.
+    pub access_source: String,
+    #[serde(default)]
+    pub organization_membership_id: Option<String>,
+}
+
 /// `PATCH /api/organizations/{org}/members/{user_uuid}/`: `level` is the only
 /// writable field.
 #[derive(Debug, Clone, Copy, Serialize)]

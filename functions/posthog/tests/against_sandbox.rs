@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hogwarden_core::ports::{Member, PostHog, PostHogError};
+use hogwarden_core::ports::{AccessSource, EffectiveAccess, Member, PostHog, PostHogError};
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 use hogwarden_posthog::{Backoff, PostHogClient, PostHogConfig, RateLimit};
 use posthog_sandbox::{EXPIRED_INVITE, FaultKind, PENDING_INVITE, SERVICE_EMAIL, Sandbox, SandboxConfig, SandboxHandle, email};
@@ -95,6 +95,30 @@ async fn an_invitation_read_through_the_port_expires_with_the_sandbox_clock() {
 
     // Assert
     assert!(later[0].expired);
+}
+
+#[tokio::test]
+async fn effective_access_is_read_as_posthog_resolves_it() {
+    // Arrange
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let production = project(&sandbox, "Production");
+    let mobile = project(&sandbox, "Mobile App");
+    let role = sandbox.add_role("Mobile team", &[&email("frank")]).unwrap();
+    sandbox.set_role_project_access(mobile.get(), &role, Some("admin")).unwrap();
+    let frank = member(&client, "frank").await;
+
+    // Act
+    let grace = client.effective_access(&member(&client, "grace").await, production).await.unwrap();
+    let alice = client.effective_access(&member(&client, "alice").await, production).await.unwrap();
+    let frank_production = client.effective_access(&frank, production).await.unwrap();
+    let frank_mobile = client.effective_access(&frank, mobile).await.unwrap();
+
+    // Assert
+    assert_eq!(grace, Some(EffectiveAccess { level: "member".into(), source: AccessSource::ExplicitMember }));
+    assert_eq!(alice, Some(EffectiveAccess { level: "admin".into(), source: AccessSource::OrganizationAdmin }));
+    assert_eq!(frank_production, None);
+    assert_eq!(frank_mobile, Some(EffectiveAccess { level: "admin".into(), source: AccessSource::ExplicitRole }));
 }
 
 #[tokio::test]

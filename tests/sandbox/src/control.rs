@@ -273,6 +273,18 @@ impl SandboxState {
         self.write_rule_as(SERVICE_EMAIL, &RuleKey::project(project_id, None), level)
     }
 
+    /// Sets (or with `None` removes) the project-level row of RBAC role `role_id` (from
+    /// [`SandboxState::add_role`]) on `project_id`, as the service account in PostHog's UI.
+    pub fn set_role_project_access(&self, project_id: i64, role_id: &str, level: Option<&str>) -> Result<(), StoreError> {
+        let level = project_level_arg(level, PROJECT_RESOURCE)?;
+        let role = uuid::Uuid::parse_str(role_id)
+            .ok()
+            .filter(|id| self.store().role(*id).is_some())
+            .ok_or_else(|| StoreError::UnknownResource(format!("role {role_id}")))?;
+        let key = RuleKey { role: Some(role), ..RuleKey::project(project_id, None) };
+        self.write_rule_as(SERVICE_EMAIL, &key, level)
+    }
+
     fn write_rule_as(&self, actor_email: &str, key: &RuleKey, level: Option<AccessLevel>) -> Result<(), StoreError> {
         let log = self.behaviour().log_access_control_changes;
         let mut store = self.store();

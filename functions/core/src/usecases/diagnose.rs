@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::ports::{Invitation, Member, Project};
+use crate::ports::{AccessSource, Invitation, Member, Project};
 use crate::types::{Email, OrgLevel, Principal, ProjectId, ProjectRole, Role};
 
 use super::Hogwarden;
@@ -53,10 +53,13 @@ pub enum Verdict {
     InvitationExpired { sent_at: DateTime<Utc>, expired_at: DateTime<Utc> },
     /// No project with that id in the organization (deleted, or a wrong id).
     ProjectNotFound,
-    /// The project is restricted and the member has no project role there.
-    NoProjectAccess,
+    /// PostHog hides the project from the member: it is restricted and they have no
+    /// project role there, or (`explicitly_none`) a rule sets their access to none.
+    NoProjectAccess { explicitly_none: bool },
     /// The member has an explicit project role.
     ExplicitRole { role: ProjectRole },
+    /// Access comes through an RBAC role the member holds, at PostHog's `level`.
+    RbacRole { level: String },
     /// No explicit role, but the project is open to everyone in the organization.
     ProjectDefault,
     /// Organization admins and owners see every project.
@@ -71,8 +74,9 @@ impl Verdict {
             Self::InvitationPending { .. } => "invitation_pending",
             Self::InvitationExpired { .. } => "invitation_expired",
             Self::ProjectNotFound => "project_not_found",
-            Self::NoProjectAccess => "no_project_access",
+            Self::NoProjectAccess { .. } => "no_project_access",
             Self::ExplicitRole { .. } => "explicit_role",
+            Self::RbacRole { .. } => "rbac_role",
             Self::ProjectDefault => "project_default",
             Self::OrganizationAdmin { .. } => "organization_admin",
         }
@@ -80,7 +84,7 @@ impl Verdict {
 
     /// Whether PostHog lets the person see the project.
     pub fn can_see(&self) -> bool {
-        matches!(self, Self::ExplicitRole { .. } | Self::ProjectDefault | Self::OrganizationAdmin { .. })
+        matches!(self, Self::ExplicitRole { .. } | Self::RbacRole { .. } | Self::ProjectDefault | Self::OrganizationAdmin { .. })
     }
 }
 
@@ -197,29 +201,56 @@ impl Hogwarden {
             verdict = Some(decided);
         }
         // Every path above sets a verdict; this is the reading nothing else decided.
-        let verdict = verdict.unwrap_or(Verdict::NoProjectAccess);
+        let verdict = verdict.unwrap_or(Verdict::NoProjectAccess { explicitly_none: false });
         let name = project_name.clone().map_or_else(|| format!("project {project}"), |n| format!("{n} ({project})"));
         let (summary, next_step) = explain(email, &name, &verdict);
         Ok(Diagnosis { email: email.clone(), project, project_name, checks, verdict, summary, next_step, checked_at: self.clock.now() })
     }
 
     /// The member's access: organization level first (admins and owners see every
-    /// project), then an explicit project role, then the project's default.
+    /// project), then PostHog's own resolution of rules, roles and the project default.
     async fn access_check(&self, member: &Member, project: ProjectId) -> Result<(Check, Verdict)> {
         let ok = |detail: String| Check { kind: CheckKind::ProjectAccess, ok: true, detail };
         if member.level >= OrgLevel::Admin {
             let detail = format!("As {}, {} has admin access to every project.", level_words(member.level), member.email);
             return Ok((ok(detail), Verdict::OrganizationAdmin { level: member.level }));
         }
-        if let Some(role) = self.posthog.project_role(member, project).await? {
-            return Ok((ok(format!("Explicit project role: {}.", role.as_str())), Verdict::ExplicitRole { role }));
+        let Some(access) = self.posthog.effective_access(member, project).await? else {
+            let open = self.posthog.project_open_to_org(project).await?;
+            let detail = if open {
+                "The project is open to the organization, but a rule sets this member's access to none."
+            } else {
+                "The project is restricted (its default access is none) and there is no project role for this member."
+            };
+            let check = Check { kind: CheckKind::ProjectAccess, ok: false, detail: detail.into() };
+            return Ok((check, Verdict::NoProjectAccess { explicitly_none: open }));
+        };
+        match access.source {
+            AccessSource::OrganizationAdmin => {
+                let detail = format!("PostHog gives {} admin access as an organization admin.", member.email);
+                Ok((ok(detail), Verdict::OrganizationAdmin { level: member.level }))
+            }
+            AccessSource::ExplicitMember => {
+                // Hogwarden's role names (a Viewer is PostHog `member` plus viewer rules).
+                let role = self.posthog.project_role(member, project).await?.unwrap_or(if access.level == "admin" {
+                    ProjectRole::Admin
+                } else {
+                    ProjectRole::Member
+                });
+                Ok((ok(format!("Explicit project role: {}.", role.as_str())), Verdict::ExplicitRole { role }))
+            }
+            AccessSource::ExplicitRole => {
+                let detail = format!("Project access {} through a role (RBAC) the member holds.", access.level);
+                Ok((ok(detail), Verdict::RbacRole { level: access.level }))
+            }
+            AccessSource::Default | AccessSource::Other(_) => {
+                let detail = format!(
+                    "No explicit project role, but the project is open to everyone in the organization (its default access, {}).",
+                    access.level
+                );
+                Ok((ok(detail), Verdict::ProjectDefault))
+            }
         }
-        if self.posthog.project_open_to_org(project).await? {
-            let detail = "No explicit project role, but the project is open to everyone in the organization (its default access).";
-            return Ok((ok(detail.into()), Verdict::ProjectDefault));
-        }
-        let detail = "The project is restricted (its default access is none) and there is no explicit project role.";
-        Ok((Check { kind: CheckKind::ProjectAccess, ok: false, detail: detail.into() }, Verdict::NoProjectAccess))
     }
 }
 
@@ -246,9 +277,17 @@ fn explain(email: &Email, project: &str, verdict: &Verdict) -> (String, String) 
             format!("There is no {project} in the organization: it was deleted, or the id is wrong."),
             "Check the project id against the list of projects (GET /api/projects) and try again with the right one.".into(),
         ),
-        Verdict::NoProjectAccess => (
+        Verdict::NoProjectAccess { explicitly_none: false } => (
             format!("{project} is restricted and {email} has no project role there, so PostHog hides it from them."),
             format!("Grant a project role: ask with a project_role change for {project} (POST /api/requests)."),
+        ),
+        Verdict::NoProjectAccess { explicitly_none: true } => (
+            format!("{project} is open to the organization, but a rule in PostHog sets {email}'s access to none."),
+            format!("Grant a project role: ask with a project_role change for {project} (POST /api/requests); it replaces the none rule."),
+        ),
+        Verdict::RbacRole { level } => (
+            format!("{email} can see {project}: a role (RBAC) they hold gives project access {level}."),
+            "Nothing is blocking access. Ask them to pick the project in PostHog's project switcher, or to sign out and in again.".into(),
         ),
         Verdict::ExplicitRole { role } => (
             format!("{email} can see {project}: they have the project role {}.", role.as_str()),
@@ -315,7 +354,8 @@ mod tests {
     #[test]
     fn only_access_verdicts_can_see() {
         assert!(Verdict::ProjectDefault.can_see());
-        assert!(!Verdict::NoProjectAccess.can_see());
+        assert!(!Verdict::NoProjectAccess { explicitly_none: true }.can_see());
+        assert!(Verdict::RbacRole { level: "member".into() }.can_see());
         assert!(!Verdict::ProjectNotFound.can_see());
     }
 }

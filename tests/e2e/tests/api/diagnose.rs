@@ -208,3 +208,40 @@ async fn a_missing_or_malformed_parameter_is_a_400_naming_it() {
     }
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_member_who_sees_a_restricted_project_through_an_rbac_role_is_told_so() {
+    // Arrange
+    let t = spawn_stack().await;
+    let mobile = project(&t, "Mobile App");
+    let role = t.sandbox().add_role("Mobile team", &[MEMBER]).expect("role added");
+    t.sandbox().set_role_project_access(mobile, &role, Some("member")).expect("role rule written");
+
+    // Act
+    let d = diagnose(&t, MEMBER, mobile).await;
+
+    // Assert
+    assert_eq!(d.verdict, "rbac_role");
+    assert!(d.can_see);
+    assert!(d.summary.contains("a role (RBAC)"), "{}", d.summary);
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_explicit_none_rule_on_an_open_project_is_named_as_the_cause() {
+    // Arrange
+    let t = spawn_stack().await;
+    let mobile = project(&t, "Mobile App");
+    t.sandbox().set_project_default(mobile, Some("member")).expect("the project opens");
+    t.sandbox().set_project_access_as("hogwarden-bot@acme.example", mobile, MEMBER, Some("none")).expect("none rule written");
+
+    // Act
+    let d = diagnose(&t, MEMBER, mobile).await;
+
+    // Assert
+    assert_eq!(d.verdict, "no_project_access");
+    assert!(!d.can_see);
+    assert!(d.summary.contains("sets frank@example.com's access to none"), "{}", d.summary);
+    assert!(d.next_step.contains("Grant a project role"), "{}", d.next_step);
+    t.shutdown().await;
+}
