@@ -365,7 +365,8 @@ pub struct DiagnosisDto {
     /// Whether PostHog lets the person see the project.
     pub can_see: bool,
     /// `not_invited`, `invitation_pending`, `invitation_expired`, `project_not_found`,
-    /// `no_project_access`, `explicit_role`, `project_default` or `organization_admin`.
+    /// `no_project_access`, `explicit_role`, `rbac_role`, `project_default` or
+    /// `organization_admin`.
     pub verdict: String,
     /// The cause, in a sentence.
     pub summary: String,
