@@ -83,6 +83,33 @@ async fn invitations_are_read_through_the_port_pending_and_expired() {
 }
 
 #[tokio::test]
+async fn reading_invitations_maps_posthogs_errors_as_every_read_does() {
+    // Arrange
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let mut config = client_config(&sandbox);
+    config.max_retries = 1;
+    let client = PostHogClient::new(config).unwrap();
+    let who = Email::parse(PENDING_INVITE).unwrap();
+    let invites = format!("/api/organizations/{}/invites", sandbox.organization_id());
+    let reader = sandbox.issue_api_key(SERVICE_EMAIL, &["project:read"]).unwrap();
+    let mut narrow = client_config(&sandbox);
+    narrow.api_key = SecretString::from(reader);
+    let narrow = PostHogClient::new(narrow).unwrap();
+
+    // Act
+    sandbox.fail_next(Method::GET, &invites, 2, FaultKind::Status5xx);
+    let down = client.invitations_for(&who).await.unwrap_err();
+    let refused = narrow.invitations_for(&who).await.unwrap_err();
+
+    // Assert
+    assert!(down.is_transient(), "{down:?}");
+    assert!(
+        matches!(refused, PostHogError::Rejected { status: 403, ref detail, .. } if detail.contains("organization_member:read")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_invitation_read_through_the_port_expires_with_the_sandbox_clock() {
     // Arrange
     let sandbox = acme(SandboxConfig::acme_corp()).await;
