@@ -413,3 +413,44 @@ pub struct BulkPlanItemDto {
     pub action: String,
     pub message: Option<String>,
 }
+
+/// `GET /api/diagnose?email=…&project_id=…` (approvers and admins): why a person can or
+/// cannot see a project, as PostHog reports it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DiagnosisDto {
+    pub email: String,
+    pub project_id: i64,
+    /// The project's name, when it exists.
+    pub project_name: Option<String>,
+    /// Whether PostHog lets the person see the project.
+    pub can_see: bool,
+    /// `not_invited`, `invitation_pending`, `invitation_expired`, `project_not_found`,
+    /// `no_project_access`, `explicit_role`, `rbac_role`, `project_default` or
+    /// `organization_admin`.
+    pub verdict: String,
+    /// The cause, in a sentence.
+    pub summary: String,
+    /// What to do about it.
+    pub next_step: String,
+    /// The project role behind `explicit_role` (`viewer`, `member` or `admin`).
+    pub role: Option<String>,
+    /// When the invitation was sent (`invitation_pending`, `invitation_expired`).
+    pub invitation_sent_at: Option<DateTime<Utc>>,
+    /// When the invitation expires or expired.
+    pub invitation_expires_at: Option<DateTime<Utc>>,
+    /// The checks made, in order.
+    pub checks: Vec<DiagnosisCheckDto>,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// One check of a diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DiagnosisCheckDto {
+    /// `membership`, `invitation`, `project` or `project_access`.
+    pub check: String,
+    /// Whether this check stands out of the way.
+    pub ok: bool,
+    pub detail: String,
+}

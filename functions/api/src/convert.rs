@@ -261,27 +261,13 @@ pub fn request_markdown(r: &AccessRequest, grants: &[Grant], entries: &[AuditEnt
     use std::fmt::Write as _;
     let when = |t: Option<DateTime<Utc>>| t.map_or_else(|| "not yet".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
     let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# Access request {}
-",
-        r.id
-    );
+    let _ = writeln!(md, "# Access request {}\n", r.id);
     let _ = writeln!(md, "- Person: {}", r.subject);
     let _ = writeln!(md, "- Requested by: {} on {}", r.requester, r.created_at.format("%Y-%m-%d %H:%M UTC"));
     let what: Vec<String> = r.changes.iter().map(AccessChange::describe).collect();
     let _ = writeln!(md, "- Change: {}", what.join("; "));
-    let _ = writeln!(
-        md,
-        "- Status: {}
-",
-        r.status.as_str()
-    );
-    let _ = writeln!(
-        md,
-        "## Security checklist
-"
-    );
+    let _ = writeln!(md, "- Status: {}\n", r.status.as_str());
+    let _ = writeln!(md, "## Security checklist\n");
     let approved = if c.approved_by.is_empty() { "not yet".to_owned() } else { c.approved_by.join(", ") };
     let _ = writeln!(md, "- [{}] Approved by: {approved}", if c.approved_by.is_empty() { " " } else { "x" });
     let least = match c.least_access {
@@ -328,4 +314,35 @@ pub fn request_markdown(r: &AccessRequest, grants: &[Grant], entries: &[AuditEnt
         );
     }
     md
+}
+
+/// A diagnosis on the wire.
+pub fn diagnosis(d: &hogwarden_core::usecases::Diagnosis) -> dto::DiagnosisDto {
+    use hogwarden_core::usecases::Verdict;
+    let (sent, expires) = match &d.verdict {
+        Verdict::InvitationPending { sent_at, expires_at } => (Some(*sent_at), Some(*expires_at)),
+        Verdict::InvitationExpired { sent_at, expired_at } => (Some(*sent_at), Some(*expired_at)),
+        _ => (None, None),
+    };
+    dto::DiagnosisDto {
+        email: d.email.to_string(),
+        project_id: d.project.get(),
+        project_name: d.project_name.clone(),
+        can_see: d.verdict.can_see(),
+        verdict: d.verdict.code().to_owned(),
+        summary: d.summary.clone(),
+        next_step: d.next_step.clone(),
+        role: match &d.verdict {
+            Verdict::ExplicitRole { role } => Some(role.as_str().to_owned()),
+            _ => None,
+        },
+        invitation_sent_at: sent,
+        invitation_expires_at: expires,
+        checks: d
+            .checks
+            .iter()
+            .map(|c| dto::DiagnosisCheckDto { check: c.kind.as_str().to_owned(), ok: c.ok, detail: c.detail.clone() })
+            .collect(),
+        checked_at: d.checked_at,
+    }
 }

@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod bulk;
+mod diagnose;
 mod meta;
 mod requests;
 mod revoke;
@@ -18,6 +19,7 @@ pub(crate) use access::{__path_access_overview, __path_list_keys};
 pub(crate) use audit::__path_verify_audit;
 pub(crate) use audit::{__path_export_audit, __path_list_audit};
 pub(crate) use bulk::__path_plan as __path_bulk_plan;
+pub(crate) use diagnose::__path_diagnose;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use requests::{
     __path_approve, __path_create_request, __path_deny, __path_export_request, __path_extend_grant, __path_get_request, __path_inbox,
@@ -56,7 +58,7 @@ pub(crate) fn meta(state: ApiState) -> Router {
 }
 
 pub(crate) fn reviews(state: ApiState) -> Router {
-    Router::new().route("/api/access", get(access::access_overview)).with_state(state)
+    Router::new().route("/api/access", get(access::access_overview)).route("/api/diagnose", get(diagnose::diagnose)).with_state(state)
 }
 
 pub(crate) fn keys(state: ApiState) -> Router {

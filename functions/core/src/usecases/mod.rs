@@ -6,6 +6,7 @@ mod apply;
 mod approve;
 mod checklist;
 mod deny;
+mod diagnose;
 mod extend;
 mod overview;
 mod queries;
@@ -22,6 +23,7 @@ use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
 pub use checklist::Checklist;
+pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;

@@ -6,6 +6,7 @@ mod bad_input;
 mod bulk;
 mod checklist;
 mod concurrency;
+mod diagnose;
 mod extensions;
 mod openapi;
 mod rate_limit;
