@@ -57,8 +57,8 @@ pub fn duration(minutes_opt: Option<i64>) -> String {
     minutes_opt.map_or_else(|| "Permanent".into(), minutes)
 }
 
-/// `59 min left`, `23 h 59 min left`, `less than a minute left`; rounds minutes up so
-/// that `1 min left` is shown until the very end.
+/// `59 min left`, `23 h 59 min left`, `less than a minute left`: whole minutes, counted
+/// down (a grant of one hour reads `59 min left` a moment after it was applied).
 pub fn time_left(seconds: i64) -> String {
     if seconds <= 0 {
         return "ending now".into();
@@ -66,7 +66,7 @@ pub fn time_left(seconds: i64) -> String {
     if seconds < 60 {
         return "less than a minute left".into();
     }
-    format!("{} left", minutes((seconds + 59) / 60))
+    format!("{} left", minutes(seconds / 60))
 }
 
 /// Seconds from `now` until `at`.
@@ -114,12 +114,13 @@ mod tests {
     }
 
     #[test]
-    fn time_left_rounds_up_to_the_minute() {
+    fn time_left_counts_whole_minutes_down() {
         assert_eq!(time_left(3600), "1 h left");
-        assert_eq!(time_left(3599), "1 h left");
+        assert_eq!(time_left(3599), "59 min left");
         assert_eq!(time_left(3540), "59 min left");
-        assert_eq!(time_left(86_399), "1 day left");
-        assert_eq!(time_left(86_000), "23 h 54 min left");
+        assert_eq!(time_left(86_399), "23 h 59 min left");
+        assert_eq!(time_left(86_000), "23 h 53 min left");
+        assert_eq!(time_left(60), "1 min left");
         assert_eq!(time_left(30), "less than a minute left");
         assert_eq!(time_left(0), "ending now");
     }

@@ -104,7 +104,7 @@ fn RequestCard(
     let actions = if mine {
         view! {
             <p class="mine"><strong>"Your request"</strong></p>
-            <p>"You cannot approve your own request; another approver has to."</p>
+            <p>"You cannot approve your own request. Another approver has to decide."</p>
         }
         .into_any()
     } else if !request.can_approve {

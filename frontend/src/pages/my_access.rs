@@ -106,8 +106,13 @@ fn GrantTable(
                     .map(|g| {
                         let id = g.id.clone();
                         let expires = g.expires_at;
+                        // The tick makes this count down; the time itself is read fresh, so a
+                        // grant applied a moment ago never shows more than its duration.
                         let left = move || match expires {
-                            Some(at) => format::time_left(format::seconds_until(at, ctx.now.get())),
+                            Some(at) => {
+                                ctx.now.track();
+                                format::time_left(format::seconds_until(at, chrono::Utc::now()))
+                            }
                             None => "Permanent".to_owned(),
                         };
                         let what = format::change(&g.change, &projects);
@@ -115,7 +120,7 @@ fn GrantTable(
                         let grant = g.clone();
                         view! {
                             <tr>
-                                <th scope="row">{what}</th>
+                                <td>{what}</td>
                                 <td>{format::title(&g.baseline)}</td>
                                 <td>{format::title(&g.confirmed)}</td>
                                 <td>{format::when(g.applied_at)}</td>

@@ -44,8 +44,7 @@ fn cell(role: &str, grant: Option<&TemporaryDto>, now: chrono::DateTime<chrono::
 
 #[component]
 fn OverviewTable(overview: AccessOverviewDto) -> impl IntoView {
-    let ctx = use_ctx();
-    let now = ctx.now.get_untracked();
+    let now = chrono::Utc::now();
     let projects = overview.projects.clone();
     view! {
         <p>{format!("Read from PostHog at {}.", format::when(overview.generated_at))}</p>
