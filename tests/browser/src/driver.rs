@@ -79,6 +79,7 @@ impl Driver {
             "--disable-gpu".to_owned(),
             "--disable-background-networking".to_owned(),
             "--disable-component-update".to_owned(),
+            "--disable-crash-reporter".to_owned(),
             "--disable-default-apps".to_owned(),
             "--disable-extensions".to_owned(),
             "--disable-sync".to_owned(),

@@ -36,7 +36,7 @@ pub fn frontend_dist() -> anyhow::Result<PathBuf> {
         bail!(
             "{} has no index.html: the browser tests drive the built front end. Run `cargo xtask test` \
              (it builds the front end, then runs every test), or build it alone with \
-             `cd frontend && trunk build --release`.",
+             `cargo xtask size` (the release build, and its size).",
             dist.display()
         );
     }
