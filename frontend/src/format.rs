@@ -24,6 +24,7 @@ pub fn change(c: &ChangeDto, projects: &[ProjectDto]) -> String {
     match c {
         ChangeDto::OrgRole { role } => format!("Organization role {}", title(role)),
         ChangeDto::ProjectRole { project_id, role } => format!("Project role {} in {}", title(role), project_name(*project_id, projects)),
+        ChangeDto::RemoveFromProject { project_id } => format!("Removal from {}", project_name(*project_id, projects)),
     }
 }
 

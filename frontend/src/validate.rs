@@ -16,6 +16,8 @@ pub const TICKET_MAX: usize = 200;
 pub enum Kind {
     Org,
     Project,
+    /// Remove one's explicit role in projects (permanent).
+    Removal,
 }
 
 impl Kind {
@@ -23,11 +25,21 @@ impl Kind {
         match self {
             Self::Org => "org",
             Self::Project => "project",
+            Self::Removal => "removal",
         }
     }
 
     pub fn parse(raw: &str) -> Self {
-        if raw == "project" { Self::Project } else { Self::Org }
+        match raw {
+            "project" => Self::Project,
+            "removal" => Self::Removal,
+            _ => Self::Org,
+        }
+    }
+
+    /// Whether the change lands in projects the person picks.
+    pub fn needs_projects(self) -> bool {
+        matches!(self, Self::Project | Self::Removal)
     }
 
     /// The roles the form offers. Owner is not among them.
@@ -35,6 +47,7 @@ impl Kind {
         match self {
             Self::Org => &["member", "admin"],
             Self::Project => &["viewer", "member", "admin"],
+            Self::Removal => &[],
         }
     }
 }
@@ -108,6 +121,7 @@ pub fn needs_approval(policy: &PolicyDto, kind: Kind, role: &str) -> Option<bool
         (Kind::Project, "admin") => n.project_admin,
         (Kind::Project, "member") => n.project_member,
         (Kind::Project, "viewer") => n.project_viewer,
+        (Kind::Removal, _) => n.project_removal,
         _ => return None,
     })
 }
@@ -116,12 +130,19 @@ pub fn needs_approval(policy: &PolicyDto, kind: Kind, role: &str) -> Option<bool
 pub const OWNER_NOTE: &str = "Owner is never granted through Hogwarden: an owner controls billing and can delete the \
                               organization, so ownership is only passed on by an existing owner in PostHog itself.";
 
+/// Why a removal cannot be temporary.
+pub const REMOVAL_NOTE: &str = "Removal from a project is permanent: untick Temporary access, or ask for a lower role for a while instead.";
+
 /// Turns the form into the API's body, or lists every problem in words.
 pub fn build(draft: &Draft, policy: &PolicyDto) -> Result<CreateRequest, Vec<String>> {
     let mut problems = Vec::new();
     let role = draft.role.trim().to_ascii_lowercase();
     let cap = max_minutes(policy, draft.kind, &role);
-    if role == "owner" {
+    if draft.kind == Kind::Removal {
+        if draft.temporary {
+            problems.push(REMOVAL_NOTE.to_owned());
+        }
+    } else if role == "owner" {
         problems.push(OWNER_NOTE.to_owned());
     } else if cap.is_none() {
         problems.push(format!("'{role}' is not a role you can ask for here; choose one from the list."));
@@ -129,21 +150,26 @@ pub fn build(draft: &Draft, policy: &PolicyDto) -> Result<CreateRequest, Vec<Str
 
     let changes: Vec<ChangeDto> = match draft.kind {
         Kind::Org => vec![ChangeDto::OrgRole { role: role.clone() }],
-        Kind::Project => {
+        Kind::Project | Kind::Removal => {
             let mut ids = draft.projects.clone();
             ids.sort_unstable();
             ids.dedup();
             if ids.is_empty() {
                 problems.push("Choose at least one project.".into());
             }
-            ids.into_iter().map(|project_id| ChangeDto::ProjectRole { project_id, role: role.clone() }).collect()
+            ids.into_iter()
+                .map(|project_id| match draft.kind {
+                    Kind::Removal => ChangeDto::RemoveFromProject { project_id },
+                    _ => ChangeDto::ProjectRole { project_id, role: role.clone() },
+                })
+                .collect()
         }
     };
     if changes.len() > policy.max_changes_per_request {
         problems.push(format!("A request may hold at most {} changes; choose fewer projects.", policy.max_changes_per_request));
     }
 
-    let duration_minutes = if draft.temporary {
+    let duration_minutes = if draft.temporary && draft.kind != Kind::Removal {
         match draft.duration.trim().parse::<i64>() {
             Ok(n) if n >= 1 => {
                 let total = n.saturating_mul(draft.unit.minutes());
@@ -212,6 +238,7 @@ mod tests {
                 project_admin: true,
                 project_member: true,
                 project_viewer: false,
+                project_removal: true,
             },
             approvals_required: 1,
             pending_ttl_minutes: 72 * 60,
@@ -276,6 +303,17 @@ mod tests {
         );
         let too_many = build(&Draft { projects: vec![1, 2, 3], ..d }, &policy()).unwrap_err();
         assert_eq!(too_many, vec!["A request may hold at most 2 changes; choose fewer projects.".to_owned()]);
+    }
+
+    #[test]
+    fn a_removal_is_permanent_and_names_the_projects() {
+        let d = Draft { kind: Kind::Removal, role: String::new(), projects: vec![7], temporary: false, ..draft() };
+        let body = build(&d, &policy()).unwrap();
+        assert_eq!(body.changes, vec![ChangeDto::RemoveFromProject { project_id: 7 }]);
+        assert_eq!(body.duration_minutes, None);
+        assert_eq!(build(&Draft { temporary: true, ..d }, &policy()).unwrap_err(), vec![REMOVAL_NOTE.to_owned()]);
+        assert_eq!(needs_approval(&policy(), Kind::Removal, ""), Some(true));
+        assert_eq!(max_minutes(&policy(), Kind::Removal, ""), None);
     }
 
     #[test]

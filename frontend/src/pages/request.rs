@@ -53,7 +53,10 @@ fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>
         policy.with_value(|p| {
             let cap = validate::max_minutes(p, k, &r);
             let approval = validate::needs_approval(p, k, &r);
-            let cap = cap.map(|m| format!("Longest allowed: {}", format::minutes(m)));
+            let cap = match k {
+                Kind::Removal => Some("Permanent: a removal does not end by itself".to_owned()),
+                _ => cap.map(|m| format!("Longest allowed: {}", format::minutes(m))),
+            };
             let approval = approval.map(|needed| {
                 if needed {
                     let n = p.approvals_required.max(1);
@@ -112,16 +115,21 @@ fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>
                     on:change=move |ev| {
                         let k = Kind::parse(&event_target_value(&ev));
                         kind.set(k);
-                        if !k.roles().contains(&role.get_untracked().as_str()) {
+                        if k == Kind::Removal {
+                            // A removal is permanent.
+                            temporary.set(false);
+                        } else if !k.roles().contains(&role.get_untracked().as_str()) {
                             role.set("member".into());
                         }
                     }
                 >
                     <option value="org" selected=move || kind.get() == Kind::Org>"Organization role"</option>
                     <option value="project" selected=move || kind.get() == Kind::Project>"Project role"</option>
+                    <option value="removal" selected=move || kind.get() == Kind::Removal>"Remove from project"</option>
                 </select>
             </div>
 
+            <Show when=move || kind.get() != Kind::Removal>
             <div class="field">
                 <label for="role">"Role"</label>
                 <select id="role" aria-describedby="owner-note" on:change=move |ev| role.set(event_target_value(&ev))>
@@ -142,8 +150,9 @@ fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>
                 </select>
                 <p id="owner-note" class="hint">{validate::OWNER_NOTE}</p>
             </div>
+            </Show>
 
-            <Show when=move || kind.get() == Kind::Project>
+            <Show when=move || kind.get().needs_projects()>
                 <fieldset class="projects">
                     <legend>"Projects"</legend>
                     {move || match projects.get() {
@@ -179,14 +188,16 @@ fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>
                 </fieldset>
             </Show>
 
+            <Show when=move || kind.get() != Kind::Removal fallback=|| view! { <p class="hint">"A removal is permanent: you keep the organization and your other projects."</p> }>
             <div class="field">
                 <label class="check">
                     <input type="checkbox" id="temporary" prop:checked=move || temporary.get() on:change=move |ev| temporary.set(event_target_checked(&ev)) />
                     "Temporary access"
                 </label>
             </div>
+            </Show>
 
-            <Show when=move || temporary.get()>
+            <Show when=move || temporary.get() && kind.get() != Kind::Removal>
                 <div class="field inline">
                     <label for="duration">"Duration"</label>
                     <input
