@@ -155,15 +155,14 @@ fn Signed(config: RuntimeConfig) -> impl IntoView {
         let token = ctx.token.get();
         let client = ctx.client();
         async move {
-            match token {
+            let me = match token {
                 Some(_) => client.me().await.map(Some),
                 None => Ok(None),
-            }
-        }
-    });
-    Effect::new(move || {
-        if let Some(Ok(m)) = me.get() {
-            ctx.me.set(m);
+            };
+            // Set before the resource resolves, so pages see who is signed in when they
+            // first render.
+            ctx.me.set(me.clone().ok().flatten());
+            me
         }
     });
 
