@@ -211,7 +211,22 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     });
     view! {
         <header>
-            <a class="skip" href="#main">"Skip to content"</a>
+            // Not a plain "#main" link: the hash picks the page.
+            <a
+                class="skip"
+                href="#main"
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    if let Some(main) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("main")) {
+                        use wasm_bindgen::JsCast;
+                        if let Ok(el) = main.dyn_into::<web_sys::HtmlElement>() {
+                            let _ = el.focus();
+                        }
+                    }
+                }
+            >
+                "Skip to content"
+            </a>
             <p class="brand">"Hogwarden"</p>
             <nav aria-label="Main">
                 <ul>
