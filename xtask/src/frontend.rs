@@ -182,15 +182,17 @@ pub fn build_frontend(release: bool) -> Result<(), String> {
     run(if release { "building the front end (trunk, release)" } else { "building the front end (trunk, debug)" }, cmd)
 }
 
-/// The front end's own checks, as strict as the server's: formatting, and clippy for
-/// the wasm32 target with warnings as errors.
+/// The front end's own checks, as strict as the server's: formatting, clippy for the
+/// wasm32 target with warnings as errors, and the unit tests of its pure modules
+/// (config, formatting, the form's rules), which run natively.
 pub fn check_frontend() -> Result<(), String> {
     ensure_frontend_tools()?;
     run("front end: formatting", frontend_cargo(&["fmt", "--all", "--", "--check"]))?;
     run(
         "front end: clippy (wasm32)",
         frontend_cargo(&["clippy", "--workspace", "--all-targets", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"]),
-    )
+    )?;
+    run("front end: unit tests", frontend_cargo(&["test", "--workspace"]))
 }
 
 /// Headless Chromium and its WebDriver, from Debian, for the browser tests.
