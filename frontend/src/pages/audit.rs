@@ -184,6 +184,9 @@ fn summary(e: &AuditEntryDto, projects: &[ProjectDto]) -> String {
     if let Some(gs) = d.get("grants").and_then(Value::as_array) {
         parts.push(gs.iter().filter_map(|g| g.get("change").and_then(change)).collect::<Vec<_>>().join("; "));
     }
+    if let (Some(n), Some(of)) = (d.get("approvals").and_then(Value::as_u64), d.get("approvals_required").and_then(Value::as_u64)) {
+        parts.push(format!("approval {n} of {of}"));
+    }
     if let Some(m) = d.get("duration_minutes").and_then(Value::as_i64) {
         parts.push(format!("for {}", format::minutes(m)));
     }
