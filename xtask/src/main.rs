@@ -1,9 +1,12 @@
 //! `cargo xtask <task>`: the project's tasks, in Rust so that a fresh machine with
 //! only the Rust toolchain can run them.
 //!
-//! - `run [ARGS…]`: the local stack with the demo organization (`hogwarden serve`).
+//! - `run [ARGS…]`: builds the front end, then the local stack with the demo
+//!   organization (`hogwarden serve`) serving it.
 //! - `test`: everything CI checks, in order: formatting, clippy with warnings as
-//!   errors, then every test of the workspace.
+//!   errors, the front end's checks and release build, then every test of the
+//!   workspace (the browser tests among them).
+//! - `size`: the release front end's WASM size, raw and gzipped, against its budget.
 //!
 //! Each task installs what it needs if it is missing, and says what it is doing.
 
@@ -11,13 +14,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod frontend;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
+        Some("size") => frontend::size(),
         _ => {
-            eprintln!("usage: cargo xtask run [hogwarden serve flags…] | cargo xtask test");
+            eprintln!("usage: cargo xtask run [hogwarden serve flags…] | cargo xtask test | cargo xtask size");
             return ExitCode::from(2);
         }
     };
@@ -64,7 +70,12 @@ fn ensure_moto() -> Result<(), String> {
 }
 
 fn run(extra: &[String]) -> Result<(), String> {
+    frontend::build_frontend(true)?;
+    let dist = frontend::dist_dir().to_string_lossy().into_owned();
     let mut args = vec!["run", "--package", "hogwarden-local", "--bin", "hogwarden", "--", "serve"];
+    if !extra.iter().any(|a| a.starts_with("--frontend-dir")) {
+        args.extend(["--frontend-dir", dist.as_str()]);
+    }
     args.extend(extra.iter().map(String::as_str));
     step("the local stack (Ctrl-C stops it)", "cargo", &args)
 }
@@ -75,6 +86,7 @@ fn test() -> Result<(), String> {
     step("clippy", "cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
     step("doc tests", "cargo", &["test", "--workspace", "--doc"])?;
     ensure_moto()?;
+    frontend::prepare_browser_tests()?;
     if !has("cargo-nextest", "--version") && !has("cargo", "nextest --version") {
         step("installing cargo-nextest", "cargo", &["install", "cargo-nextest", "--locked"])?;
     }

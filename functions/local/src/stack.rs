@@ -184,11 +184,18 @@ fn issue(issuer: &LocalIssuer, user: &demo::DemoUser) -> anyhow::Result<String> 
 fn local_routes(state: LocalState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/config.json", get(frontend_config))
         .route("/auth/demo-users", get(demo_users))
         .route("/auth/dev-login", post(dev_login))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
         .with_state(state)
+}
+
+/// The web front end's runtime configuration: the API on the same origin, and the dev
+/// sign-in (in AWS the same file sits next to index.html and names the OIDC provider).
+async fn frontend_config() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "api_url": "", "auth": { "mode": "dev" } }))
 }
 
 async fn demo_users() -> Json<Vec<dto::DemoUserDto>> {

@@ -1,9 +1,11 @@
 //! The audit log and its chain verification.
 
+use std::collections::HashSet;
+
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use hogwarden_api_types as dto;
-use hogwarden_core::audit::AuditKind;
+use hogwarden_core::audit::{AuditEntry, AuditKind};
 use hogwarden_core::ports::AuditQuery;
 use hogwarden_core::types::{Email, ParseError, RequestId};
 use serde::Deserialize;
@@ -22,6 +24,10 @@ pub(crate) struct AuditParams {
     /// requested, approved, denied, expired, applied, apply_failed, reverted, revert_failed, revert_conflict.
     kind: Option<String>,
     request_id: Option<String>,
+    /// Entries about one PostHog project: those whose details name it, and every
+    /// other entry of the same requests (approved, denied, …). Looked for among the
+    /// newest 500 entries that match the other filters.
+    project: Option<i64>,
     /// RFC 3339 time.
     from: Option<String>,
     to: Option<String>,
@@ -55,6 +61,28 @@ fn query(p: &AuditParams) -> Result<AuditQuery, ApiError> {
     })
 }
 
+/// How many entries a project filter looks through (the use case's largest page).
+const PROJECT_SEARCH_WINDOW: usize = 500;
+
+/// Whether a JSON value names the project anywhere (a change is `{"kind":
+/// "project_role", "project": 42, …}` in every entry's details).
+fn names_project(v: &serde_json::Value, project: i64) -> bool {
+    match v {
+        serde_json::Value::Object(o) => {
+            o.iter().any(|(k, v)| (k == "project" || k == "project_id") && v.as_i64() == Some(project) || names_project(v, project))
+        }
+        serde_json::Value::Array(a) => a.iter().any(|v| names_project(v, project)),
+        _ => false,
+    }
+}
+
+/// The entries about one project. Entries such as "approved" do not repeat the
+/// changes, so an entry also counts when another entry of its request names the project.
+fn about_project(entries: Vec<AuditEntry>, project: i64) -> Vec<AuditEntry> {
+    let requests: HashSet<RequestId> = entries.iter().filter(|e| names_project(&e.details, project)).filter_map(|e| e.request_id).collect();
+    entries.into_iter().filter(|e| names_project(&e.details, project) || e.request_id.is_some_and(|r| requests.contains(&r))).collect()
+}
+
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = dto::AuditList, description = "Entries newest first, and whether the chain verifies"), (status = 400, body = dto::ErrorBody)),
     security(("bearer" = [])))]
@@ -64,9 +92,18 @@ pub(crate) async fn list_audit(
     params: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ApiJson<dto::AuditList>, ApiError> {
     let Query(params) = params?;
-    let page = s.app.audit(&who, query(&params)?).await?;
+    let mut q = query(&params)?;
+    let limit = q.limit;
+    if params.project.is_some() {
+        q.limit = PROJECT_SEARCH_WINDOW;
+    }
+    let page = s.app.audit(&who, q).await?;
+    let entries = match params.project {
+        Some(project) => about_project(page.entries, project).into_iter().take(limit).collect(),
+        None => page.entries,
+    };
     Ok(ApiJson(dto::AuditList {
-        entries: page.entries.iter().map(convert::audit_entry).collect(),
+        entries: entries.iter().map(convert::audit_entry).collect(),
         verification: convert::verification(&page.verification),
     }))
 }

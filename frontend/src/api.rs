@@ -1,0 +1,240 @@
+//! Every HTTP call the app makes: the runtime config, the local stack's dev sign-in,
+//! the OIDC token exchange and the Hogwarden API. Calls return typed results; the
+//! API's `ErrorBody` becomes an [`ApiError`] whose text a person can act on.
+
+use std::fmt;
+
+use hogwarden_api_types::{
+    AccessOverviewDto, ApproveBody, AuditList, CreateRequest, DemoUserDto, DenyBody, DevLoginBody, ErrorBody, GrantDto, GrantList, MeDto,
+    PolicyDto, ProjectList, RequestDto, RequestList, TokenResponse,
+};
+use leptos::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, RequestInit, Response};
+
+use crate::config::{OidcConfig, RuntimeConfig};
+use crate::pkce;
+
+/// Why a call failed, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The server could not be reached at all.
+    Network(String),
+    /// The token is missing, expired or not accepted.
+    SignedOut(String),
+    /// The server answered with an error.
+    Refused { status: u16, message: String },
+    /// The answer was not what this version of the app expects.
+    Unreadable(String),
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Network(what) => write!(f, "Could not reach {what}. Check your connection and try again."),
+            Self::SignedOut(msg) => write!(f, "You are signed out: {msg}"),
+            Self::Refused { status, message } => match status {
+                403 => write!(f, "Not allowed: {message}"),
+                404 => write!(f, "Not found: {message}"),
+                409 => write!(f, "{message} Someone may have acted on it first; the list has been reloaded."),
+                429 => write!(f, "Too many requests; wait a moment and try again."),
+                502..=504 => write!(f, "PostHog or the store did not answer in time ({message}). Try again in a moment."),
+                500..=599 => write!(f, "The server had a problem (error {status}). Try again; if it persists, tell an admin."),
+                _ => f.write_str(message),
+            },
+            Self::Unreadable(what) => {
+                write!(f, "The answer from {what} could not be read. Reload the page; the app may have been updated.")
+            }
+        }
+    }
+}
+
+/// Turns an error answer into an [`ApiError`], using the API's message when it sent one.
+fn refused(status: u16, body: &str) -> ApiError {
+    let message = serde_json::from_str::<ErrorBody>(body).map(|b| b.error.message).unwrap_or_else(|_| match status {
+        401 => "sign in again.".into(),
+        403 => "you may not do this.".into(),
+        404 => "it does not exist (any more).".into(),
+        _ => format!("the server answered {status}."),
+    });
+    if status == 401 { ApiError::SignedOut(message) } else { ApiError::Refused { status, message } }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Who calls the API, and where it is. Cheap to copy into async blocks.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub base: String,
+    pub token: Option<String>,
+    /// Cleared when the API says the token is no longer good, which signs the person out.
+    pub on_signed_out: Option<RwSignal<Option<String>>>,
+}
+
+async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<String>) -> ApiResult<(u16, String)> {
+    let network = || {
+        ApiError::Network(if url.starts_with("http") {
+            url.split('/').take(3).collect::<Vec<_>>().join("/")
+        } else {
+            "the Hogwarden server".into()
+        })
+    };
+    let init = RequestInit::new();
+    init.set_method(method);
+    let h = Headers::new().map_err(|_| network())?;
+    for (k, v) in headers {
+        h.set(k, v).map_err(|_| network())?;
+    }
+    init.set_headers(&h);
+    if let Some(b) = body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(&b));
+    }
+    let window = web_sys::window().ok_or_else(network)?;
+    let resp: Response =
+        JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(|_| network())?.dyn_into().map_err(|_| network())?;
+    let text = JsFuture::from(resp.text().map_err(|_| network())?).await.map_err(|_| network())?.as_string().unwrap_or_default();
+    Ok((resp.status(), text))
+}
+
+fn decode<T: DeserializeOwned>(what: &str, status: u16, text: &str) -> ApiResult<T> {
+    if !(200..300).contains(&status) {
+        return Err(refused(status, text));
+    }
+    serde_json::from_str(text).map_err(|_| ApiError::Unreadable(what.into()))
+}
+
+impl Client {
+    async fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<String>) -> ApiResult<T> {
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Accept", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let url = format!("{}{path}", self.base.trim_end_matches('/'));
+        let (status, text) = send(method, &url, &headers, body).await?;
+        let out = decode(path, status, &text);
+        if let (Err(ApiError::SignedOut(_)), Some(token)) = (&out, self.on_signed_out) {
+            crate::session::forget_token();
+            token.set(None);
+        }
+        out
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> ApiResult<T> {
+        self.call("GET", path, None).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> ApiResult<T> {
+        let json = serde_json::to_string(body).map_err(|_| ApiError::Unreadable(path.into()))?;
+        self.call("POST", path, Some(json)).await
+    }
+
+    pub async fn me(&self) -> ApiResult<MeDto> {
+        self.get("/api/me").await
+    }
+
+    pub async fn policy(&self) -> ApiResult<PolicyDto> {
+        self.get("/api/policy").await
+    }
+
+    pub async fn projects(&self) -> ApiResult<ProjectList> {
+        self.get("/api/projects").await
+    }
+
+    pub async fn create_request(&self, body: &CreateRequest) -> ApiResult<RequestDto> {
+        self.post("/api/requests", body).await
+    }
+
+    pub async fn my_requests(&self) -> ApiResult<RequestList> {
+        self.get("/api/requests").await
+    }
+
+    pub async fn inbox(&self) -> ApiResult<RequestList> {
+        self.get("/api/inbox").await
+    }
+
+    pub async fn approve(&self, id: &str) -> ApiResult<RequestDto> {
+        self.post(&format!("/api/requests/{}/approve", pkce::encode(id)), &ApproveBody::default()).await
+    }
+
+    pub async fn deny(&self, id: &str, reason: String) -> ApiResult<RequestDto> {
+        self.post(&format!("/api/requests/{}/deny", pkce::encode(id)), &DenyBody { reason }).await
+    }
+
+    /// Active grants: all of them for approvers, one's own otherwise.
+    pub async fn grants(&self) -> ApiResult<GrantList> {
+        self.get("/api/grants").await
+    }
+
+    pub async fn revoke(&self, grant_id: &str) -> ApiResult<GrantDto> {
+        self.post(&format!("/api/grants/{}/revoke", pkce::encode(grant_id)), &serde_json::json!({})).await
+    }
+
+    pub async fn access(&self) -> ApiResult<AccessOverviewDto> {
+        self.get("/api/access").await
+    }
+
+    /// `query` is a ready query string without its `?` (see `pages::audit`).
+    pub async fn audit(&self, query: &str) -> ApiResult<AuditList> {
+        if query.is_empty() { self.get("/api/audit").await } else { self.get(&format!("/api/audit?{query}")).await }
+    }
+
+    pub async fn demo_users(&self) -> ApiResult<Vec<DemoUserDto>> {
+        self.get("/auth/demo-users").await
+    }
+
+    pub async fn dev_login(&self, email: &str) -> ApiResult<TokenResponse> {
+        self.post("/auth/dev-login", &DevLoginBody { email: email.into() }).await
+    }
+}
+
+/// Reads `config.json`, which sits next to `index.html`.
+pub async fn runtime_config() -> ApiResult<RuntimeConfig> {
+    let (status, text) = send("GET", "config.json", &[("Accept", "application/json")], None).await?;
+    if status != 200 {
+        return Err(ApiError::Refused {
+            status,
+            message: "config.json is missing next to index.html; the deployment is incomplete.".into(),
+        });
+    }
+    serde_json::from_str(&text).map_err(|_| ApiError::Unreadable("config.json".into()))
+}
+
+/// The token endpoint's answer (RFC 6749 §5.1 plus OIDC's `id_token`).
+#[derive(Debug, serde::Deserialize)]
+pub struct OidcTokens {
+    pub access_token: String,
+    #[serde(default)]
+    pub id_token: Option<String>,
+}
+
+/// Trades an authorization code for tokens at the identity provider.
+pub async fn exchange_code(cfg: &OidcConfig, code: &str, verifier: &str) -> ApiResult<OidcTokens> {
+    let body = pkce::token_request_body(cfg, code, verifier);
+    let (status, text) = send(
+        "POST",
+        &cfg.token_endpoint,
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
+        Some(body),
+    )
+    .await?;
+    if !(200..300).contains(&status) {
+        #[derive(serde::Deserialize)]
+        struct OAuthError {
+            error: String,
+            #[serde(default)]
+            error_description: Option<String>,
+        }
+        let why = serde_json::from_str::<OAuthError>(&text)
+            .map(|e| e.error_description.unwrap_or(e.error))
+            .unwrap_or_else(|_| format!("it answered {status}"));
+        return Err(ApiError::Refused { status, message: format!("The identity provider refused the sign-in: {why}.") });
+    }
+    serde_json::from_str(&text).map_err(|_| ApiError::Unreadable("the identity provider".into()))
+}

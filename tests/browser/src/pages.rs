@@ -1,0 +1,216 @@
+//! Page objects: one per page of the app, each a thin layer of find / act / check
+//! over [`Browser`], using the accessible names in `frontend/UI.md`.
+
+use anyhow::{Context, bail};
+use fantoccini::elements::Element;
+
+use crate::browser::Browser;
+use crate::locate::Target;
+
+/// The sign-in page and the header that replaces it once signed in.
+#[derive(Debug)]
+pub struct SignIn<'a>(pub &'a Browser);
+
+impl SignIn<'_> {
+    /// Find: the sign-in page is shown.
+    pub async fn find_page(&self) -> anyhow::Result<()> {
+        self.0.check_shown(Target::Heading("Sign in to Hogwarden")).await
+    }
+
+    /// Act: signs in with the local stack's dev sign-in.
+    pub async fn act_sign_in_as(&self, email: &str) -> anyhow::Result<()> {
+        self.find_page().await?;
+        self.0.click(Target::Button(&format!("Sign in as {email}"))).await
+    }
+
+    /// Check: the header says who is signed in.
+    pub async fn check_signed_in_as(&self, email: &str) -> anyhow::Result<()> {
+        self.0.check_shown(Target::Text(&format!("Signed in as {email}"))).await?;
+        self.0.check_shown(Target::Button("Sign out")).await
+    }
+}
+
+/// The main navigation.
+#[derive(Debug)]
+pub struct Nav<'a>(pub &'a Browser);
+
+impl Nav<'_> {
+    /// Act: follows a link of the main navigation and waits for the page's heading.
+    pub async fn act_open(&self, link: &str, heading: &str) -> anyhow::Result<()> {
+        self.0.click(Target::Link(link)).await?;
+        self.0.check_shown(Target::Heading(heading)).await
+    }
+}
+
+/// What a person asks for on the Request access page.
+#[derive(Debug, Clone)]
+pub struct AccessRequest<'a> {
+    pub kind: &'a str,
+    pub role: &'a str,
+    /// `None`: permanent.
+    pub duration: Option<(u32, &'a str)>,
+    pub reason: &'a str,
+    pub ticket: &'a str,
+}
+
+/// Request access (`/#/request`).
+#[derive(Debug)]
+pub struct RequestAccess<'a>(pub &'a Browser);
+
+impl RequestAccess<'_> {
+    pub async fn find_page(&self) -> anyhow::Result<Element> {
+        self.0.check_shown(Target::Heading("Request access")).await?;
+        self.0.find(Target::Form("Access request")).await
+    }
+
+    /// Act: fills the form (without sending it).
+    pub async fn act_fill(&self, r: &AccessRequest<'_>) -> anyhow::Result<()> {
+        self.find_page().await?;
+        let b = self.0;
+        b.choose("Kind of change", r.kind).await?;
+        b.choose("Role", r.role).await?;
+        b.set_checked("Temporary access", r.duration.is_some()).await?;
+        if let Some((amount, unit)) = r.duration {
+            b.fill("Duration", &amount.to_string()).await?;
+            b.choose("Duration unit", unit).await?;
+        }
+        b.fill("Reason", r.reason).await?;
+        b.fill("Ticket", r.ticket).await
+    }
+
+    /// Check: the policy facts the form shows for the chosen change (in the status
+    /// region "Policy for this change").
+    pub async fn check_policy_says(&self, text: &str) -> anyhow::Result<()> {
+        self.0.check_shown(Target::Status(text)).await
+    }
+
+    /// Act: sends the form; check: the page confirms it.
+    pub async fn act_submit(&self) -> anyhow::Result<String> {
+        self.0.click(Target::Button("Submit request")).await?;
+        let done = self.0.find(Target::Status("Request submitted")).await?;
+        self.0.text_of(&done).await
+    }
+}
+
+/// My access (`/#/my-access`).
+#[derive(Debug)]
+pub struct MyAccess<'a>(pub &'a Browser);
+
+pub const ACTIVE_GRANTS: &str = "My active grants";
+pub const MY_REQUESTS: &str = "My requests";
+
+impl MyAccess<'_> {
+    pub async fn find_page(&self) -> anyhow::Result<()> {
+        self.0.check_shown(Target::Heading("My access")).await
+    }
+
+    /// Find: the active grant whose Change reads so.
+    pub async fn find_grant(&self, change: &str) -> anyhow::Result<Element> {
+        self.0.find(Target::Row { table: ACTIVE_GRANTS, containing: change }).await
+    }
+
+    /// Check: the grant is active and shows the time it has left; returns that text.
+    pub async fn check_grant_active(&self, change: &str) -> anyhow::Result<String> {
+        self.find_grant(change).await?;
+        let changes = self.0.column(ACTIVE_GRANTS, "Change").await?;
+        let left = self.0.column(ACTIVE_GRANTS, "Time left").await?;
+        let row = changes.iter().position(|c| c.contains(change)).with_context(|| format!("no grant {change:?} in {changes:?}"))?;
+        let left = left.get(row).cloned().unwrap_or_default();
+        if !left.ends_with(" left") {
+            bail!("the grant {change:?} shows {left:?} as its time left");
+        }
+        Ok(left)
+    }
+
+    /// Act: revokes the grant now; check: the page confirms it and the row goes away.
+    pub async fn act_revoke(&self, change: &str) -> anyhow::Result<String> {
+        let row = self.find_grant(change).await?;
+        self.0.click_within(&row, Target::Button("Revoke now")).await?;
+        let done = self.0.find(Target::Status("Revoked:")).await?;
+        let text = self.0.text_of(&done).await?;
+        self.0.check_gone(Target::Row { table: ACTIVE_GRANTS, containing: change }).await?;
+        Ok(text)
+    }
+
+    /// Check: the status of my request with this change.
+    pub async fn check_request_status(&self, change: &str, status: &str) -> anyhow::Result<()> {
+        let changes = self.0.column(MY_REQUESTS, "Change").await?;
+        let statuses = self.0.column(MY_REQUESTS, "Status").await?;
+        let found: Vec<_> = changes.iter().zip(&statuses).filter(|(c, _)| c.contains(change)).map(|(_, s)| s.clone()).collect();
+        if !found.iter().any(|s| s == status) {
+            bail!("my request {change:?} has status {found:?}, not {status:?}");
+        }
+        Ok(())
+    }
+}
+
+/// The approver inbox (`/#/inbox`).
+#[derive(Debug)]
+pub struct Inbox<'a>(pub &'a Browser);
+
+impl Inbox<'_> {
+    pub async fn find_page(&self) -> anyhow::Result<()> {
+        self.0.check_shown(Target::Heading("Inbox")).await
+    }
+
+    /// Find: the pending request of this person.
+    pub async fn find_request_from(&self, requester: &str) -> anyhow::Result<Element> {
+        self.0.find(Target::Article(&format!("Request from {requester}"))).await
+    }
+
+    /// Check: the card tells who, what and why.
+    pub async fn check_request_reads(&self, card: &Element, texts: &[&str]) -> anyhow::Result<()> {
+        let shown = self.0.text_of(card).await?;
+        for t in texts {
+            if !shown.contains(t) {
+                bail!("the inbox card reads {shown:?}, without {t:?}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Act: approves the request of this person; check: confirmed and gone from the inbox.
+    pub async fn act_approve(&self, requester: &str) -> anyhow::Result<String> {
+        let card = self.find_request_from(requester).await?;
+        self.0.click_within(&card, Target::Button("Approve")).await?;
+        let done = self.0.find(Target::Status("Approved:")).await?;
+        let text = self.0.text_of(&done).await?;
+        self.0.check_gone(Target::Article(&format!("Request from {requester}"))).await?;
+        Ok(text)
+    }
+
+    /// Check: my own request is listed but cannot be approved or denied.
+    pub async fn check_own_request_not_approvable(&self, me: &str) -> anyhow::Result<()> {
+        let card = self.find_request_from(me).await?;
+        self.0.find_within(&card, Target::Text("Your request")).await?;
+        self.0.find_within(&card, Target::Text("You cannot approve your own request.")).await?;
+        self.0.check_absent_within(&card, Target::Button("Approve")).await?;
+        self.0.check_absent_within(&card, Target::Button("Deny")).await
+    }
+}
+
+/// The audit log (`/#/audit`).
+#[derive(Debug)]
+pub struct AuditLog<'a>(pub &'a Browser);
+
+pub const AUDIT_ENTRIES: &str = "Audit entries";
+
+impl AuditLog<'_> {
+    pub async fn find_page(&self) -> anyhow::Result<()> {
+        self.0.check_shown(Target::Heading("Audit log")).await?;
+        self.0.find(Target::Table(AUDIT_ENTRIES)).await.map(drop)
+    }
+
+    /// The Kind column, oldest first (the page lists newest first).
+    pub async fn kinds_oldest_first(&self) -> anyhow::Result<Vec<String>> {
+        let mut kinds = self.0.column(AUDIT_ENTRIES, "Kind").await?;
+        kinds.reverse();
+        Ok(kinds)
+    }
+
+    /// Check: the chain verifies.
+    pub async fn check_chain_verified(&self) -> anyhow::Result<String> {
+        let s = self.0.find(Target::Status("Chain verified")).await?;
+        self.0.text_of(&s).await
+    }
+}

@@ -1,0 +1,7 @@
+//! Headless Chromium driving the built front end, served by the local stack with the
+//! PostHog sandbox. One binary, one module per story; screenshots of every step go to
+//! `tests/output/browser/<test>/`.
+
+mod self_approval;
+mod sign_in;
+mod temporary_admin;
