@@ -213,6 +213,7 @@ pub fn build(draft: &Draft, policy: &PolicyDto) -> Result<CreateRequest, Vec<Str
         subject_email: None,
         changes,
         duration_minutes,
+        ends_at: None,
         reason: reason.to_owned(),
         ticket: (!ticket.is_empty()).then(|| ticket.to_owned()),
     })
