@@ -34,6 +34,9 @@ pub enum ChangeDto {
     OrgRole { role: String },
     /// Project role: `viewer`, `member` or `admin` in one project.
     ProjectRole { project_id: i64, role: String },
+    /// Remove the person's explicit role in one project (permanent; they keep the
+    /// organization and their other projects).
+    RemoveFromProject { project_id: i64 },
 }
 
 /// `POST /api/requests`
@@ -202,6 +205,7 @@ pub struct NeedsApprovalDto {
     pub project_admin: bool,
     pub project_member: bool,
     pub project_viewer: bool,
+    pub project_removal: bool,
 }
 
 /// Who the caller is, as the API sees them.
@@ -294,4 +298,25 @@ pub struct TemporaryDto {
     pub grant_id: String,
     pub expires_at: DateTime<Utc>,
     pub seconds_left: i64,
+}
+
+/// `GET /api/keys` (admins): the PostHog keys Hogwarden holds. Never a key's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct KeyList {
+    pub keys: Vec<KeyDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct KeyDto {
+    /// What the key is for, e.g. "Hogwarden service key".
+    pub name: String,
+    /// `personal_api_key`, `project_secret_api_key` or `project_token`.
+    pub kind: String,
+    /// `sha256:` and the first 12 hex digits of the key's SHA-256.
+    pub fingerprint: String,
+    /// Whether PostHog accepted the key when it was checked.
+    pub accepted: bool,
+    pub checked_at: DateTime<Utc>,
 }

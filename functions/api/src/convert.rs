@@ -16,6 +16,7 @@ pub fn change_from_dto(c: &dto::ChangeDto) -> Result<AccessChange, ParseError> {
         dto::ChangeDto::ProjectRole { project_id, role } => {
             AccessChange::ProjectRole { project: ProjectId::new(*project_id)?, role: ProjectRole::parse(role)? }
         }
+        dto::ChangeDto::RemoveFromProject { project_id } => AccessChange::RemoveFromProject { project: ProjectId::new(*project_id)? },
     })
 }
 
@@ -25,6 +26,7 @@ pub fn change_to_dto(c: &AccessChange) -> dto::ChangeDto {
         AccessChange::ProjectRole { project, role } => {
             dto::ChangeDto::ProjectRole { project_id: project.get(), role: role.as_str().into() }
         }
+        AccessChange::RemoveFromProject { project } => dto::ChangeDto::RemoveFromProject { project_id: project.get() },
     }
 }
 
@@ -130,6 +132,7 @@ pub fn policy(p: &Policy) -> dto::PolicyDto {
             project_admin: needs(AccessChange::ProjectRole { project, role: ProjectRole::Admin }),
             project_member: needs(AccessChange::ProjectRole { project, role: ProjectRole::Member }),
             project_viewer: needs(AccessChange::ProjectRole { project, role: ProjectRole::Viewer }),
+            project_removal: needs(AccessChange::RemoveFromProject { project }),
         },
         approvals_required: p.approvals_required,
         pending_ttl_minutes: p.pending_ttl_minutes,
@@ -142,5 +145,36 @@ pub fn role_name(r: Role) -> &'static str {
         Role::Requester => "requester",
         Role::Approver => "approver",
         Role::Admin => "admin",
+    }
+}
+
+fn temporary(g: &Grant, now: DateTime<Utc>) -> Option<dto::TemporaryDto> {
+    let expires_at = g.expires_at?;
+    Some(dto::TemporaryDto { grant_id: g.id.to_string(), expires_at, seconds_left: (expires_at - now).num_seconds().max(0) })
+}
+
+pub fn access_overview(o: &hogwarden_core::usecases::AccessOverview, now: DateTime<Utc>) -> dto::AccessOverviewDto {
+    dto::AccessOverviewDto {
+        generated_at: o.generated_at,
+        projects: o.projects.iter().map(|p| dto::ProjectDto { id: p.id.get(), name: p.name.clone() }).collect(),
+        members: o
+            .members
+            .iter()
+            .map(|m| dto::MemberAccessDto {
+                email: m.member.email.to_string(),
+                name: m.member.name.clone(),
+                org_level: m.member.level.as_str().to_owned(),
+                org_grant: m.org_grant.as_ref().and_then(|g| temporary(g, now)),
+                projects: m
+                    .projects
+                    .iter()
+                    .map(|p| dto::ProjectAccessDto {
+                        project_id: p.project.get(),
+                        role: p.role.as_str().to_owned(),
+                        grant: p.grant.as_ref().and_then(|g| temporary(g, now)),
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }

@@ -43,12 +43,24 @@ pub fn reverts_router(state: ApiState) -> Router {
     routes::reverts(state).layer(common_layers())
 }
 
+/// Who has what, and access snapshots (the reviews Lambda).
+pub fn reviews_router(state: ApiState) -> Router {
+    routes::reviews(state).layer(common_layers())
+}
+
+/// The PostHog keys Hogwarden holds (the key-rotation Lambda).
+pub fn keys_router(state: ApiState) -> Router {
+    routes::keys(state).layer(common_layers())
+}
+
 /// Every route, plus the OpenAPI document and a JSON 404 for anything else.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(routes::grants(state.clone()))
         .merge(routes::audit(state.clone()))
         .merge(routes::meta(state.clone()))
+        .merge(routes::reviews(state.clone()))
+        .merge(routes::keys(state.clone()))
         .merge(routes::reverts(state))
         .merge(openapi::routes())
         .fallback(routes::not_found)

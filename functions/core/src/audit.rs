@@ -23,10 +23,14 @@ pub enum AuditKind {
     Reverted,
     RevertFailed,
     RevertConflict,
+    /// Who had what in PostHog at a moment (scheduled or asked for), as counts.
+    AccessSnapshot,
+    /// PostHog stopped accepting Hogwarden's own API key.
+    ServiceKeyRejected,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -36,6 +40,8 @@ impl AuditKind {
         Self::Reverted,
         Self::RevertFailed,
         Self::RevertConflict,
+        Self::AccessSnapshot,
+        Self::ServiceKeyRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +55,8 @@ impl AuditKind {
             Self::Reverted => "reverted",
             Self::RevertFailed => "revert_failed",
             Self::RevertConflict => "revert_conflict",
+            Self::AccessSnapshot => "access_snapshot",
+            Self::ServiceKeyRejected => "service_key_rejected",
         }
     }
 

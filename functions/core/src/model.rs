@@ -14,13 +14,16 @@ pub enum AccessChange {
     OrgRole { role: OrgRole },
     /// Set the person's role in one project (adds them to it if they had none).
     ProjectRole { project: ProjectId, role: ProjectRole },
+    /// Take away the person's explicit role in one project. They keep their
+    /// organization membership and their other projects. Never temporary.
+    RemoveFromProject { project: ProjectId },
 }
 
 impl AccessChange {
     pub fn target(&self) -> AccessTarget {
         match self {
             Self::OrgRole { .. } => AccessTarget::Org,
-            Self::ProjectRole { project, .. } => AccessTarget::Project(*project),
+            Self::ProjectRole { project, .. } | Self::RemoveFromProject { project } => AccessTarget::Project(*project),
         }
     }
 
@@ -29,6 +32,15 @@ impl AccessChange {
         match self {
             Self::OrgRole { role } => AccessLevel::Org(role.level()),
             Self::ProjectRole { role, .. } => AccessLevel::Project(Some(*role)),
+            Self::RemoveFromProject { .. } => AccessLevel::Project(None),
+        }
+    }
+
+    /// The project a change is about, if any.
+    pub fn project(&self) -> Option<ProjectId> {
+        match self {
+            Self::OrgRole { .. } => None,
+            Self::ProjectRole { project, .. } | Self::RemoveFromProject { project } => Some(*project),
         }
     }
 
@@ -41,6 +53,7 @@ impl AccessChange {
         match self {
             Self::OrgRole { role } => format!("organization role {}", role.as_str()),
             Self::ProjectRole { project, role } => format!("project {project} role {}", role.as_str()),
+            Self::RemoveFromProject { project } => format!("removal from project {project}"),
         }
     }
 }

@@ -26,6 +26,13 @@ pub struct ApprovalRules {
     pub org_member: bool,
     pub project_member: bool,
     pub project_viewer: bool,
+    /// Removing someone from a project (default: yes).
+    #[serde(default = "yes")]
+    pub project_removal: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +47,10 @@ pub struct Policy {
     pub pending_ttl_minutes: i64,
     /// Changes one request may hold.
     pub max_changes_per_request: usize,
+    /// Who is told when something needs a security engineer (PostHog rejecting
+    /// Hogwarden's key, a leaked key). Empty: nobody but the audit log.
+    #[serde(default)]
+    pub security_contacts: Vec<crate::types::Email>,
 }
 
 impl Default for Policy {
@@ -52,10 +63,11 @@ impl Default for Policy {
                 project_member: 90 * 24 * 60,
                 project_viewer: 180 * 24 * 60,
             },
-            approval_required: ApprovalRules { org_member: true, project_member: true, project_viewer: false },
+            approval_required: ApprovalRules { org_member: true, project_member: true, project_viewer: false, project_removal: true },
             approvals_required: 1,
             pending_ttl_minutes: 72 * 60,
             max_changes_per_request: 20,
+            security_contacts: Vec::new(),
         }
     }
 }
@@ -104,6 +116,8 @@ impl Policy {
             AccessChange::ProjectRole { role: ProjectRole::Admin, .. } => m.project_admin,
             AccessChange::ProjectRole { role: ProjectRole::Member, .. } => m.project_member,
             AccessChange::ProjectRole { role: ProjectRole::Viewer, .. } => m.project_viewer,
+            // A removal is never temporary; the request check refuses a duration.
+            AccessChange::RemoveFromProject { .. } => GrantDuration::MIN_MINUTES,
         };
         GrantDuration::from_minutes(minutes)
             .unwrap_or_else(|_| GrantDuration::from_minutes(GrantDuration::MIN_MINUTES).expect("1 minute is valid"))
@@ -125,6 +139,7 @@ impl Policy {
             AccessChange::ProjectRole { role: ProjectRole::Member, .. } => a.project_member,
             AccessChange::ProjectRole { role: ProjectRole::Viewer, .. } => a.project_viewer,
             AccessChange::ProjectRole { role: ProjectRole::Admin, .. } => true,
+            AccessChange::RemoveFromProject { .. } => a.project_removal,
         }
     }
 
@@ -142,7 +157,7 @@ mod tests {
     #[test]
     fn admin_always_needs_approval_whatever_the_rules_say() {
         let p = Policy {
-            approval_required: ApprovalRules { org_member: false, project_member: false, project_viewer: false },
+            approval_required: ApprovalRules { org_member: false, project_member: false, project_viewer: false, project_removal: false },
             ..Policy::default()
         };
         assert!(p.needs_approval(&AccessChange::OrgRole { role: OrgRole::Admin }));

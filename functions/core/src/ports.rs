@@ -111,6 +111,14 @@ pub struct Project {
     pub name: String,
 }
 
+/// What PostHog said of Hogwarden's own API key. Never holds the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    /// `sha256:` and the first 12 hex digits of the key's SHA-256.
+    pub fingerprint: String,
+    pub accepted: bool,
+}
+
 /// Why PostHog did not do what was asked. `Display` is safe to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PostHogError {
@@ -147,6 +155,14 @@ pub trait PostHog: Send + Sync {
     async fn set_org_level(&self, member: &Member, level: OrgLevel) -> Result<OrgLevel, PostHogError>;
     /// The member's explicit role in a project (`None` = no explicit access).
     async fn project_role(&self, member: &Member, project: ProjectId) -> Result<Option<ProjectRole>, PostHogError>;
+    /// Every explicit project role in one project, keyed by membership id (for
+    /// overviews and snapshots: a few calls per project, not one per member).
+    async fn project_roles(&self, project: ProjectId) -> Result<Vec<(String, ProjectRole)>, PostHogError>;
+    /// Whether everyone in the organization can see the project through its default
+    /// access (then an explicit role cannot take access away).
+    async fn project_open_to_org(&self, project: ProjectId) -> Result<bool, PostHogError>;
+    /// Asks PostHog whether it still accepts Hogwarden's own API key (one cheap read).
+    async fn check_key(&self) -> Result<KeyCheck, PostHogError>;
     /// Sets (or with `None` removes) the member's project role; returns the read-back.
     async fn set_project_role(
         &self,

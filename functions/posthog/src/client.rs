@@ -170,6 +170,18 @@ impl PostHogClient {
         self.list_all(&self.org_path(&["projects"]), &[]).await
     }
 
+    /// Whether PostHog accepts the key: one read of the smallest page of projects.
+    /// `Ok(false)` is PostHog's 401; anything else that fails is an error.
+    #[tracing::instrument(skip_all, fields(key = %self.key_fingerprint_prefix()))]
+    pub async fn check_key(&self) -> Result<bool, ClientError> {
+        let url = self.url(&self.org_path(&["projects"]), &[("limit", "1")])?;
+        match self.execute(Call::get(url)).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::Unauthorized(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Project-level rules (`GET /api/projects/{id}/access_controls/`).
     #[tracing::instrument(skip_all, fields(project = %project))]
     pub async fn get_access_controls(&self, project: ProjectId) -> Result<AccessControls, ClientError> {

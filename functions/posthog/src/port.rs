@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use hogwarden_core::ports::{Member, PostHog, PostHogError, Project};
+use hogwarden_core::ports::{KeyCheck, Member, PostHog, PostHogError, Project};
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 
 use crate::client::PostHogClient;
@@ -142,6 +142,52 @@ impl PostHog for PostHogClient {
                 Ok(Project { id, name: p.name })
             })
             .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    async fn project_roles(&self, project: ProjectId) -> Result<Vec<(String, ProjectRole)>, PostHogError> {
+        let rules = self.get_access_controls(project).await?;
+        let mut members: Vec<(String, String)> = rules
+            .access_controls
+            .iter()
+            .filter(|r| r.resource == "project" && r.role.is_none())
+            .filter_map(|r| Some((r.organization_member.clone()?, r.access_level.clone()?)))
+            .collect();
+        members.sort();
+        let mut resource_rules = None;
+        let mut roles = Vec::with_capacity(members.len());
+        for (membership_id, level) in members {
+            let role = match level.as_str() {
+                "none" => continue,
+                "admin" => ProjectRole::Admin,
+                "member" => {
+                    if resource_rules.is_none() {
+                        resource_rules = Some(self.get_resource_access_controls(project).await?);
+                    }
+                    let viewer = resource_rules.as_ref().is_some_and(|r| self.is_viewer(r, &membership_id));
+                    if viewer { ProjectRole::Viewer } else { ProjectRole::Member }
+                }
+                other => {
+                    return Err(PostHogError::Unavailable(format!(
+                        "PostHog reports project access level '{other}' in project {project}, which Hogwarden does not know"
+                    )));
+                }
+            };
+            roles.push((membership_id, role));
+        }
+        Ok(roles)
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    async fn project_open_to_org(&self, project: ProjectId) -> Result<bool, PostHogError> {
+        let rules = self.get_access_controls(project).await?;
+        Ok(rules.project_default().is_none_or(|d| d.access_level.as_deref() != Some("none")))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn check_key(&self) -> Result<KeyCheck, PostHogError> {
+        let accepted = PostHogClient::check_key(self).await?;
+        Ok(KeyCheck { fingerprint: format!("sha256:{}", self.key_fingerprint_prefix()), accepted })
     }
 
     #[tracing::instrument(skip_all, fields(user = %member.user_uuid, level = level.as_str()))]

@@ -1,6 +1,7 @@
 //! Route tables. Handlers are thin: extract, parse into domain types, call one use
 //! case, shape the answer.
 
+mod access;
 mod audit;
 mod meta;
 mod requests;
@@ -12,6 +13,7 @@ use axum::routing::{get, post};
 use crate::ApiState;
 use crate::error::ApiError;
 
+pub(crate) use access::{__path_access_overview, __path_list_keys};
 pub(crate) use audit::__path_list_audit;
 pub(crate) use audit::__path_verify_audit;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
@@ -41,6 +43,14 @@ pub(crate) fn meta(state: ApiState) -> Router {
         .route("/api/policy", get(meta::get_policy))
         .route("/api/projects", get(meta::list_projects))
         .with_state(state)
+}
+
+pub(crate) fn reviews(state: ApiState) -> Router {
+    Router::new().route("/api/access", get(access::access_overview)).with_state(state)
+}
+
+pub(crate) fn keys(state: ApiState) -> Router {
+    Router::new().route("/api/keys", get(access::list_keys)).with_state(state)
 }
 
 pub(crate) fn reverts(state: ApiState) -> Router {

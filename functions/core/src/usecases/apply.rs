@@ -88,6 +88,9 @@ impl Hogwarden {
             AccessChange::ProjectRole { project, role } => {
                 AccessLevel::Project(self.posthog.set_project_role(member, *project, Some(*role)).await?)
             }
+            AccessChange::RemoveFromProject { project } => {
+                AccessLevel::Project(self.posthog.set_project_role(member, *project, None).await?)
+            }
         })
     }
 

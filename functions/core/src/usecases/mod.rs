@@ -5,6 +5,7 @@
 mod apply;
 mod approve;
 mod deny;
+mod overview;
 mod queries;
 mod request;
 mod revert;
@@ -17,6 +18,7 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};

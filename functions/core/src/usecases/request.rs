@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::model::{AccessChange, AccessRequest, RequestStatus};
-use crate::ports::{Commit, Guarded};
-use crate::types::{Actor, Email, GrantDuration, Justification, Principal, RequestId, Role, Ticket};
+use crate::ports::{Commit, Guarded, Member};
+use crate::types::{Actor, Email, GrantDuration, Justification, Principal, ProjectId, RequestId, Role, Ticket};
 
 use super::Hogwarden;
 use crate::audit::AuditKind;
@@ -30,21 +30,23 @@ impl Hogwarden {
         self.check_changes(&new)?;
 
         // The person must be in the organization and every project must exist.
-        if self.posthog.find_member(&subject).await?.is_none() {
+        let Some(member) = self.posthog.find_member(&subject).await? else {
             return Err(Error::NotFound(format!("{subject} as a member of the PostHog organization (invite them first)")));
-        }
-        let wanted_projects: Vec<_> = new
-            .changes
-            .iter()
-            .filter_map(|c| match c {
-                AccessChange::ProjectRole { project, .. } => Some(*project),
-                AccessChange::OrgRole { .. } => None,
-            })
-            .collect();
+        };
+        let wanted_projects: Vec<_> = new.changes.iter().filter_map(AccessChange::project).collect();
         if !wanted_projects.is_empty() {
             let projects = self.posthog.list_projects().await?;
             if let Some(missing) = wanted_projects.iter().find(|p| !projects.iter().any(|x| x.id == **p)) {
                 return Err(Error::NotFound(format!("project {missing}")));
+            }
+            for change in &new.changes {
+                if let AccessChange::RemoveFromProject { project } = change {
+                    let name = projects
+                        .iter()
+                        .find(|p| p.id == *project)
+                        .map_or_else(|| project.to_string(), |p| format!("{} ({project})", p.name));
+                    self.check_removal(&member, *project, &name).await?;
+                }
             }
         }
 
@@ -102,6 +104,11 @@ impl Hogwarden {
                 )));
             }
         }
+        if new.duration.is_some() && new.changes.iter().any(|c| matches!(c, AccessChange::RemoveFromProject { .. })) {
+            return Err(Error::PolicyViolation(
+                "Removal from a project is permanent: send it without a duration, or ask for a lower role for a while instead.".into(),
+            ));
+        }
         if let Some(d) = new.duration {
             let max = self.policy.max_duration_for(&new.changes).expect("changes are not empty");
             if d > max {
@@ -110,6 +117,28 @@ impl Hogwarden {
                     worst(&new.changes)
                 )));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Hogwarden {
+    /// A removal must be able to take effect: the person has an explicit role there,
+    /// and the project is not open to the whole organization.
+    async fn check_removal(&self, member: &Member, project: ProjectId, name: &str) -> Result<()> {
+        if self.posthog.project_role(member, project).await?.is_none() {
+            return Err(Error::PolicyViolation(format!(
+                "{} has no explicit access to project {name}: there is nothing to remove.",
+                member.email
+            )));
+        }
+        if self.posthog.project_open_to_org(project).await? {
+            return Err(Error::PolicyViolation(format!(
+                "Project {name} is open to everyone in the organization, so removing {} cannot take effect: they would still see it \
+                 through the project's default access. Restrict the project first (in PostHog: project settings, Access control, \
+                 default access 'No access'), then ask again.",
+                member.email
+            )));
         }
         Ok(())
     }

@@ -164,7 +164,7 @@ impl Hogwarden {
     async fn restore(&self, member: &Member, change: &AccessChange, to: AccessLevel) -> Result<AccessLevel> {
         Ok(match (change, to) {
             (AccessChange::OrgRole { .. }, AccessLevel::Org(level)) => AccessLevel::Org(self.posthog.set_org_level(member, level).await?),
-            (AccessChange::ProjectRole { project, .. }, AccessLevel::Project(role)) => {
+            (AccessChange::ProjectRole { project, .. } | AccessChange::RemoveFromProject { project }, AccessLevel::Project(role)) => {
                 AccessLevel::Project(self.posthog.set_project_role(member, *project, role).await?)
             }
             _ => return Err(Error::Storage("a grant's baseline does not match its target".into())),

@@ -1,8 +1,10 @@
 //! The local stack end to end over HTTP, against the PostHog sandbox. One binary,
 //! one module per concern; every test starts its own stack (temp folder, free ports).
 
+mod access;
 mod bad_input;
 mod concurrency;
 mod openapi;
 mod rate_limit;
+mod scenarios;
 mod temporary_elevation;

@@ -1,0 +1,33 @@
+//! Who has what (the reviews Lambda) and the keys Hogwarden holds (the key-rotation
+//! Lambda). Admins only.
+
+use axum::extract::State;
+use hogwarden_api_types as dto;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson};
+use crate::{ApiState, convert};
+
+#[utoipa::path(get, path = "/api/access", tag = "reviews",
+    responses((status = 200, body = dto::AccessOverviewDto), (status = 403, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn access_overview(State(s): State<ApiState>, Caller(who): Caller) -> Result<ApiJson<dto::AccessOverviewDto>, ApiError> {
+    let overview = s.app.access_overview(&who).await?;
+    Ok(ApiJson(convert::access_overview(&overview, s.app.clock.now())))
+}
+
+#[utoipa::path(get, path = "/api/keys", tag = "keys",
+    responses((status = 200, body = dto::KeyList), (status = 403, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn list_keys(State(s): State<ApiState>, Caller(who): Caller) -> Result<ApiJson<dto::KeyList>, ApiError> {
+    let check = s.app.service_key_status(&who).await?;
+    Ok(ApiJson(dto::KeyList {
+        keys: vec![dto::KeyDto {
+            name: "Hogwarden service key".into(),
+            kind: "personal_api_key".into(),
+            fingerprint: check.fingerprint,
+            accepted: check.accepted,
+            checked_at: s.app.clock.now(),
+        }],
+    }))
+}
