@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use hogwarden_core::Hogwarden;
+use hogwarden_core::types::Actor;
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,16 @@ impl Handler {
         Self::new(hogwarden_api::reverts_router(stack.api.clone()), stack.app.clone(), &[Task::Sweep])
     }
 
+    /// Who has what over HTTP, and the quarterly access snapshot on schedule.
+    pub fn reviews(stack: &AwsStack) -> Self {
+        Self::new(hogwarden_api::reviews_router(stack.api.clone()), stack.app.clone(), &[Task::QuarterlyReview])
+    }
+
+    /// The keys Hogwarden holds over HTTP, and the service-key check on schedule.
+    pub fn key_rotation(stack: &AwsStack) -> Self {
+        Self::new(hogwarden_api::keys_router(stack.api.clone()), stack.app.clone(), &[Task::KeyCheck])
+    }
+
     /// Handles one invocation, whatever its source.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let LambdaEvent { payload, context } = event;
@@ -167,9 +178,8 @@ impl Handler {
         tracing::info!(task = task.name(), scheduled_time = %input.scheduled_time, execution_id = %input.execution_id, "scheduled task");
         let outcome = match task {
             Task::Sweep => self.sweep().await?,
-            Task::QuarterlyReview | Task::KeyCheck => {
-                return Err(HandlerError::UnknownTask { task: task.name().into(), runs: "no such task yet".into() });
-            }
+            Task::QuarterlyReview => self.quarterly_review().await?,
+            Task::KeyCheck => self.key_check().await?,
         };
         Ok(serde_json::json!({
             "task": task.name(),
@@ -194,6 +204,41 @@ impl Handler {
             return Err(HandlerError::SweepIncomplete { deferred: report.deferred, errors: report.errors.len() });
         }
         Ok(serde_json::to_value(&report).unwrap_or(Value::Null))
+    }
+}
+
+impl Handler {
+    /// Records who has what in the audit log: the evidence a review starts from.
+    async fn quarterly_review(&self) -> Result<Value, HandlerError> {
+        let (_, counts) = self
+            .app
+            .access_snapshot(Actor::System("quarterly-review".into()))
+            .await
+            .map_err(|source| HandlerError::TaskFailed { task: "quarterly_review", source })?;
+        let outcome = serde_json::json!({
+            "members": counts.members,
+            "owners": counts.owners,
+            "admins": counts.admins,
+            "org_members": counts.org_members,
+            "projects": counts.projects,
+            "project_roles": counts.project_roles,
+            "temporary_grants": counts.temporary_grants,
+        });
+        tracing::info!(counts = %outcome, "access snapshot recorded");
+        Ok(outcome)
+    }
+
+    /// Asks PostHog whether Hogwarden's key still works. A rejected key is an answer
+    /// (audited, security contacts told, logged at error level for the alarm), not a
+    /// failed invocation: a retry would only repeat the audit entry and the message.
+    async fn key_check(&self) -> Result<Value, HandlerError> {
+        let check = self.app.check_service_key().await.map_err(|source| HandlerError::TaskFailed { task: "key_check", source })?;
+        if check.accepted {
+            tracing::info!(fingerprint = %check.fingerprint, "PostHog accepts Hogwarden's key");
+        } else {
+            tracing::error!(fingerprint = %check.fingerprint, "PostHog rejects Hogwarden's key; an admin must store a new one");
+        }
+        Ok(serde_json::json!({ "fingerprint": check.fingerprint, "accepted": check.accepted }))
     }
 }
 

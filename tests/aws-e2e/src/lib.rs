@@ -1,6 +1,6 @@
 //! The AWS composition under test: `spawn_aws_stack()` creates a uuid-named table
 //! and a Secrets Manager secret on one moto_server (store-aws's harness), starts the
-//! PostHog sandbox on a free port, and builds the grants and reverts Lambdas with
+//! PostHog sandbox on a free port, and builds the four Lambdas with
 //! `hogwarden_lambda` exactly as their `main`s do, except for a manual clock and the
 //! emulator's SDK configuration. Tests then invoke the Lambdas with real event JSON
 //! (`fixtures/`) through `Handler::handle`, the function the Lambda runtime calls.
@@ -39,14 +39,16 @@ fn groups_of(email: &str) -> &'static str {
 const JWT_EVENT: &str = include_str!("../fixtures/apigw-v2-jwt-authorizer.json");
 const NO_AUTHORIZER_EVENT: &str = include_str!("../fixtures/apigw-v2-no-authorizer.json");
 
-/// One test's AWS deployment: two containers of each Lambda (as Lambda scales out),
-/// one table, one secret, one PostHog.
+/// One test's AWS deployment: the four Lambdas (grants and reverts twice, as two
+/// containers side by side when Lambda scales out), one table, one secret, one PostHog.
 #[derive(Debug)]
 pub struct AwsTestStack {
     pub grants: Handler,
     pub grants_other_container: Handler,
     pub reverts: Handler,
     pub reverts_other_container: Handler,
+    pub reviews: Handler,
+    pub key_rotation: Handler,
     pub clock: Arc<ManualClock>,
     pub sandbox: SandboxHandle,
     pub config: Config,
@@ -97,6 +99,8 @@ pub async fn spawn_aws_stack() -> AwsTestStack {
         grants_other_container: Handler::grants(&container().await),
         reverts: Handler::reverts(&container().await),
         reverts_other_container: Handler::reverts(&container().await),
+        reviews: Handler::reviews(&container().await),
+        key_rotation: Handler::key_rotation(&container().await),
         clock,
         sandbox,
         config,

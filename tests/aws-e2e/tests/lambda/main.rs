@@ -4,4 +4,5 @@
 
 mod errors;
 mod idempotency;
+mod reviews_and_keys;
 mod temporary_elevation;
