@@ -51,6 +51,9 @@ pub struct CreateRequest {
     /// Temporary access: minutes from when it is applied. Omit for a permanent change.
     #[serde(default)]
     pub duration_minutes: Option<i64>,
+    /// Temporary access with a fixed end date (contractors), instead of a duration.
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
     /// Why the access is needed.
     pub reason: String,
     #[serde(default)]
@@ -91,6 +94,10 @@ pub struct RequestDto {
     pub subject: String,
     pub changes: Vec<ChangeDto>,
     pub duration_minutes: Option<i64>,
+    /// The fixed end date, when the request has one (contractor access, extensions).
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The grant this request extends, when it is an extension.
+    pub extends: Option<String>,
     pub reason: String,
     pub ticket: Option<String>,
     /// pending, approved, denied, expired, applied, failed or reverted.
@@ -105,6 +112,9 @@ pub struct RequestDto {
     pub failure: Option<String>,
     /// Whether the caller may approve it (false for one's own requests).
     pub can_approve: bool,
+    /// The security checklist (only on `GET /api/requests/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklist: Option<ChecklistDto>,
     pub grants: Vec<GrantDto>,
 }
 
@@ -127,6 +137,8 @@ pub struct GrantDto {
     pub seconds_left: Option<i64>,
     pub ended_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Every extension: original expiration, extended to, reason, approved by.
+    pub extensions: Vec<ExtensionDto>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,4 +331,126 @@ pub struct KeyDto {
     /// Whether PostHog accepted the key when it was checked.
     pub accepted: bool,
     pub checked_at: DateTime<Utc>,
+}
+
+/// One extension of a temporary grant (the guide's access-log entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ExtensionDto {
+    pub request_id: String,
+    pub original_expiration: DateTime<Utc>,
+    pub extended_to: DateTime<Utc>,
+    pub reason: String,
+    pub approved_by: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /api/grants/{id}/extend`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    /// The new end (RFC 3339), later than the current one.
+    pub until: DateTime<Utc>,
+    /// Why the access is still needed.
+    pub reason: String,
+}
+
+/// The roles guide's security checklist for one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChecklistDto {
+    /// Approvers' emails, or `policy` when policy needed no approver.
+    pub approved_by: Vec<String>,
+    /// Whether PostHog's read-back is exactly the access asked for (unknown before it is applied).
+    pub least_access: Option<bool>,
+    pub reason: String,
+    pub ticket: Option<String>,
+    /// When the person was told of the change.
+    pub informed_at: Option<DateTime<Utc>>,
+    pub temporary: bool,
+    /// When temporary access ends.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Sequence numbers of this request's audit entries.
+    pub audit_entries: Vec<u64>,
+    /// Whether every item holds.
+    pub complete: bool,
+}
+
+/// `POST /api/bulk/plan`: a change set as CSV (header `email,project,role,end_date`)
+/// or as a JSON array of such objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BulkPlanBody {
+    /// `csv` or `json`.
+    pub format: String,
+    pub content: String,
+}
+
+/// What applying the change set would do, row by row. Nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkPlanDto {
+    pub items: Vec<BulkPlanItemDto>,
+    pub changes: usize,
+    pub no_ops: usize,
+    pub errors: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkPlanItemDto {
+    /// The row's line in the CSV file (header = 1) or its item number in the JSON array.
+    pub line: usize,
+    pub email: String,
+    /// `organization` or the project's name.
+    pub target: String,
+    pub current: Option<String>,
+    pub desired: Option<String>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// `change`, `no_op` or `error`.
+    pub action: String,
+    pub message: Option<String>,
+}
+
+/// `GET /api/diagnose?email=…&project_id=…` (approvers and admins): why a person can or
+/// cannot see a project, as PostHog reports it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DiagnosisDto {
+    pub email: String,
+    pub project_id: i64,
+    /// The project's name, when it exists.
+    pub project_name: Option<String>,
+    /// Whether PostHog lets the person see the project.
+    pub can_see: bool,
+    /// `not_invited`, `invitation_pending`, `invitation_expired`, `project_not_found`,
+    /// `no_project_access`, `explicit_role`, `rbac_role`, `project_default` or
+    /// `organization_admin`.
+    pub verdict: String,
+    /// The cause, in a sentence.
+    pub summary: String,
+    /// What to do about it.
+    pub next_step: String,
+    /// The project role behind `explicit_role` (`viewer`, `member` or `admin`).
+    pub role: Option<String>,
+    /// When the invitation was sent (`invitation_pending`, `invitation_expired`).
+    pub invitation_sent_at: Option<DateTime<Utc>>,
+    /// When the invitation expires or expired.
+    pub invitation_expires_at: Option<DateTime<Utc>>,
+    /// The checks made, in order.
+    pub checks: Vec<DiagnosisCheckDto>,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// One check of a diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DiagnosisCheckDto {
+    /// `membership`, `invitation`, `project` or `project_access`.
+    pub check: String,
+    /// Whether this check stands out of the way.
+    pub ok: bool,
+    pub detail: String,
 }

@@ -37,7 +37,7 @@ pub fn new_request(body: &dto::CreateRequest) -> Result<NewRequest, ParseError> 
     let duration = body.duration_minutes.map(GrantDuration::from_minutes).transpose()?;
     let justification = Justification::parse(&body.reason)?;
     let ticket = body.ticket.as_deref().filter(|t| !t.trim().is_empty()).map(Ticket::parse).transpose()?;
-    Ok(NewRequest { subject, changes, duration, justification, ticket })
+    Ok(NewRequest { subject, changes, duration, ends_at: body.ends_at, justification, ticket })
 }
 
 fn decision(d: &Decision) -> dto::DecisionDto {
@@ -65,6 +65,18 @@ pub fn grant(g: &Grant, now: DateTime<Utc>) -> dto::GrantDto {
             .map(|t| (t - now).num_seconds().max(0)),
         ended_at: g.ended_at,
         last_error: g.last_error.clone(),
+        extensions: g
+            .extensions
+            .iter()
+            .map(|e| dto::ExtensionDto {
+                request_id: e.request_id.to_string(),
+                original_expiration: e.original_expiration,
+                extended_to: e.extended_to,
+                reason: e.reason.clone(),
+                approved_by: e.approved_by.iter().map(ToString::to_string).collect(),
+                at: e.at,
+            })
+            .collect(),
     }
 }
 
@@ -80,6 +92,8 @@ pub fn request(r: &AccessRequest, grants: &[Grant], viewer: &Principal, now: Dat
         subject: r.subject.to_string(),
         changes: r.changes.iter().map(change_to_dto).collect(),
         duration_minutes: r.duration.map(|d| d.minutes()),
+        ends_at: r.ends_at,
+        extends: r.extends.map(|g| g.to_string()),
         reason: r.justification.as_str().into(),
         ticket: r.ticket.as_ref().map(|t| t.as_str().into()),
         status: r.status.as_str().into(),
@@ -91,6 +105,7 @@ pub fn request(r: &AccessRequest, grants: &[Grant], viewer: &Principal, now: Dat
         denial: r.denial.as_ref().map(decision),
         failure: r.failure.clone(),
         can_approve,
+        checklist: None,
         grants: grants.iter().map(|g| grant(g, now)).collect(),
     }
 }
@@ -176,5 +191,158 @@ pub fn access_overview(o: &hogwarden_core::usecases::AccessOverview, now: DateTi
                     .collect(),
             })
             .collect(),
+    }
+}
+
+/// The access log as CSV: one row per audit entry, with the extension facts the
+/// roles guide's access log keeps in their own columns.
+pub fn audit_csv(entries: &[AuditEntry]) -> Result<String, String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "seq",
+        "at",
+        "actor",
+        "kind",
+        "subject",
+        "request_id",
+        "grant_id",
+        "original_expiration",
+        "extended_to",
+        "reason",
+        "approved_by",
+        "details",
+        "hash",
+    ];
+    out.write_record(header).map_err(|e| e.to_string())?;
+    for e in entries {
+        let d = &e.details;
+        let text = |key: &str| d.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let approved_by = d
+            .get("approved_by")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        out.write_record([
+            e.seq.to_string(),
+            e.at.to_rfc3339(),
+            e.actor.to_string(),
+            e.kind.as_str().to_owned(),
+            e.subject.as_ref().map(ToString::to_string).unwrap_or_default(),
+            e.request_id.map(|r| r.to_string()).unwrap_or_default(),
+            e.grant_id.map(|g| g.to_string()).unwrap_or_default(),
+            text("original_expiration"),
+            text("extended_to"),
+            text("reason"),
+            approved_by,
+            d.to_string(),
+            e.hash.clone(),
+        ])
+        .map_err(|e| e.to_string())?;
+    }
+    String::from_utf8(out.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+}
+
+pub fn checklist(c: &hogwarden_core::usecases::Checklist) -> dto::ChecklistDto {
+    dto::ChecklistDto {
+        approved_by: c.approved_by.clone(),
+        least_access: c.least_access,
+        reason: c.reason.clone(),
+        ticket: c.ticket.clone(),
+        informed_at: c.informed_at,
+        temporary: c.temporary,
+        ends_at: c.ends_at,
+        audit_entries: c.audit_entries.clone(),
+        complete: c.complete(),
+    }
+}
+
+/// A request's record as Markdown: what was asked, the checklist, and its audit trail.
+pub fn request_markdown(r: &AccessRequest, grants: &[Grant], entries: &[AuditEntry], c: &hogwarden_core::usecases::Checklist) -> String {
+    use std::fmt::Write as _;
+    let when = |t: Option<DateTime<Utc>>| t.map_or_else(|| "not yet".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    let mut md = String::new();
+    let _ = writeln!(md, "# Access request {}\n", r.id);
+    let _ = writeln!(md, "- Person: {}", r.subject);
+    let _ = writeln!(md, "- Requested by: {} on {}", r.requester, r.created_at.format("%Y-%m-%d %H:%M UTC"));
+    let what: Vec<String> = r.changes.iter().map(AccessChange::describe).collect();
+    let _ = writeln!(md, "- Change: {}", what.join("; "));
+    let _ = writeln!(md, "- Status: {}\n", r.status.as_str());
+    let _ = writeln!(md, "## Security checklist\n");
+    let approved = if c.approved_by.is_empty() { "not yet".to_owned() } else { c.approved_by.join(", ") };
+    let _ = writeln!(md, "- [{}] Approved by: {approved}", if c.approved_by.is_empty() { " " } else { "x" });
+    let least = match c.least_access {
+        Some(true) => "PostHog shows exactly the access asked for",
+        Some(false) => "PostHog shows other access than asked for: check the grants",
+        None => "not applied yet",
+    };
+    let _ = writeln!(md, "- [{}] Least access: {least}", if c.least_access == Some(true) { "x" } else { " " });
+    let ticket = c.ticket.as_deref().map(|t| format!(" (ticket {t})")).unwrap_or_default();
+    let _ = writeln!(md, "- [x] Documented: {}{ticket}", c.reason);
+    let _ = writeln!(md, "- [{}] Person informed: {}", if c.informed_at.is_some() { "x" } else { " " }, when(c.informed_at));
+    if c.temporary {
+        let _ = writeln!(md, "- [{}] End date set: {}", if c.ends_at.is_some() { "x" } else { " " }, when(c.ends_at));
+    } else {
+        let _ = writeln!(md, "- [x] End date: permanent change (reviewed in the quarterly access review)");
+    }
+    let seqs: Vec<String> = c.audit_entries.iter().map(|s| format!("#{s}")).collect();
+    let _ = writeln!(md, "- [{}] Audit entries: {}\n", if seqs.is_empty() { " " } else { "x" }, seqs.join(", "));
+    if !grants.is_empty() {
+        let _ = writeln!(md, "## Grants\n\n| change | before | after (read back) | status | ends |\n|---|---|---|---|---|");
+        for g in grants {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                g.change.describe(),
+                g.baseline.describe(),
+                g.confirmed.describe(),
+                g.status.as_str(),
+                when(g.expires_at)
+            );
+        }
+        md.push('\n');
+    }
+    let _ = writeln!(md, "## Audit trail\n\n| # | time | actor | event | hash |\n|---|---|---|---|---|");
+    for e in entries {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | `{}` |",
+            e.seq,
+            e.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            e.actor,
+            e.kind.as_str(),
+            &e.hash[..12.min(e.hash.len())]
+        );
+    }
+    md
+}
+
+/// A diagnosis on the wire.
+pub fn diagnosis(d: &hogwarden_core::usecases::Diagnosis) -> dto::DiagnosisDto {
+    use hogwarden_core::usecases::Verdict;
+    let (sent, expires) = match &d.verdict {
+        Verdict::InvitationPending { sent_at, expires_at } => (Some(*sent_at), Some(*expires_at)),
+        Verdict::InvitationExpired { sent_at, expired_at } => (Some(*sent_at), Some(*expired_at)),
+        _ => (None, None),
+    };
+    dto::DiagnosisDto {
+        email: d.email.to_string(),
+        project_id: d.project.get(),
+        project_name: d.project_name.clone(),
+        can_see: d.verdict.can_see(),
+        verdict: d.verdict.code().to_owned(),
+        summary: d.summary.clone(),
+        next_step: d.next_step.clone(),
+        role: match &d.verdict {
+            Verdict::ExplicitRole { role } => Some(role.as_str().to_owned()),
+            _ => None,
+        },
+        invitation_sent_at: sent,
+        invitation_expires_at: expires,
+        checks: d
+            .checks
+            .iter()
+            .map(|c| dto::DiagnosisCheckDto { check: c.kind.as_str().to_owned(), ok: c.ok, detail: c.detail.clone() })
+            .collect(),
+        checked_at: d.checked_at,
     }
 }

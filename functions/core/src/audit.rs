@@ -27,10 +27,14 @@ pub enum AuditKind {
     AccessSnapshot,
     /// PostHog stopped accepting Hogwarden's own API key.
     ServiceKeyRejected,
+    /// A temporary grant now ends later (the guide's access-log entry).
+    Extended,
+    /// Someone was reminded: access ending soon, or a request waiting for approval.
+    Reminded,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -42,6 +46,8 @@ impl AuditKind {
         Self::RevertConflict,
         Self::AccessSnapshot,
         Self::ServiceKeyRejected,
+        Self::Extended,
+        Self::Reminded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +63,8 @@ impl AuditKind {
             Self::RevertConflict => "revert_conflict",
             Self::AccessSnapshot => "access_snapshot",
             Self::ServiceKeyRejected => "service_key_rejected",
+            Self::Extended => "extended",
+            Self::Reminded => "reminded",
         }
     }
 

@@ -6,6 +6,7 @@
 //! a tidy test (`tests/tidy.rs`) keeps it that way.
 
 pub mod audit;
+pub mod bulk;
 pub mod error;
 pub mod model;
 pub mod policy;

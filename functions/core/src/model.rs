@@ -152,8 +152,21 @@ pub struct AccessRequest {
     /// Whose access changes.
     pub subject: Email,
     pub changes: Vec<AccessChange>,
-    /// `None` = permanent; otherwise counted from when the change is applied.
+    /// `None` = permanent (unless `ends_at`); otherwise counted from when the change
+    /// is applied.
     pub duration: Option<GrantDuration>,
+    /// A fixed end date (contractor access) instead of a duration.
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Set when this request extends an active temporary grant to `ends_at`.
+    #[serde(default)]
+    pub extends: Option<GrantId>,
+    /// Whether the approvers were reminded that this request waits for them.
+    #[serde(default)]
+    pub approvers_reminded: bool,
+    /// When the person whose access changed was told (the notifier accepted it).
+    #[serde(default)]
+    pub informed_at: Option<DateTime<Utc>>,
     pub justification: Justification,
     pub ticket: Option<Ticket>,
     pub status: RequestStatus,
@@ -175,7 +188,12 @@ pub struct AccessRequest {
 
 impl AccessRequest {
     pub fn is_temporary(&self) -> bool {
-        self.duration.is_some()
+        self.duration.is_some() || self.ends_at.is_some()
+    }
+
+    /// When the access ends if it is applied at `applied_at`.
+    pub fn expiry_if_applied_at(&self, applied_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.ends_at.or_else(|| self.duration.map(|d| applied_at + d.as_chrono()))
     }
 }
 
@@ -228,7 +246,25 @@ pub struct Grant {
     /// skips a claimed grant; a crashed revert's claim lapses and the grant is retried.
     #[serde(default)]
     pub revert_claimed_until: Option<DateTime<Utc>>,
+    /// The reminders already sent, as days before `expires_at` (e.g. 7 and 1).
+    #[serde(default)]
+    pub reminded_days: Vec<u32>,
+    /// Every extension: the guide's access-log entry (original expiration, extended
+    /// to, reason, approved by).
+    #[serde(default)]
+    pub extensions: Vec<Extension>,
     pub version: u64,
+}
+
+/// One extension of a temporary grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    pub request_id: RequestId,
+    pub original_expiration: DateTime<Utc>,
+    pub extended_to: DateTime<Utc>,
+    pub reason: String,
+    pub approved_by: Vec<Email>,
+    pub at: DateTime<Utc>,
 }
 
 impl Grant {

@@ -51,6 +51,24 @@ pub struct Policy {
     /// Hogwarden's key, a leaked key). Empty: nobody but the audit log.
     #[serde(default)]
     pub security_contacts: Vec<crate::types::Email>,
+    /// Who is told that a request waits for approval (and reminded before it
+    /// expires). Anyone with the approver role may approve; these are the ones told.
+    #[serde(default)]
+    pub approvers: Vec<crate::types::Email>,
+    /// Days before temporary access ends at which its holder and sponsor are reminded.
+    #[serde(default = "default_reminder_days")]
+    pub reminder_days_before: Vec<u32>,
+    /// Minutes before an unanswered request expires at which approvers are reminded.
+    #[serde(default = "default_approver_reminder")]
+    pub approver_reminder_minutes: i64,
+}
+
+fn default_reminder_days() -> Vec<u32> {
+    vec![7, 1]
+}
+
+fn default_approver_reminder() -> i64 {
+    24 * 60
 }
 
 impl Default for Policy {
@@ -68,6 +86,9 @@ impl Default for Policy {
             pending_ttl_minutes: 72 * 60,
             max_changes_per_request: 20,
             security_contacts: Vec::new(),
+            approvers: Vec::new(),
+            reminder_days_before: default_reminder_days(),
+            approver_reminder_minutes: default_approver_reminder(),
         }
     }
 }
@@ -100,6 +121,12 @@ impl Policy {
         }
         if !(1..=60 * 24 * 90).contains(&self.pending_ttl_minutes) {
             return Err(PolicyError("pending_ttl_minutes must be between 1 and 129600".into()));
+        }
+        if self.reminder_days_before.iter().any(|d| !(1..=365).contains(d)) {
+            return Err(PolicyError("reminder_days_before must hold days between 1 and 365".into()));
+        }
+        if !(1..=60 * 24 * 90).contains(&self.approver_reminder_minutes) {
+            return Err(PolicyError("approver_reminder_minutes must be between 1 and 129600".into()));
         }
         if !(1..=100).contains(&self.max_changes_per_request) {
             return Err(PolicyError("max_changes_per_request must be between 1 and 100".into()));

@@ -111,6 +111,68 @@ pub struct Project {
     pub name: String,
 }
 
+/// How long PostHog lets an invitation be accepted (`INVITE_DAYS_VALIDITY`).
+pub const INVITATION_VALIDITY_DAYS: i64 = 3;
+
+/// An invitation to join the organization, as PostHog holds it. An invitation is not a
+/// membership: the person belongs to the organization only once they accept it. It
+/// deliberately carries no invite id, because the signup link built from it lets whoever
+/// holds it join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub email: Email,
+    /// The organization level the person gets on accepting.
+    pub level: OrgLevel,
+    pub sent_at: DateTime<Utc>,
+    /// PostHog's own verdict (`is_expired`, by PostHog's clock).
+    pub expired: bool,
+    pub invited_by: Option<Email>,
+    /// Projects the invitation grants on acceptance, with PostHog's level word.
+    pub projects: Vec<(ProjectId, String)>,
+}
+
+impl Invitation {
+    /// When the invitation stops (or stopped) being accepted.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.sent_at + chrono::Duration::days(INVITATION_VALIDITY_DAYS)
+    }
+}
+
+/// Where a member's access to a project comes from, in PostHog's words (`AccessSource`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessSource {
+    /// Organization admins and owners see every project.
+    OrganizationAdmin,
+    /// A rule for the member.
+    ExplicitMember,
+    /// A rule for an RBAC role the member holds.
+    ExplicitRole,
+    /// The project's default access (open to the organization).
+    Default,
+    /// Anything else PostHog names (`creator`, `project_admin`, or a newer source).
+    Other(String),
+}
+
+impl AccessSource {
+    pub fn from_posthog(source: &str) -> Self {
+        match source {
+            "organization_admin" => Self::OrganizationAdmin,
+            "explicit_member" => Self::ExplicitMember,
+            "explicit_role" => Self::ExplicitRole,
+            "default" => Self::Default,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+/// A member's effective access to a project, as PostHog itself resolves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectiveAccess {
+    /// PostHog's project level: `member` or `admin`.
+    pub level: String,
+    pub source: AccessSource,
+}
+
 /// What PostHog said of Hogwarden's own API key. Never holds the key itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyCheck {
@@ -161,6 +223,11 @@ pub trait PostHog: Send + Sync {
     /// Whether everyone in the organization can see the project through its default
     /// access (then an explicit role cannot take access away).
     async fn project_open_to_org(&self, project: ProjectId) -> Result<bool, PostHogError>;
+    /// The member's effective access to the project as PostHog resolves it (roles,
+    /// defaults and explicit `none` rules included); `None` = PostHog hides it from them.
+    async fn effective_access(&self, member: &Member, project: ProjectId) -> Result<Option<EffectiveAccess>, PostHogError>;
+    /// The invitations PostHog holds for this email (pending and expired), newest first.
+    async fn invitations_for(&self, email: &Email) -> Result<Vec<Invitation>, PostHogError>;
     /// Asks PostHog whether it still accepts Hogwarden's own API key (one cheap read).
     async fn check_key(&self) -> Result<KeyCheck, PostHogError>;
     /// Sets (or with `None` removes) the member's project role; returns the read-back.

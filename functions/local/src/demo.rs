@@ -21,3 +21,12 @@ pub fn find(email: &str) -> Option<&'static DemoUser> {
     let email = email.trim().to_ascii_lowercase();
     DEMO_USERS.iter().find(|u| u.email == email)
 }
+
+/// The demo users with the approver role, as the policy's list of approvers to tell.
+pub fn approvers() -> Vec<hogwarden_core::types::Email> {
+    DEMO_USERS
+        .iter()
+        .filter(|u| u.roles.contains(&Role::Approver))
+        .filter_map(|u| hogwarden_core::types::Email::parse(u.email).ok())
+        .collect()
+}

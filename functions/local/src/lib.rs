@@ -3,6 +3,7 @@
 //! a local token issuer with a dev sign-in for the demo users, and the PostHog
 //! sandbox in-process (or a real PostHog when configured).
 
+pub mod bulk_cli;
 pub mod config;
 pub mod demo;
 pub mod issuer;

@@ -20,6 +20,9 @@ enum Command {
     Serve(ServeArgs),
     /// Run only the PostHog sandbox with the demo organization.
     Sandbox(posthog_sandbox::SandboxArgs),
+    /// Bulk change sets against a running Hogwarden.
+    #[command(subcommand)]
+    Bulk(hogwarden_local::bulk_cli::BulkCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +67,10 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Sandbox(args) => posthog_sandbox::serve_forever(args).await,
+        Command::Bulk(command) => {
+            let code = hogwarden_local::bulk_cli::run(command).await?;
+            std::process::exit(code)
+        }
     }
 }
 

@@ -92,12 +92,17 @@ impl Stack {
         let database = config.data_dir.join("hogwarden.db");
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&database)?);
         let outbox = OutboxNotifier::default();
+        let mut policy = config.policy.clone();
+        if policy.approvers.is_empty() && matches!(config.posthog, PostHogTarget::Sandbox { .. }) {
+            // The demo organization's approvers are told of requests waiting for them.
+            policy.approvers = demo::approvers();
+        }
         let app = Hogwarden {
             store,
             posthog,
             clock: config.clock.clone(),
             notifier: Arc::new(outbox.clone()),
-            policy: Arc::new(config.policy.clone()),
+            policy: Arc::new(policy),
             web_url: url.clone(),
         };
 
@@ -137,6 +142,13 @@ impl Stack {
                         }
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "sweep failed; it runs again on the next tick"),
+                    }
+                    match app.remind().await {
+                        Ok(r) if r.grants + r.requests > 0 || !r.errors.is_empty() => {
+                            tracing::info!(grants = r.grants, requests = r.requests, errors = ?r.errors, "reminders");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "reminders failed; they run again on the next tick"),
                     }
                 }
             })

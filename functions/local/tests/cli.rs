@@ -131,3 +131,44 @@ async fn sandbox_runs_alone_and_accepts_the_key_it_was_given() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["count"], 43, "42 people of Acme Corp plus the service account");
 }
+
+#[tokio::test]
+async fn bulk_plan_prints_each_row_and_exits_non_zero_when_rows_have_errors() {
+    // Arrange: a running stack, and a change set with one good and one bad row.
+    let dir = tempfile::tempdir().unwrap();
+    let (port, sandbox_port) = (free_port(), free_port());
+    let data_dir = dir.path().join("data");
+    let mut running = spawn(&[
+        "serve",
+        "--port",
+        &port.to_string(),
+        "--sandbox-port",
+        &sandbox_port.to_string(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    read_until(&mut running.0, "frank@example.com");
+    let file = dir.path().join("changes.csv");
+    std::fs::write(&file, "email,project,role,end_date\nlaura@example.com,Mobile App,member,\nheidi@example.com,,owner,\n").unwrap();
+    let api = format!("http://127.0.0.1:{port}");
+
+    // Act
+    let out = Command::new(env!("CARGO_BIN_EXE_hogwarden"))
+        .args(["bulk", "plan", file.to_str().unwrap(), "--api", &api, "--as", "alice@example.com"])
+        .output()
+        .unwrap();
+    let no_auth = Command::new(env!("CARGO_BIN_EXE_hogwarden"))
+        .args(["bulk", "plan", file.to_str().unwrap(), "--api", &api])
+        .env_remove("HOGWARDEN_TOKEN")
+        .output()
+        .unwrap();
+
+    // Assert
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "rows with errors: {printed}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(printed.lines().any(|l| l.trim_start().starts_with("2  change") && l.contains("laura@example.com")), "{printed}");
+    assert!(printed.lines().any(|l| l.trim_start().starts_with("3  ERROR") && l.contains("Owner is never granted")), "{printed}");
+    assert!(printed.contains("1 changes, 0 no-ops, 1 errors. Nothing was written."), "{printed}");
+    assert_ne!(no_auth.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&no_auth.stderr).contains("--token"), "says how to sign in");
+}

@@ -21,8 +21,8 @@ use crate::config::PostHogConfig;
 use crate::error::{ApiError, ApiErrorKind, ClientError};
 use crate::limiter::{self, Budget};
 use crate::wire::{
-    AccessControl, AccessControlPut, AccessControls, ErrorBody, MemberLevelPatch, OrganizationMember, Page, Project, ProjectAccessLevel,
-    ResourceAccessControlPut, ResourceAccessLevel,
+    AccessControl, AccessControlPut, AccessControls, ErrorBody, MemberLevelPatch, OrganizationInvite, OrganizationMember, Page, Project,
+    ProjectAccessLevel, ResourceAccessControlPut, ResourceAccessLevel, UsersWithAccess,
 };
 
 /// `hogwarden/<version>`, so PostHog's logs can tell Hogwarden's calls apart.
@@ -162,6 +162,20 @@ impl PostHogClient {
         self.execute(call).await.map(drop)
     }
 
+    // ------------------------------------------------------------ invites
+
+    /// The invitations for this email (compared without regard to case), newest first.
+    /// PostHog's invite list has no email filter, so every page is read.
+    #[tracing::instrument(skip_all, fields(org = %self.inner.config.organization_id))]
+    pub async fn invites_for_email(&self, email: &str) -> Result<Vec<OrganizationInvite>, ClientError> {
+        let invites: Vec<OrganizationInvite> = self.list_all(&self.org_path(&["invites"]), &[]).await?;
+        let wanted = email.trim();
+        let mut mine: Vec<OrganizationInvite> =
+            invites.into_iter().filter(|i| i.target_email.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case(wanted))).collect();
+        mine.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+        Ok(mine)
+    }
+
     // ------------------------------------------------------------ projects
 
     /// Every project of the organization, all pages.
@@ -180,6 +194,13 @@ impl PostHogClient {
             Err(ClientError::Unauthorized(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Who can see the project, as PostHog resolves it (`GET /api/projects/{id}/users_with_access/`).
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    pub async fn users_with_access(&self, project: ProjectId) -> Result<UsersWithAccess, ClientError> {
+        let url = self.project_url(project, "users_with_access")?;
+        decode(self.execute(Call::get(url)).await?)
     }
 
     /// Project-level rules (`GET /api/projects/{id}/access_controls/`).

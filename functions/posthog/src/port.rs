@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use hogwarden_core::ports::{KeyCheck, Member, PostHog, PostHogError, Project};
+use hogwarden_core::ports::{AccessSource, EffectiveAccess, Invitation, KeyCheck, Member, PostHog, PostHogError, Project};
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 
 use crate::client::PostHogClient;
@@ -40,6 +40,37 @@ fn to_member(m: wire::OrganizationMember) -> Result<Member, String> {
         last_login: m.last_login,
         is_2fa_enabled: m.is_2fa_enabled.unwrap_or(false),
     })
+}
+
+/// Why a PostHog invite cannot become a core [`Invitation`]. The invite id stays behind:
+/// it is the key of the signup link.
+fn to_invitation(i: wire::OrganizationInvite, now: chrono::DateTime<chrono::Utc>) -> Result<Invitation, String> {
+    let raw = i.target_email.as_deref().unwrap_or_default();
+    let email = Email::parse(raw).map_err(|_| "PostHog holds an invitation with an email Hogwarden cannot read".to_owned())?;
+    let level = u8::try_from(i.level)
+        .ok()
+        .and_then(OrgLevel::from_posthog)
+        .ok_or_else(|| format!("PostHog reports invitation level {} for {email}, which Hogwarden does not know", i.level))?;
+    let invited_by = i.created_by.and_then(|u| Email::parse(&u.email).ok());
+    let projects = i
+        .private_project_access
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| {
+            let level = match p.level {
+                serde_json::Value::String(s) => s,
+                // Older PostHog wrote the membership level codes.
+                serde_json::Value::Number(n) if n.as_u64() == Some(8) => "admin".into(),
+                serde_json::Value::Number(_) => "member".into(),
+                _ => return None,
+            };
+            Some((ProjectId::new(p.id).ok()?, level))
+        })
+        .collect();
+    let mut invitation = Invitation { email, level, sent_at: i.created_at, expired: false, invited_by, projects };
+    // PostHog's own verdict when it sends one; older versions did not.
+    invitation.expired = i.is_expired.unwrap_or_else(|| invitation.expires_at() < now);
+    Ok(invitation)
 }
 
 fn role_text(role: Option<ProjectRole>) -> String {
@@ -182,6 +213,26 @@ impl PostHog for PostHogClient {
     async fn project_open_to_org(&self, project: ProjectId) -> Result<bool, PostHogError> {
         let rules = self.get_access_controls(project).await?;
         Ok(rules.project_default().is_none_or(|d| d.access_level.as_deref() != Some("none")))
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, membership = %member.membership_id))]
+    async fn effective_access(&self, member: &Member, project: ProjectId) -> Result<Option<EffectiveAccess>, PostHogError> {
+        let access = self.users_with_access(project).await?;
+        Ok(access
+            .users
+            .into_iter()
+            .find(|u| u.organization_membership_id.as_deref() == Some(member.membership_id.as_str()) || u.user_id == member.user_uuid)
+            .map(|u| EffectiveAccess { level: u.access_level, source: AccessSource::from_posthog(&u.access_source) }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn invitations_for(&self, email: &Email) -> Result<Vec<Invitation>, PostHogError> {
+        let now = chrono::Utc::now();
+        self.invites_for_email(email.as_str())
+            .await?
+            .into_iter()
+            .map(|i| to_invitation(i, now).map_err(PostHogError::Unavailable))
+            .collect()
     }
 
     #[tracing::instrument(skip_all)]

@@ -69,6 +69,57 @@ impl User {
     }
 }
 
+/// `GET /api/organizations/{org}/invites/` item (`OrganizationInviteSerializer`). The
+/// invite `id` is read but never leaves this crate: it is the key of the signup link.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OrganizationInvite {
+    pub id: String,
+    /// `null` is allowed by PostHog's model, though the API requires it on create.
+    #[serde(default)]
+    pub target_email: Option<String>,
+    /// 1 member, 8 administrator, 15 owner.
+    pub level: i64,
+    /// PostHog's verdict by its own clock (3 days after `created_at`).
+    #[serde(default)]
+    pub is_expired: Option<bool>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub created_by: Option<User>,
+    /// `[{"id": 12345, "level": "member"}]`; older PostHog versions used 1 and 8.
+    #[serde(default)]
+    pub private_project_access: Option<Vec<InviteProjectAccess>>,
+}
+
+/// One project an invitation grants on acceptance.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InviteProjectAccess {
+    pub id: i64,
+    pub level: serde_json::Value,
+}
+
+/// `GET /api/projects/{id}/users_with_access/`: everyone who can see the project, with
+/// the level and where it comes from, as PostHog itself resolves it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UsersWithAccess {
+    pub users: Vec<UserWithAccess>,
+    #[serde(default)]
+    pub total_count: Option<u64>,
+}
+
+/// One entry of `users_with_access`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserWithAccess {
+    /// The user's uuid.
+    pub user_id: String,
+    /// `member` or `admin`.
+    pub access_level: String,
+    /// `organization_admin`, `explicit_member`, `explicit_role`, `project_admin`,
+    /// `creator` or `default`.
+    pub access_source: String,
+    #[serde(default)]
+    pub organization_membership_id: Option<String>,
+}
+
 /// `PATCH /api/organizations/{org}/members/{user_uuid}/`: `level` is the only
 /// writable field.
 #[derive(Debug, Clone, Copy, Serialize)]

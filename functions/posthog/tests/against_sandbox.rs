@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use hogwarden_core::ports::{Member, PostHog, PostHogError};
+use hogwarden_core::ports::{AccessSource, EffectiveAccess, Member, PostHog, PostHogError};
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 use hogwarden_posthog::{Backoff, PostHogClient, PostHogConfig, RateLimit};
-use posthog_sandbox::{FaultKind, SERVICE_EMAIL, Sandbox, SandboxConfig, SandboxHandle, email};
+use posthog_sandbox::{EXPIRED_INVITE, FaultKind, PENDING_INVITE, SERVICE_EMAIL, Sandbox, SandboxConfig, SandboxHandle, email};
 use reqwest::Method;
 use secrecy::SecretString;
 
@@ -54,6 +54,98 @@ async fn acme_corp_is_read_through_the_port() {
     for name in ["Production", "Staging", "Web App", "Mobile App"] {
         assert!(names.contains(&name), "{names:?}");
     }
+}
+
+#[tokio::test]
+async fn invitations_are_read_through_the_port_pending_and_expired() {
+    // Arrange
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let writes = sandbox.write_count();
+
+    // Act
+    let pending = client.invitations_for(&Email::parse(PENDING_INVITE).unwrap()).await.unwrap();
+    // The email is compared without regard to case, as PostHog's signup does.
+    let expired = client.invitations_for(&Email::parse(&EXPIRED_INVITE.to_uppercase()).unwrap()).await.unwrap();
+    let member = client.invitations_for(&Email::parse(&email("frank")).unwrap()).await.unwrap();
+
+    // Assert
+    assert_eq!(pending.len(), 1);
+    assert!(!pending[0].expired);
+    assert_eq!(pending[0].level, OrgLevel::Member);
+    assert_eq!(pending[0].invited_by.as_ref().map(Email::as_str), Some("alice@example.com"));
+    assert_eq!(pending[0].projects, vec![(project(&sandbox, "Web App"), "member".to_owned())]);
+    assert_eq!(expired.len(), 1);
+    assert!(expired[0].expired);
+    assert!(expired[0].expires_at() < chrono::Utc::now());
+    assert!(member.is_empty());
+    assert_eq!(sandbox.write_count(), writes);
+}
+
+#[tokio::test]
+async fn reading_invitations_maps_posthogs_errors_as_every_read_does() {
+    // Arrange
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let mut config = client_config(&sandbox);
+    config.max_retries = 1;
+    let client = PostHogClient::new(config).unwrap();
+    let who = Email::parse(PENDING_INVITE).unwrap();
+    let invites = format!("/api/organizations/{}/invites", sandbox.organization_id());
+    let reader = sandbox.issue_api_key(SERVICE_EMAIL, &["project:read"]).unwrap();
+    let mut narrow = client_config(&sandbox);
+    narrow.api_key = SecretString::from(reader);
+    let narrow = PostHogClient::new(narrow).unwrap();
+
+    // Act
+    sandbox.fail_next(Method::GET, &invites, 2, FaultKind::Status5xx);
+    let down = client.invitations_for(&who).await.unwrap_err();
+    let refused = narrow.invitations_for(&who).await.unwrap_err();
+
+    // Assert
+    assert!(down.is_transient(), "{down:?}");
+    assert!(
+        matches!(refused, PostHogError::Rejected { status: 403, ref detail, .. } if detail.contains("organization_member:read")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_invitation_read_through_the_port_expires_with_the_sandbox_clock() {
+    // Arrange
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let who = Email::parse(PENDING_INVITE).unwrap();
+
+    // Act
+    sandbox.advance_clock(chrono::Duration::days(3));
+    let later = client.invitations_for(&who).await.unwrap();
+
+    // Assert
+    assert!(later[0].expired);
+}
+
+#[tokio::test]
+async fn effective_access_is_read_as_posthog_resolves_it() {
+    // Arrange
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let production = project(&sandbox, "Production");
+    let mobile = project(&sandbox, "Mobile App");
+    let role = sandbox.add_role("Mobile team", &[&email("frank")]).unwrap();
+    sandbox.set_role_project_access(mobile.get(), &role, Some("admin")).unwrap();
+    let frank = member(&client, "frank").await;
+
+    // Act
+    let grace = client.effective_access(&member(&client, "grace").await, production).await.unwrap();
+    let alice = client.effective_access(&member(&client, "alice").await, production).await.unwrap();
+    let frank_production = client.effective_access(&frank, production).await.unwrap();
+    let frank_mobile = client.effective_access(&frank, mobile).await.unwrap();
+
+    // Assert
+    assert_eq!(grace, Some(EffectiveAccess { level: "member".into(), source: AccessSource::ExplicitMember }));
+    assert_eq!(alice, Some(EffectiveAccess { level: "admin".into(), source: AccessSource::OrganizationAdmin }));
+    assert_eq!(frank_production, None);
+    assert_eq!(frank_mobile, Some(EffectiveAccess { level: "admin".into(), source: AccessSource::ExplicitRole }));
 }
 
 #[tokio::test]

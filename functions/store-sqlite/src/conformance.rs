@@ -61,6 +61,10 @@ pub mod fixtures {
             subject: email(subject),
             changes: vec![AccessChange::ProjectRole { project: ProjectId::new(1001).expect("id"), role: ProjectRole::Admin }],
             duration: Some(GrantDuration::from_minutes(60).expect("duration")),
+            ends_at: None,
+            extends: None,
+            approvers_reminded: false,
+            informed_at: None,
             justification: Justification::parse("investigate the checkout funnel").expect("justification"),
             ticket: None,
             status: RequestStatus::Pending,
@@ -107,6 +111,8 @@ pub mod fixtures {
             revert_failures: 0,
             last_error: None,
             revert_claimed_until: None,
+            reminded_days: Vec::new(),
+            extensions: Vec::new(),
             version: 1,
         }
     }
@@ -291,6 +297,20 @@ pub async fn a_reverted_grant_is_no_longer_due(store: &dyn Store) {
 
     assert!(store.list_grants_due(at(60), 10).await.unwrap().is_empty());
     assert_eq!(store.get_grant(g.id).await.unwrap(), Some(reverted));
+}
+
+/// An extended grant moves in the due index: due at its new end, not its old one.
+pub async fn an_extended_grant_is_due_at_its_new_end(store: &dyn Store) {
+    let r = request_in(RequestStatus::Applied, "ana", at(0));
+    let g = grant(&r, project(1), at(1), Some(at(10)));
+    save(store, std::slice::from_ref(&r), std::slice::from_ref(&g)).await;
+    let extended = Grant { expires_at: Some(at(30)), reminded_days: vec![7], ..next_grant(&g) };
+
+    store.commit(Commit { grants: vec![Guarded::update(extended.clone(), 1)], ..Commit::default() }).await.unwrap();
+
+    assert!(store.list_grants_due(at(20), 10).await.unwrap().is_empty(), "not due at the old end");
+    assert_eq!(grant_ids(&store.list_grants_due(at(30), 10).await.unwrap()), vec![g.id]);
+    assert_eq!(store.get_grant(g.id).await.unwrap(), Some(extended));
 }
 
 /// All active grants: soonest expiry first, permanent ones last, within the limit.
@@ -650,6 +670,7 @@ macro_rules! store_conformance_tests {
             a_users_requests_are_those_they_asked_for_or_are_about_them_newest_first_once,
             due_grants_are_active_grants_expiring_at_or_before_now_soonest_first,
             a_reverted_grant_is_no_longer_due,
+            an_extended_grant_is_due_at_its_new_end,
             active_grants_list_soonest_expiry_first_and_permanent_ones_last,
             a_users_grants_are_listed_newest_first,
             a_requests_grants_are_all_of_its_grants_in_written_order,

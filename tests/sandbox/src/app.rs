@@ -40,6 +40,8 @@ pub struct RecordedRequest {
 struct Switches {
     latency: Duration,
     behaviour: Behaviour,
+    /// How far the sandbox clock runs ahead of the wall clock (moved by tests).
+    clock_offset: chrono::Duration,
 }
 
 #[derive(Debug)]
@@ -71,14 +73,14 @@ impl SandboxState {
     /// Seeds a sandbox from `config` without serving it (use with [`crate::router`] and
     /// `tower::ServiceExt::oneshot`, or through [`crate::Sandbox::start`]).
     pub fn new(config: &SandboxConfig) -> Self {
-        let seeded = seed::build(config);
+        let seeded = seed::build(config, crate::state::truncate_to_micros(Utc::now()));
         let organization_id = seeded.store.organization().id;
         // A separate stream for faults, so adding a seeded record does not shift which
         // requests fail.
         let fault_seed = config.rng_seed ^ 0x5eed_fa17;
         let shared = Shared {
             store: Mutex::new(seeded.store),
-            switches: Mutex::new(Switches { latency: config.latency, behaviour: config.behaviour }),
+            switches: Mutex::new(Switches { latency: config.latency, behaviour: config.behaviour, clock_offset: chrono::Duration::zero() }),
             throttle: Mutex::new(Throttle::new(config.rate_limit)),
             faults: Mutex::new(Faults::new(config.faults.clone(), fault_seed)),
             requests: Mutex::new(Vec::new()),
@@ -125,6 +127,18 @@ impl SandboxState {
 
     pub(crate) fn set_latency_value(&self, latency: Duration) {
         lock(&self.shared.switches).latency = latency;
+    }
+
+    /// The sandbox clock: the wall clock plus the offset tests moved it by, at PostHog's
+    /// microsecond precision. Time-dependent answers (an invite's `is_expired`) use it.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        let offset = lock(&self.shared.switches).clock_offset;
+        crate::state::truncate_to_micros(Utc::now() + offset)
+    }
+
+    pub(crate) fn advance_clock_by(&self, by: chrono::Duration) {
+        let mut switches = lock(&self.shared.switches);
+        switches.clock_offset += by;
     }
 
     pub(crate) fn behaviour(&self) -> Behaviour {

@@ -14,10 +14,25 @@ use crate::config::{Behaviour, FaultKind, FaultPlan, RateLimit};
 use crate::model::{API_SCOPE_OBJECTS, AccessLevel, OrgLevel, PROJECT_RESOURCE, Scope, rank};
 use crate::rules;
 use crate::seed::SERVICE_EMAIL;
-use crate::state::{Actor, NewPerson, RuleKey, Store, StoreError, truncate_to_micros};
+use crate::state::{Actor, InviteDraft, NewPerson, RuleKey, Store, StoreError, truncate_to_micros};
 
 /// A person to add with [`SandboxState::add_member`].
 pub type NewMember = NewPerson;
+
+/// An invitation as tests read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRecord {
+    /// The invite id.
+    pub id: String,
+    /// Who is invited.
+    pub target_email: String,
+    /// Organization level code (1, 8 or 15) given on acceptance.
+    pub level: u8,
+    /// When it was sent.
+    pub created_at: DateTime<Utc>,
+    /// Whether it is past its three days by the sandbox clock.
+    pub is_expired: bool,
+}
 
 /// An activity-log entry as tests read it.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,6 +273,18 @@ impl SandboxState {
         self.write_rule_as(SERVICE_EMAIL, &RuleKey::project(project_id, None), level)
     }
 
+    /// Sets (or with `None` removes) the project-level row of RBAC role `role_id` (from
+    /// [`SandboxState::add_role`]) on `project_id`, as the service account in PostHog's UI.
+    pub fn set_role_project_access(&self, project_id: i64, role_id: &str, level: Option<&str>) -> Result<(), StoreError> {
+        let level = project_level_arg(level, PROJECT_RESOURCE)?;
+        let role = uuid::Uuid::parse_str(role_id)
+            .ok()
+            .filter(|id| self.store().role(*id).is_some())
+            .ok_or_else(|| StoreError::UnknownResource(format!("role {role_id}")))?;
+        let key = RuleKey { role: Some(role), ..RuleKey::project(project_id, None) };
+        self.write_rule_as(SERVICE_EMAIL, &key, level)
+    }
+
     fn write_rule_as(&self, actor_email: &str, key: &RuleKey, level: Option<AccessLevel>) -> Result<(), StoreError> {
         let log = self.behaviour().log_access_control_changes;
         let mut store = self.store();
@@ -326,6 +353,52 @@ impl SandboxState {
     /// working. Returns the new value.
     pub fn roll_api_key(&self, key: &str) -> Option<String> {
         self.store().roll_key(key)
+    }
+
+    // ----- invitations and the clock -----
+
+    /// The sandbox clock: the wall clock moved by [`SandboxState::advance_clock`].
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.now()
+    }
+
+    /// Moves the sandbox clock forward (or back, with a negative duration). Only
+    /// time-dependent answers read it, such as an invite's `is_expired`.
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        self.advance_clock_by(by);
+    }
+
+    /// `actor_email` invites `email` at member level, `sent_ago` before the sandbox clock's
+    /// now, under PostHog's rules: refused for someone who already belongs to the
+    /// organization, and any earlier invite for the same email is replaced. Returns the
+    /// invite id.
+    pub fn invite_as(&self, actor_email: &str, email: &str, sent_ago: chrono::Duration) -> Result<String, StoreError> {
+        let at = self.now() - sent_ago;
+        let mut store = self.store();
+        let actor = web_actor(&store, actor_email)?;
+        if store.has_membership_for_email(email) {
+            return Err(StoreError::DuplicateEmail(email.to_owned()));
+        }
+        Ok(store.add_invite(InviteDraft::member(email), Some(actor.user_id), at).id.to_string())
+    }
+
+    /// Every invitation, newest first, with `is_expired` by the sandbox clock.
+    pub fn invites(&self) -> Vec<InviteRecord> {
+        let now = self.now();
+        let store = self.store();
+        let mut invites: Vec<InviteRecord> = store
+            .invites()
+            .iter()
+            .map(|i| InviteRecord {
+                id: i.id.to_string(),
+                target_email: i.target_email.clone(),
+                level: i.level.code(),
+                created_at: i.created_at,
+                is_expired: i.is_expired(now),
+            })
+            .collect();
+        invites.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+        invites
     }
 
     // ----- switches -----

@@ -1,5 +1,5 @@
 //! PostHog sandbox: a faithful in-process simulator of the parts of PostHog's REST API that
-//! Hogwarden uses (organization members, projects, RBAC access controls, activity log), with
+//! Hogwarden uses (organization members, invites, projects, RBAC access controls, activity log), with
 //! switches for latency, throttling and injected faults.
 //!
 //! The contract it implements is `shared/posthog-api.md`, checked against PostHog's source.
@@ -44,11 +44,11 @@ pub use cli::{SandboxArgs, serve_forever};
 pub use config::{
     Behaviour, Budget, FaultKind, FaultPlan, MemberDenialText, OwnerRemoval, RateLimit, SandboxConfig, Seed, default_seed_anchor,
 };
-pub use control::{ActivityRecord, NewMember};
-pub use model::{ACCESS_CONTROL_RESOURCES, InvalidScope, OrgLevel};
+pub use control::{ActivityRecord, InviteRecord, NewMember};
+pub use model::{ACCESS_CONTROL_RESOURCES, INVITE_DAYS_VALIDITY, InvalidScope, OrgLevel};
 pub use routes::router;
 pub use rules::{LevelDenial, RemovalDenial};
-pub use seed::{ADMINS, MEMBERS, PROJECT_ACCESS, PROJECTS, SERVICE_EMAIL, SERVICE_SCOPES, VIEWERS, email};
+pub use seed::{ADMINS, EXPIRED_INVITE, MEMBERS, PENDING_INVITE, PROJECT_ACCESS, PROJECTS, SERVICE_EMAIL, SERVICE_SCOPES, VIEWERS, email};
 pub use state::StoreError as ChangeError;
 
 /// Starts sandboxes.

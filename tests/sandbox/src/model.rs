@@ -447,6 +447,42 @@ impl AccessRule {
     }
 }
 
+/// How long an invitation can be accepted (`INVITE_DAYS_VALIDITY` in `posthog/constants.py`).
+pub const INVITE_DAYS_VALIDITY: i64 = 3;
+
+/// An invitation to join the organization (`OrganizationInvite`). It is not a membership:
+/// the invitee becomes a member only by accepting it through PostHog's signup flow.
+#[derive(Debug, Clone)]
+pub struct Invite {
+    /// Invite uuid, the path key of `/invites/{id}/` and of the signup link.
+    pub id: Uuid,
+    /// Who is invited, as given with the domain lower-cased.
+    pub target_email: String,
+    /// The invitee's first name, if given.
+    pub first_name: String,
+    /// The organization level the invitee gets on accepting.
+    pub level: OrgLevel,
+    /// The note sent with the invitation.
+    pub message: Option<String>,
+    /// Project rows written when the invite is accepted: `(project id, level)`.
+    pub private_project_access: Vec<(i64, AccessLevel)>,
+    /// Whether PostHog tried to email the invitation.
+    pub emailing_attempt_made: bool,
+    /// The inviting user, if they still exist.
+    pub created_by: Option<i64>,
+    /// When it was sent; validity counts from here.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Invite {
+    /// `OrganizationInvite.is_expired`: older than [`INVITE_DAYS_VALIDITY`] days at `now`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.created_at < now - chrono::Duration::days(INVITE_DAYS_VALIDITY)
+    }
+}
+
 /// A personal API key.
 #[derive(Debug, Clone)]
 pub struct ApiKey {

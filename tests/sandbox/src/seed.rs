@@ -9,12 +9,14 @@
 //! and the "viewers" victor and wendy, who have project Viewer on Production (project
 //! `member` plus resource `viewer` on every access-control resource). Every project is
 //! restricted (its project-wide default is `none`), so explicit access is what counts.
+//! Two people are invited but not members: `newhire@example.com` (pending, sent a day
+//! before the sandbox started) and `oldinvite@example.com` (expired, sent ten days before).
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::{SandboxConfig, Seed};
 use crate::model::{ACCESS_CONTROL_RESOURCES, AccessLevel, OrgLevel, Scope};
-use crate::state::{Actor, IdGen, NewPerson, RuleKey, Store};
+use crate::state::{Actor, IdGen, InviteDraft, NewPerson, RuleKey, Store};
 
 /// The service account's email.
 pub const SERVICE_EMAIL: &str = "hogwarden-bot@acme.example";
@@ -98,7 +100,10 @@ fn capitalised(name: &str) -> String {
 }
 
 /// Builds the starting organization for `config`.
-pub fn build(config: &SandboxConfig) -> Seeded {
+///
+/// `now` is the sandbox clock at start: invitations are only valid for three days, so the
+/// seeded ones are dated from it rather than from the fixed anchor.
+pub fn build(config: &SandboxConfig, now: DateTime<Utc>) -> Seeded {
     let anchor = config.seed_anchor;
     let name = match config.seed {
         Seed::AcmeCorp | Seed::Empty => "Acme Corp",
@@ -109,7 +114,10 @@ pub fn build(config: &SandboxConfig) -> Seeded {
     let scopes = SERVICE_SCOPES.iter().filter_map(|s| Scope::parse(s).ok()).collect();
     let service_key = store.issue_key(bot, scopes, config.api_key.clone());
     match config.seed {
-        Seed::AcmeCorp => seed_acme(&mut store, bot, anchor),
+        Seed::AcmeCorp => {
+            seed_acme(&mut store, bot, anchor);
+            seed_invites(&mut store, now);
+        }
         Seed::Empty => {}
         Seed::Large { members, projects } => seed_large(&mut store, bot, anchor, members, projects),
     }
@@ -181,6 +189,26 @@ fn seed_acme(store: &mut Store, bot: i64, anchor: DateTime<Utc>) {
     }
 }
 
+/// Acme Corp's pending invitation: sent by alice a day before the sandbox started, member
+/// level, with Member on Web App once accepted.
+pub const PENDING_INVITE: &str = "newhire@example.com";
+/// Acme Corp's expired invitation: sent by bob ten days before the sandbox started.
+pub const EXPIRED_INVITE: &str = "oldinvite@example.com";
+
+fn seed_invites(store: &mut Store, now: DateTime<Utc>) {
+    let inviter = |store: &Store, name: &str| store.member_by_email(&email(name)).ok().map(|(u, _)| u.id);
+    let web_app = project_id(store, "Web App");
+    let pending = InviteDraft {
+        first_name: "Nora".to_owned(),
+        private_project_access: vec![(web_app, AccessLevel::Member)],
+        ..InviteDraft::member(PENDING_INVITE)
+    };
+    let alice = inviter(store, "alice");
+    store.add_invite(pending, alice, now - Duration::days(1));
+    let bob = inviter(store, "bob");
+    store.add_invite(InviteDraft { first_name: "Otto".to_owned(), ..InviteDraft::member(EXPIRED_INVITE) }, bob, now - Duration::days(10));
+}
+
 fn project_id(store: &Store, name: &str) -> i64 {
     store.projects().iter().find(|p| p.name == name).map_or(0, |p| p.id)
 }
@@ -242,9 +270,26 @@ fn seed_large(store: &mut Store, bot: i64, anchor: DateTime<Utc>, members: usize
 mod tests {
     use super::*;
 
+    fn build_now(config: &SandboxConfig) -> Seeded {
+        build(config, Utc::now())
+    }
+
+    #[test]
+    fn acme_corp_has_one_pending_and_one_expired_invite() {
+        let now = Utc::now();
+        let seeded = build(&SandboxConfig::acme_corp(), now);
+        let invites = seeded.store.invites();
+        assert_eq!(invites.len(), 2);
+        let pending = invites.iter().find(|i| i.target_email == PENDING_INVITE).unwrap();
+        assert!(!pending.is_expired(now));
+        let expired = invites.iter().find(|i| i.target_email == EXPIRED_INVITE).unwrap();
+        assert!(expired.is_expired(now));
+        assert!(build(&SandboxConfig::empty(), now).store.invites().is_empty());
+    }
+
     #[test]
     fn acme_corp_has_forty_two_people_and_the_bot() {
-        let seeded = build(&SandboxConfig::acme_corp());
+        let seeded = build_now(&SandboxConfig::acme_corp());
         assert_eq!(ADMINS.len() + MEMBERS.len() + VIEWERS.len(), 42);
         assert_eq!(seeded.store.active_memberships().count(), 43);
         assert_eq!(seeded.store.projects().len(), 4);
@@ -253,24 +298,24 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_organization() {
-        let a = build(&SandboxConfig::acme_corp());
-        let b = build(&SandboxConfig::acme_corp());
+        let a = build_now(&SandboxConfig::acme_corp());
+        let b = build_now(&SandboxConfig::acme_corp());
         assert_eq!(a.store.organization().id, b.store.organization().id);
         assert_eq!(a.service_key, b.service_key);
-        let c = build(&SandboxConfig::acme_corp().with_rng_seed(7));
+        let c = build_now(&SandboxConfig::acme_corp().with_rng_seed(7));
         assert_ne!(a.store.organization().id, c.store.organization().id);
     }
 
     #[test]
     fn configured_api_key_is_used() {
-        let seeded = build(&SandboxConfig::empty().with_api_key("phx_given"));
+        let seeded = build_now(&SandboxConfig::empty().with_api_key("phx_given"));
         assert_eq!(seeded.service_key, "phx_given");
         assert_eq!(seeded.store.active_memberships().count(), 1);
     }
 
     #[test]
     fn large_seed_builds_the_requested_size() {
-        let seeded = build(&SandboxConfig::large(200, 5));
+        let seeded = build_now(&SandboxConfig::large(200, 5));
         assert_eq!(seeded.store.active_memberships().count(), 201);
         assert_eq!(seeded.store.projects().len(), 5);
     }

@@ -11,8 +11,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::model::{
-    AccessLevel, AccessRule, ActivityEntry, ApiKey, Change, Membership, OrgLevel, Organization, PROJECT_RESOURCE, Project, Role, Scope,
-    User,
+    AccessLevel, AccessRule, ActivityEntry, ApiKey, Change, Invite, Membership, OrgLevel, Organization, PROJECT_RESOURCE, Project, Role,
+    Scope, User,
 };
 use crate::rules::{self, Seat, Subject};
 
@@ -145,6 +145,7 @@ pub struct Store {
     roles: Vec<Role>,
     rules: Vec<AccessRule>,
     keys: Vec<ApiKey>,
+    invites: Vec<Invite>,
     activity: Vec<ActivityEntry>,
     ids: IdGen,
     next_user_id: i64,
@@ -163,6 +164,7 @@ impl Store {
             roles: Vec::new(),
             rules: Vec::new(),
             keys: Vec::new(),
+            invites: Vec::new(),
             activity: Vec::new(),
             ids,
             next_user_id: 1,
@@ -331,6 +333,46 @@ impl Store {
             }],
             at: now,
         });
+    }
+
+    /// Whether any membership, of an active user or not, belongs to a user with exactly this
+    /// email (the `user__email=` filter PostHog's invite checks use).
+    pub fn has_membership_for_email(&self, email: &str) -> bool {
+        self.user_by_email(email).is_some_and(|u| self.membership_of_user(u.id).is_some())
+    }
+
+    // ----- invites -----
+
+    /// Stores a new invite, first deleting every invite (expired or not) for the same email,
+    /// as PostHog's `delete_existing_invites` does. Returns the stored invite.
+    pub fn add_invite(&mut self, draft: InviteDraft, created_by: Option<i64>, now: DateTime<Utc>) -> Invite {
+        self.invites.retain(|i| i.target_email != draft.target_email);
+        let invite = Invite {
+            id: self.ids.uuid(),
+            target_email: draft.target_email,
+            first_name: draft.first_name,
+            level: draft.level,
+            message: draft.message,
+            private_project_access: draft.private_project_access,
+            emailing_attempt_made: draft.send_email,
+            created_by,
+            created_at: now,
+            updated_at: now,
+        };
+        self.invites.push(invite.clone());
+        invite
+    }
+
+    /// Every invite, in the order they were stored.
+    pub fn invites(&self) -> &[Invite] {
+        &self.invites
+    }
+
+    /// Deletes the invite with id `id`; returns whether it existed.
+    pub fn delete_invite(&mut self, id: Uuid) -> bool {
+        let before = self.invites.len();
+        self.invites.retain(|i| i.id != id);
+        self.invites.len() < before
     }
 
     // ----- keys -----
@@ -578,6 +620,37 @@ impl RuleKey {
             && rule.resource_id == self.resource_id
             && rule.organization_member == self.organization_member
             && rule.role == self.role
+    }
+}
+
+/// What an invite is created from, once validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteDraft {
+    /// Who is invited (domain already lower-cased).
+    pub target_email: String,
+    /// First name, or empty.
+    pub first_name: String,
+    /// The level the invitee gets.
+    pub level: OrgLevel,
+    /// The note sent with it.
+    pub message: Option<String>,
+    /// Project access written on acceptance.
+    pub private_project_access: Vec<(i64, AccessLevel)>,
+    /// Whether to email it (the sandbox only records that an attempt was made).
+    pub send_email: bool,
+}
+
+impl InviteDraft {
+    /// A member-level invite for `email` with nothing else set.
+    pub fn member(email: &str) -> Self {
+        Self {
+            target_email: email.to_owned(),
+            first_name: String::new(),
+            level: OrgLevel::Member,
+            message: None,
+            private_project_access: Vec::new(),
+            send_email: true,
+        }
     }
 }
 

@@ -11,6 +11,8 @@ mod access_controls;
 mod activity;
 #[path = "contract/auth.rs"]
 mod auth;
+#[path = "contract/invites.rs"]
+mod invites;
 #[path = "contract/members.rs"]
 mod members;
 #[path = "contract/router.rs"]

@@ -77,3 +77,30 @@ pub(crate) async fn list_audit(
 pub(crate) async fn verify_audit(State(s): State<ApiState>, Caller(_who): Caller) -> Result<ApiJson<dto::VerificationDto>, ApiError> {
     Ok(ApiJson(convert::verification(&s.app.verify_audit().await?)))
 }
+
+#[utoipa::path(get, path = "/api/audit/export", tag = "audit", params(AuditParams),
+    responses((status = 200, content_type = "text/csv", body = String,
+               description = "The matching entries as CSV, oldest first: the access log to file with a review or an auditor"),
+              (status = 400, body = dto::ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn export_audit(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    params: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let Query(params) = params?;
+    let mut q = query(&params)?;
+    if params.limit.is_none() {
+        q.limit = 500;
+    }
+    let mut page = s.app.audit(&who, q).await?;
+    page.entries.sort_by_key(|e| e.seq);
+    let csv = convert::audit_csv(&page.entries).map_err(|e| ApiError::Core(hogwarden_core::Error::Storage(e)))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"hogwarden-access-log.csv\""),
+        ],
+        csv,
+    ))
+}

@@ -3,6 +3,8 @@
 
 mod access;
 mod audit;
+mod bulk;
+mod diagnose;
 mod meta;
 mod requests;
 mod revoke;
@@ -14,11 +16,14 @@ use crate::ApiState;
 use crate::error::ApiError;
 
 pub(crate) use access::{__path_access_overview, __path_list_keys};
-pub(crate) use audit::__path_list_audit;
 pub(crate) use audit::__path_verify_audit;
+pub(crate) use audit::{__path_export_audit, __path_list_audit};
+pub(crate) use bulk::__path_plan as __path_bulk_plan;
+pub(crate) use diagnose::__path_diagnose;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use requests::{
-    __path_approve, __path_create_request, __path_deny, __path_get_request, __path_inbox, __path_list_grants, __path_my_requests,
+    __path_approve, __path_create_request, __path_deny, __path_export_request, __path_extend_grant, __path_get_request, __path_inbox,
+    __path_list_grants, __path_my_requests,
 };
 pub(crate) use revoke::__path_revoke_grant;
 
@@ -26,15 +31,22 @@ pub(crate) fn grants(state: ApiState) -> Router {
     Router::new()
         .route("/api/requests", post(requests::create_request).get(requests::my_requests))
         .route("/api/requests/{id}", get(requests::get_request))
+        .route("/api/requests/{id}/export", get(requests::export_request))
         .route("/api/requests/{id}/approve", post(requests::approve))
         .route("/api/requests/{id}/deny", post(requests::deny))
         .route("/api/inbox", get(requests::inbox))
+        .route("/api/bulk/plan", post(bulk::plan).layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_BULK_BYTES)))
         .route("/api/grants", get(requests::list_grants))
+        .route("/api/grants/{id}/extend", post(requests::extend_grant))
         .with_state(state)
 }
 
 pub(crate) fn audit(state: ApiState) -> Router {
-    Router::new().route("/api/audit", get(audit::list_audit)).route("/api/audit/verify", get(audit::verify_audit)).with_state(state)
+    Router::new()
+        .route("/api/audit", get(audit::list_audit))
+        .route("/api/audit/verify", get(audit::verify_audit))
+        .route("/api/audit/export", get(audit::export_audit))
+        .with_state(state)
 }
 
 pub(crate) fn meta(state: ApiState) -> Router {
@@ -46,7 +58,7 @@ pub(crate) fn meta(state: ApiState) -> Router {
 }
 
 pub(crate) fn reviews(state: ApiState) -> Router {
-    Router::new().route("/api/access", get(access::access_overview)).with_state(state)
+    Router::new().route("/api/access", get(access::access_overview)).route("/api/diagnose", get(diagnose::diagnose)).with_state(state)
 }
 
 pub(crate) fn keys(state: ApiState) -> Router {

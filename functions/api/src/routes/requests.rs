@@ -47,8 +47,32 @@ pub(crate) async fn get_request(
     Path(id): Path<String>,
 ) -> Result<ApiJson<dto::RequestDto>, ApiError> {
     let id = RequestId::parse(&id)?;
-    let (r, grants) = s.app.get_request(&who, id).await?;
-    Ok(ApiJson(convert::request(&r, &grants, &who, s.app.clock.now())))
+    let (r, grants, _, checklist) = s.app.request_record(&who, id).await?;
+    let mut dto = convert::request(&r, &grants, &who, s.app.clock.now());
+    dto.checklist = Some(convert::checklist(&checklist));
+    Ok(ApiJson(dto))
+}
+
+#[utoipa::path(get, path = "/api/requests/{id}/export", tag = "requests", params(("id" = String, Path, description = "Request id")),
+    responses((status = 200, content_type = "text/markdown", body = String,
+               description = "The request, its security checklist and its audit trail as Markdown"),
+              (status = 400, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn export_request(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let id = RequestId::parse(&id)?;
+    let (r, grants, entries, checklist) = s.app.request_record(&who, id).await?;
+    let disposition = format!("attachment; filename=\"hogwarden-request-{id}.md\"");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/markdown; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        convert::request_markdown(&r, &grants, &entries, &checklist),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/requests/{id}/approve", tag = "requests", params(("id" = String, Path, description = "Request id")),
@@ -110,4 +134,23 @@ pub(crate) async fn list_grants(State(s): State<ApiState>, Caller(who): Caller) 
     let now = s.app.clock.now();
     let grants = s.app.active_grants(&who).await?.iter().map(|g| convert::grant(g, now)).collect();
     Ok(ApiJson(dto::GrantList { grants }))
+}
+
+#[utoipa::path(post, path = "/api/grants/{id}/extend", tag = "grants", params(("id" = String, Path, description = "Grant id")),
+    request_body = dto::ExtendBody,
+    responses((status = 201, body = dto::RequestDto, description = "The extension request, waiting for an approver"),
+              (status = 400, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody),
+              (status = 409, body = dto::ErrorBody, description = "The access ended, is permanent, or an extension already waits"),
+              (status = 422, body = dto::ErrorBody, description = "Not later than the current end, or longer than policy allows")),
+    security(("bearer" = [])))]
+pub(crate) async fn extend_grant(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<dto::ExtendBody>,
+) -> Result<(StatusCode, ApiJson<dto::RequestDto>), ApiError> {
+    let id = hogwarden_core::types::GrantId::parse(&id)?;
+    let reason = hogwarden_core::types::Justification::parse(&body.reason)?;
+    let created = s.app.request_extension(&who, id, body.until, reason).await?;
+    Ok((StatusCode::CREATED, ApiJson(convert::request(&created, &[], &who, s.app.clock.now()))))
 }

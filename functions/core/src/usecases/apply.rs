@@ -19,6 +19,9 @@ impl Hogwarden {
         if request.status != RequestStatus::Approved {
             return Ok(request);
         }
+        if request.extends.is_some() {
+            return self.apply_extension(request).await;
+        }
         let member = match self.member(&request).await {
             Ok(m) => m,
             Err(Error::Upstream(e)) if !e.is_transient() => return self.fail(request, Vec::new(), &e).await,
@@ -38,7 +41,7 @@ impl Hogwarden {
         }
 
         let now = self.clock.now();
-        let expires_at = request.duration.map(|d| now + d.as_chrono());
+        let expires_at = request.expiry_if_applied_at(now);
         let grants = self.grants(&request, &applied, expires_at);
         let expected = request.version;
         request.status = RequestStatus::Applied;
@@ -67,13 +70,17 @@ impl Hogwarden {
         tracing::info!(grants = grants.len(), "request applied");
         let until = expires_at.map(|t| format!(" until {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
         let what: Vec<String> = request.changes.iter().map(AccessChange::describe).collect();
-        self.tell(
-            &request.subject,
-            "Your PostHog access changed".into(),
-            format!("You now have {}{until}. Reason: {}", what.join(", "), request.justification.as_str()),
-            Some(self.request_link(id)),
-        )
-        .await;
+        let informed = self
+            .tell(
+                &request.subject,
+                "Your PostHog access changed".into(),
+                format!("You now have {}{until}. Reason: {}", what.join(", "), request.justification.as_str()),
+                Some(self.request_link(id)),
+            )
+            .await;
+        if informed {
+            request = self.mark_informed(request).await;
+        }
         Ok(request)
     }
 
@@ -117,6 +124,8 @@ impl Hogwarden {
                 revert_failures: 0,
                 last_error: None,
                 revert_claimed_until: None,
+                reminded_days: Vec::new(),
+                extensions: Vec::new(),
                 version: 1,
             })
             .collect()

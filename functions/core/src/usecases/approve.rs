@@ -45,9 +45,11 @@ impl Hogwarden {
         }
         let expected = request.version;
         let fully_approved = request.approvals.len() >= usize::from(request.approvals_required);
-        if fully_approved {
+        if fully_approved && request.extends.is_none() {
             let member = self.member(&request).await?;
             request.baselines = self.baselines(&request, &member).await?;
+        }
+        if fully_approved {
             request.status = RequestStatus::Approved;
         }
         request.updated_at = now;

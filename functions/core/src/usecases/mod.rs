@@ -4,9 +4,13 @@
 
 mod apply;
 mod approve;
+mod checklist;
 mod deny;
+mod diagnose;
+mod extend;
 mod overview;
 mod queries;
+mod remind;
 mod request;
 mod revert;
 mod sweep;
@@ -18,8 +22,11 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use checklist::Checklist;
+pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
+pub use remind::RemindReport;
 pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};
 pub use sweep::SweepReport;
@@ -55,15 +62,49 @@ impl Hogwarden {
         AuditDraft { at: self.clock.now(), actor, kind, subject: Some(subject.clone()), request_id: Some(request_id), grant_id, details }
     }
 
+    /// A link to a page of the web front end, which routes by the address's hash.
+    fn page_link(&self, page: &str) -> String {
+        format!("{}/#/{page}", self.web_url.trim_end_matches('/'))
+    }
+
     fn request_link(&self, id: RequestId) -> String {
-        format!("{}/requests/{id}", self.web_url.trim_end_matches('/'))
+        self.page_link(&format!("requests/{id}"))
+    }
+
+    /// The approvers policy names, minus the people the request is by or for.
+    fn approvers_for(&self, request: &crate::model::AccessRequest) -> Vec<Email> {
+        self.policy.approvers.iter().filter(|a| **a != request.requester && **a != request.subject).cloned().collect()
+    }
+
+    /// Tells the approvers a request waits for them, with a link to it (never an
+    /// action that works without signing in).
+    async fn tell_approvers(&self, request: &crate::model::AccessRequest, subject: &str) -> Vec<Email> {
+        let approvers = self.approvers_for(request);
+        let what: Vec<String> = request.changes.iter().map(crate::model::AccessChange::describe).collect();
+        for approver in &approvers {
+            let body = format!(
+                "{} asks for {} for {}. Reason: {}. The request expires at {} if nobody answers.",
+                request.requester,
+                what.join(", "),
+                request.subject,
+                request.justification.as_str(),
+                request.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            self.tell(approver, subject.into(), body, Some(self.request_link(request.id))).await;
+        }
+        approvers
     }
 
     /// Tells someone something; a failure to notify is logged and never undoes work.
-    async fn tell(&self, to: &Email, subject: String, body: String, link: Option<String>) {
+    /// Says whether the notifier accepted the message.
+    async fn tell(&self, to: &Email, subject: String, body: String, link: Option<String>) -> bool {
         let n = Notification { to: to.clone(), subject, body, link };
-        if let Err(e) = self.notifier.notify(n).await {
-            tracing::warn!(error = %e, "notification failed");
+        match self.notifier.notify(n).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "notification failed");
+                false
+            }
         }
     }
 }

@@ -141,7 +141,7 @@ impl Hogwarden {
                     "PostHog answered 401 to Hogwarden's key {}. Changes to PostHog fail until an admin stores a new personal API key.",
                     check.fingerprint
                 );
-                let link = Some(format!("{}/keys", self.web_url.trim_end_matches('/')));
+                let link = Some(self.page_link("keys"));
                 self.tell(contact, "PostHog rejects Hogwarden's API key".into(), body, link).await;
             }
         }

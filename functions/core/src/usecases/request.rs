@@ -4,6 +4,8 @@
 use crate::error::{Error, Result};
 use crate::model::{AccessChange, AccessRequest, RequestStatus};
 use crate::ports::{Commit, Guarded, Member};
+use chrono::{DateTime, Utc};
+
 use crate::types::{Actor, Email, GrantDuration, Justification, Principal, ProjectId, RequestId, Role, Ticket};
 
 use super::Hogwarden;
@@ -16,6 +18,8 @@ pub struct NewRequest {
     pub subject: Option<Email>,
     pub changes: Vec<AccessChange>,
     pub duration: Option<GrantDuration>,
+    /// A fixed end date instead of a duration (contractor access).
+    pub ends_at: Option<DateTime<Utc>>,
     pub justification: Justification,
     pub ticket: Option<Ticket>,
 }
@@ -58,6 +62,10 @@ impl Hogwarden {
             subject: subject.clone(),
             changes: new.changes,
             duration: new.duration,
+            ends_at: new.ends_at,
+            extends: None,
+            approvers_reminded: false,
+            informed_at: None,
             justification: new.justification,
             ticket: new.ticket,
             status: RequestStatus::Pending,
@@ -74,6 +82,7 @@ impl Hogwarden {
         let details = serde_json::json!({
             "changes": request.changes,
             "duration_minutes": request.duration.map(|d| d.minutes()),
+            "ends_at": request.ends_at,
             "justification": request.justification,
             "ticket": request.ticket,
             "approvals_required": approvals_required,
@@ -81,6 +90,9 @@ impl Hogwarden {
         let audit = self.draft(who.actor(), AuditKind::Requested, &subject, request.id, None, details);
         self.store.commit(Commit { requests: vec![Guarded::create(request.clone())], audit: vec![audit], ..Commit::default() }).await?;
         tracing::info!(request_id = %request.id, approvals_required, "access requested");
+        if approvals_required > 0 {
+            self.tell_approvers(&request, "An access request waits for your approval").await;
+        }
 
         if approvals_required == 0 {
             // Policy needs no approver: Hogwarden approves on policy's behalf.
@@ -104,7 +116,25 @@ impl Hogwarden {
                 )));
             }
         }
-        if new.duration.is_some() && new.changes.iter().any(|c| matches!(c, AccessChange::RemoveFromProject { .. })) {
+        let temporary = new.duration.is_some() || new.ends_at.is_some();
+        if new.duration.is_some() && new.ends_at.is_some() {
+            return Err(Error::PolicyViolation("Give either a duration or an end date, not both.".into()));
+        }
+        if let Some(end) = new.ends_at {
+            let now = self.clock.now();
+            if end <= now {
+                return Err(Error::PolicyViolation(format!("The end date {} is in the past.", end.format("%Y-%m-%d %H:%M UTC"))));
+            }
+            let max = self.policy.max_duration_for(&new.changes).expect("changes are not empty");
+            if end - now > max.as_chrono() {
+                return Err(Error::PolicyViolation(format!(
+                    "Access to {} may last at most {max}; the end date {} is further away.",
+                    worst(&new.changes),
+                    end.format("%Y-%m-%d")
+                )));
+            }
+        }
+        if temporary && new.changes.iter().any(|c| matches!(c, AccessChange::RemoveFromProject { .. })) {
             return Err(Error::PolicyViolation(
                 "Removal from a project is permanent: send it without a duration, or ask for a lower role for a while instead.".into(),
             ));

@@ -3,7 +3,11 @@
 
 mod access;
 mod bad_input;
+mod bulk;
+mod checklist;
 mod concurrency;
+mod diagnose;
+mod extensions;
 mod openapi;
 mod rate_limit;
 mod scenarios;

@@ -24,6 +24,7 @@ async fn the_openapi_document_lists_every_route_with_its_error_shape() {
         ("/api/policy", "get"),
         ("/api/me", "get"),
         ("/api/projects", "get"),
+        ("/api/diagnose", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the OpenAPI document");
     }

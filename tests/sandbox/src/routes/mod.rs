@@ -3,6 +3,7 @@
 
 mod access_controls;
 mod activity;
+mod invites;
 mod members;
 mod projects;
 
@@ -31,6 +32,8 @@ pub fn router(state: SandboxState) -> Router {
     let routes = [
         ("/api/organizations/{org_id}/members/", members::routes()),
         ("/api/organizations/{org_id}/members/{user_uuid}/", members::member_routes()),
+        ("/api/organizations/{org_id}/invites/", invites::routes()),
+        ("/api/organizations/{org_id}/invites/{invite_id}/", invites::invite_routes()),
         ("/api/organizations/{org_id}/projects/", projects::routes()),
         ("/api/organizations/{org_id}/advanced_activity_logs/", activity::org_routes()),
         ("/api/projects/{project_id}/access_controls/", access_controls::project_routes()),

@@ -111,3 +111,19 @@ pub fn error(kind: &str, code: &str, detail: &str, attr: Option<&str>) -> Value 
 pub fn forbidden(detail: &str) -> Value {
     error("authentication_error", "permission_denied", detail, None)
 }
+
+impl TestSandbox {
+    pub fn invites_path(&self) -> String {
+        format!("/api/organizations/{}/invites/", self.handle.organization_id())
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(key).json(&body).send().await.expect("request sent")
+    }
+
+    /// POST an invite as the holder of `key`.
+    pub async fn invite(&self, key: &str, body: Value) -> (u16, Value) {
+        let path = self.invites_path();
+        status_and_json(self.post(key, &path, body).await).await
+    }
+}
