@@ -1,0 +1,8 @@
+//! The Lambdas end to end on the AWS composition: real API Gateway and EventBridge
+//! Scheduler event JSON through `Handler::handle`, DynamoDB and Secrets Manager on
+//! moto, the PostHog sandbox behind.
+
+mod errors;
+mod idempotency;
+mod reviews_and_keys;
+mod temporary_elevation;

@@ -1,0 +1,64 @@
+//! The reviews and key-rotation Lambdas: their HTTP routes for admins, and their
+//! scheduled inputs (`quarterly_review`, `key_check`) reaching the use cases.
+
+use chrono::{TimeZone, Utc};
+use hogwarden_api_types as dto;
+use hogwarden_aws_e2e::{APPROVER, MEMBER, invoke, scheduler_event, spawn_aws_stack};
+
+#[tokio::test]
+async fn the_quarterly_schedule_records_an_access_snapshot_and_admins_see_who_has_what() {
+    // Arrange
+    let t = spawn_aws_stack().await;
+    let at = Utc.with_ymd_and_hms(2026, 4, 1, 6, 0, 0).unwrap();
+
+    // Act
+    let outcome = invoke(&t.reviews, scheduler_event("quarterly_review", at, "exec-q2")).await.expect("the snapshot is taken");
+    let overview = t.call(&t.reviews, Some(APPROVER), "GET", "/api/access", None).await;
+    let refused = t.call(&t.reviews, Some(MEMBER), "GET", "/api/access", None).await;
+
+    // Assert
+    assert_eq!(outcome["task"], "quarterly_review");
+    assert_eq!(outcome["execution_id"], "exec-q2");
+    assert_eq!(outcome["outcome"]["members"], 43, "{outcome}");
+    assert_eq!(outcome["outcome"]["admins"], 5, "{outcome}");
+    assert_eq!(outcome["outcome"]["projects"], 4, "{outcome}");
+    let audit = t.audit().await;
+    let snapshot = audit.entries.iter().find(|e| e.kind == "access_snapshot").expect("the snapshot is audited");
+    assert_eq!(snapshot.actor, "hogwarden:quarterly-review");
+    assert_eq!(snapshot.details["members"], 43);
+    assert!(audit.verification.valid, "{:?}", audit.verification);
+    assert_eq!(overview.status, 200, "{:?}", overview.body);
+    assert_eq!(overview.json::<dto::AccessOverviewDto>().members.len(), 43);
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_key_check_schedule_reports_a_key_posthog_rejects_and_the_audit_records_it() {
+    // Arrange
+    let t = spawn_aws_stack().await;
+    let key = t.sandbox.service_api_key();
+    let at = Utc.with_ymd_and_hms(2026, 3, 15, 9, 5, 0).unwrap();
+
+    // Act: a check while the key works, then PostHog rolls it (as after a leak).
+    let healthy = invoke(&t.key_rotation, scheduler_event("key_check", at, "exec-1")).await.expect("checked");
+    let listed = t.call(&t.key_rotation, Some(APPROVER), "GET", "/api/keys", None).await;
+    let refused = t.call(&t.key_rotation, Some(MEMBER), "GET", "/api/keys", None).await;
+    t.sandbox.roll_api_key(&key).expect("the sandbox rolls the key");
+    let rejected = invoke(&t.key_rotation, scheduler_event("key_check", at, "exec-2")).await.expect("a 401 is an answer");
+
+    // Assert
+    assert_eq!(healthy["outcome"]["accepted"], true, "{healthy}");
+    assert_eq!(rejected["outcome"]["accepted"], false, "{rejected}");
+    assert_eq!(rejected["outcome"]["fingerprint"], healthy["outcome"]["fingerprint"]);
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let keys: dto::KeyList = listed.json();
+    assert!(keys.keys[0].accepted);
+    assert_eq!(serde_json::json!(keys.keys[0].fingerprint), healthy["outcome"]["fingerprint"]);
+    assert!(!listed.raw.to_string().contains(&key), "the key never leaves the server");
+    assert!(!rejected.to_string().contains(&key));
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    let kinds = t.audit_kinds().await;
+    assert_eq!(kinds.iter().filter(|k| *k == "service_key_rejected").count(), 1, "{kinds:?}");
+    t.shutdown().await;
+}
