@@ -17,5 +17,12 @@ pub const POLICY: &str = "HOGWARDEN_POLICY";
 pub const LOG: &str = "RUST_LOG";
 
 /// Every variable a Lambda reads, with whether it must be set.
-pub const VARIABLES: &[(&str, bool)] =
-    &[(TABLE, true), (POSTHOG_KEY_SECRET, true), (POSTHOG_HOST, true), (POSTHOG_ORG_ID, true), (WEB_URL, true), (POLICY, false), (LOG, false)];
+pub const VARIABLES: &[(&str, bool)] = &[
+    (TABLE, true),
+    (POSTHOG_KEY_SECRET, true),
+    (POSTHOG_HOST, true),
+    (POSTHOG_ORG_ID, true),
+    (WEB_URL, true),
+    (POLICY, false),
+    (LOG, false),
+];

@@ -1,0 +1,219 @@
+//! One entry point per Lambda for every event it can receive. API Gateway HTTP API
+//! requests go through lambda_http's own request and response types to the
+//! function's axum router, exactly as `lambda_http::run` would; EventBridge
+//! Scheduler inputs (the schedule's `Input` JSON, no envelope) run a scheduled task.
+//! The shape decides: an event with `requestContext` is HTTP, one with `task` is a
+//! schedule, anything else is refused.
+
+use std::sync::Arc;
+
+use axum::Router;
+use chrono::{DateTime, Utc};
+use hogwarden_core::Hogwarden;
+use lambda_http::request::LambdaRequest;
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tower::ServiceExt;
+use tracing::Instrument;
+
+use crate::claims::copy_gateway_claims;
+use crate::stack::AwsStack;
+
+/// The scheduled tasks, by the name infra/template.yaml puts in each schedule's Input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Revert due grants, expire unanswered requests, retry approved ones (reverts).
+    Sweep,
+    /// Open the quarterly access review (reviews).
+    QuarterlyReview,
+    /// Check that Hogwarden's PostHog key still works (key-rotation).
+    KeyCheck,
+}
+
+impl Task {
+    pub const ALL: [Task; 3] = [Task::Sweep, Task::QuarterlyReview, Task::KeyCheck];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Sweep => "sweep",
+            Task::QuarterlyReview => "quarterly_review",
+            Task::KeyCheck => "key_check",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Task> {
+        Task::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// What EventBridge Scheduler delivers: the schedule's Input with
+/// `<aws.scheduler.scheduled-time>` and `<aws.scheduler.execution-id>` substituted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledInput {
+    pub task: String,
+    pub scheduled_time: DateTime<Utc>,
+    pub execution_id: String,
+}
+
+/// Why an invocation failed. Lambda reports it (and, for asynchronous invocations
+/// such as schedules, retries and then sends the event to the DLQ). No secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(
+        "this event is neither an API Gateway HTTP API request nor a scheduled task input (top-level fields: {fields}); check the function's triggers"
+    )]
+    UnknownEvent { fields: String },
+    #[error("the API Gateway HTTP API event could not be read: {0}")]
+    BadHttpEvent(String),
+    #[error(
+        "the scheduled input is not valid ({0}); a schedule's Input must be {{\"task\":\"...\",\"scheduled_time\":\"<aws.scheduler.scheduled-time>\",\"execution_id\":\"<aws.scheduler.execution-id>\"}}"
+    )]
+    BadScheduledInput(String),
+    #[error("unknown scheduled task '{task}'; this function runs: {runs}")]
+    UnknownTask { task: String, runs: String },
+    #[error("the {task} task failed: {source}; nothing was lost, its next run retries")]
+    TaskFailed { task: &'static str, source: hogwarden_core::Error },
+    #[error(
+        "the sweep left work undone ({deferred} reverts deferred, {errors} errors, details in the log); it stays due and the next run retries"
+    )]
+    SweepIncomplete { deferred: usize, errors: usize },
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let kind = match &e {
+            HandlerError::UnknownEvent { .. } => "UnknownEvent",
+            HandlerError::BadHttpEvent(_) => "BadHttpEvent",
+            HandlerError::BadScheduledInput(_) => "BadScheduledInput",
+            HandlerError::UnknownTask { .. } => "UnknownTask",
+            HandlerError::TaskFailed { .. } => "TaskFailed",
+            HandlerError::SweepIncomplete { .. } => "SweepIncomplete",
+        };
+        Diagnostic { error_type: format!("Hogwarden.{kind}"), error_message: e.to_string() }
+    }
+}
+
+/// One Lambda function: its HTTP routes and the scheduled tasks it runs.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    router: Router,
+    app: Hogwarden,
+    tasks: Vec<Task>,
+}
+
+impl Handler {
+    pub fn new(router: Router, app: Hogwarden, tasks: &[Task]) -> Self {
+        Self { router, app, tasks: tasks.to_vec() }
+    }
+
+    /// Requests, approvals, the inbox, grants and the audit log; no schedule.
+    pub fn grants(stack: &AwsStack) -> Self {
+        Self::new(hogwarden_api::grants_router(stack.api.clone()), stack.app.clone(), &[])
+    }
+
+    /// Early revoke over HTTP, and the expiry sweep on schedule.
+    pub fn reverts(stack: &AwsStack) -> Self {
+        Self::new(hogwarden_api::reverts_router(stack.api.clone()), stack.app.clone(), &[Task::Sweep])
+    }
+
+    /// Handles one invocation, whatever its source.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        let LambdaEvent { payload, context } = event;
+        let span = tracing::info_span!("invocation", request_id = %context.request_id);
+        async move {
+            let result = if payload.get("requestContext").is_some() {
+                self.http(&payload, context).await
+            } else if payload.get("task").is_some() {
+                self.scheduled(payload).await
+            } else {
+                let fields = match &payload {
+                    Value::Object(map) => map.keys().take(10).map(String::as_str).collect::<Vec<_>>().join(", "),
+                    other => format!("none, it is a JSON {}", json_kind(other)),
+                };
+                Err(HandlerError::UnknownEvent { fields })
+            };
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "invocation failed");
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// API Gateway HTTP API (payload 2.0): lambda_http's request, the router, and
+    /// lambda_http's response, as `lambda_http::run` does.
+    async fn http(&self, payload: &Value, context: Context) -> Result<Value, HandlerError> {
+        // lambda_http reads events through `RawValue`, which needs JSON text.
+        let request: LambdaRequest = serde_json::from_str(&payload.to_string()).map_err(|e| HandlerError::BadHttpEvent(e.to_string()))?;
+        let router = self.router.clone();
+        let service = lambda_http::service_fn(move |request: lambda_http::Request| router.clone().oneshot(copy_gateway_claims(request)));
+        let response =
+            lambda_http::Adapter::from(service).oneshot(LambdaEvent::new(request, context)).await.unwrap_or_else(|never| match never {});
+        serde_json::to_value(response).map_err(|e| HandlerError::BadHttpEvent(format!("the response could not be encoded: {e}")))
+    }
+
+    async fn scheduled(&self, payload: Value) -> Result<Value, HandlerError> {
+        let input: ScheduledInput = serde_json::from_value(payload).map_err(|e| HandlerError::BadScheduledInput(e.to_string()))?;
+        let task = Task::parse(&input.task).filter(|t| self.tasks.contains(t)).ok_or_else(|| HandlerError::UnknownTask {
+            task: input.task.chars().take(64).collect(),
+            runs: if self.tasks.is_empty() {
+                "no scheduled task".into()
+            } else {
+                self.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+            },
+        })?;
+        tracing::info!(task = task.name(), scheduled_time = %input.scheduled_time, execution_id = %input.execution_id, "scheduled task");
+        let outcome = match task {
+            Task::Sweep => self.sweep().await?,
+            Task::QuarterlyReview | Task::KeyCheck => {
+                return Err(HandlerError::UnknownTask { task: task.name().into(), runs: "no such task yet".into() });
+            }
+        };
+        Ok(serde_json::json!({
+            "task": task.name(),
+            "scheduled_time": input.scheduled_time,
+            "execution_id": input.execution_id,
+            "outcome": outcome,
+        }))
+    }
+
+    async fn sweep(&self) -> Result<Value, HandlerError> {
+        let report = self.app.sweep().await.map_err(|source| HandlerError::TaskFailed { task: "sweep", source })?;
+        tracing::info!(
+            reverted = report.reverted,
+            conflicts = report.conflicts,
+            deferred = report.deferred,
+            expired_requests = report.expired_requests,
+            applied_retries = report.applied_retries,
+            errors = ?report.errors,
+            "sweep report"
+        );
+        if !report.is_clean() {
+            return Err(HandlerError::SweepIncomplete { deferred: report.deferred, errors: report.errors.len() });
+        }
+        Ok(serde_json::to_value(&report).unwrap_or(Value::Null))
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Serves `handler` on the Lambda Runtime API until the environment stops.
+pub async fn run(handler: Handler) -> Result<(), lambda_runtime::Error> {
+    let handler = Arc::new(handler);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<Value>| {
+        let handler = Arc::clone(&handler);
+        async move { handler.handle(event).await }
+    }))
+    .await
+}

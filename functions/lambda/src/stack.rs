@@ -1,0 +1,149 @@
+//! The AWS composition: the same use cases as the local stack
+//! (`functions/local/src/stack.rs`), wired to DynamoDB, Secrets Manager and a real
+//! PostHog. Built once per cold start; every invocation reuses it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use hogwarden_api::{ApiState, AuthMode};
+use hogwarden_core::Hogwarden;
+use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
+use hogwarden_posthog::{PostHogClient, PostHogConfig};
+use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
+
+use crate::config::{Config, ConfigError};
+use crate::notifier::LogNotifier;
+
+/// What every Lambda is built from: the application and the API state around it.
+#[derive(Debug, Clone)]
+pub struct AwsStack {
+    pub app: Hogwarden,
+    /// API Gateway has verified the caller's token; the API reads its claims.
+    pub api: ApiState,
+    /// The Secrets Manager vault (the key-rotation function works on it).
+    pub vault: Arc<SecretsManagerVault>,
+}
+
+/// Why a Lambda could not start. The messages say what to fix and carry no secret.
+#[derive(thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(
+        "could not read Hogwarden's PostHog API key from the Secrets Manager secret '{secret}' ({source}); check that it exists and that the function may call secretsmanager:GetSecretValue on it"
+    )]
+    KeyUnreadable { secret: String, source: hogwarden_core::Error },
+    #[error(
+        "the Secrets Manager secret '{secret}' has no current value; store the personal API key of Hogwarden's PostHog service account in it"
+    )]
+    NoKey { secret: String },
+    #[error("the PostHog client cannot be built: {0}")]
+    PostHog(#[from] hogwarden_posthog::ClientError),
+}
+
+/// `main` returning this error prints it with `{:?}`: make that the readable message.
+impl std::fmt::Debug for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// Builds an [`AwsStack`]. Production uses the defaults; tests inject a clock, an
+/// SDK configuration pointing at an emulator and shorter PostHog retries.
+#[must_use]
+pub struct AwsStackBuilder {
+    config: Config,
+    sdk: Option<SdkConfig>,
+    clock: Arc<dyn Clock>,
+    notifier: Arc<dyn Notifier>,
+    posthog_retry_base: Option<Duration>,
+    allow_plain_http: bool,
+}
+
+impl std::fmt::Debug for AwsStackBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsStackBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl AwsStack {
+    pub fn builder(config: Config) -> AwsStackBuilder {
+        AwsStackBuilder {
+            config,
+            sdk: None,
+            clock: Arc::new(SystemClock),
+            notifier: Arc::new(LogNotifier),
+            posthog_retry_base: None,
+            allow_plain_http: false,
+        }
+    }
+}
+
+impl AwsStackBuilder {
+    /// The SDK configuration to use instead of `aws_config::load_defaults`.
+    pub fn sdk_config(mut self, sdk: SdkConfig) -> Self {
+        self.sdk = Some(sdk);
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// The first retry delay of the PostHog client (tests shorten it).
+    pub fn posthog_retry_base(mut self, delay: Duration) -> Self {
+        self.posthog_retry_base = Some(delay);
+        self
+    }
+
+    /// Accepts a non-loopback `http://` PostHog URL. Never in production: the key
+    /// would travel in clear text.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// Loads the SDK configuration (unless given), builds the clients once, reads the
+    /// PostHog key and composes the application.
+    pub async fn build(self) -> Result<AwsStack, StartupError> {
+        let Self { config, sdk, clock, notifier, posthog_retry_base, allow_plain_http } = self;
+        // `load_defaults` honours AWS_REGION, the Lambda role's credentials and AWS_ENDPOINT_URL.
+        let sdk = match sdk {
+            Some(sdk) => sdk,
+            None => aws_config::load_defaults(BehaviorVersion::latest()).await,
+        };
+        let store: Arc<dyn Store> = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
+        let vault = Arc::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk)));
+
+        let secret = config.posthog_key_secret.clone();
+        let key = vault
+            .get(&secret, Stage::Current)
+            .await
+            .map_err(|source| StartupError::KeyUnreadable { secret: secret.clone(), source })?
+            .ok_or(StartupError::NoKey { secret })?;
+        let mut posthog = PostHogConfig::new(config.posthog_host.clone(), key, config.posthog_org_id.clone());
+        posthog.allow_plain_http = allow_plain_http;
+        if let Some(delay) = posthog_retry_base {
+            posthog.backoff.min_delay = delay;
+        }
+        let posthog: Arc<dyn PostHog> = Arc::new(PostHogClient::new(posthog)?);
+
+        let app = Hogwarden {
+            store,
+            posthog,
+            clock,
+            notifier,
+            policy: Arc::new(config.policy),
+            web_url: config.web_url.as_str().trim_end_matches('/').to_owned(),
+        };
+        let api = ApiState::new(app.clone(), AuthMode::Gateway);
+        Ok(AwsStack { app, api, vault })
+    }
+}

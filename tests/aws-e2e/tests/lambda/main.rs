@@ -1,0 +1,7 @@
+//! The Lambdas end to end on the AWS composition: real API Gateway and EventBridge
+//! Scheduler event JSON through `Handler::handle`, DynamoDB and Secrets Manager on
+//! moto, the PostHog sandbox behind.
+
+mod errors;
+mod idempotency;
+mod temporary_elevation;
