@@ -193,18 +193,24 @@ fn bench() -> Result<(), String> {
     }
 
     // (c) Cold init: the binaries built for this host, started against a fake
-    // Runtime API with moto and the PostHog sandbox behind them.
-    let mut build = vec!["build", "--release"];
-    build.extend(bins.iter().flat_map(|b| ["--package", b.as_str()]));
-    match step("bench: building the Lambdas for this host (release)", "cargo", &build) {
-        Err(e) => failed.push(e),
-        Ok(()) => {
-            let paths: Vec<String> = bins.iter().map(|b| target_dir().join("release").join(b).to_string_lossy().into_owned()).collect();
-            let mut args = vec!["run", "--quiet", "--package", "hogwarden-infra-tests", "--bin", "cold-init", "--", "--runs", "7"];
-            args.extend(paths.iter().map(String::as_str));
-            if let Err(e) = step("bench: cold init (fake Runtime API, moto, PostHog sandbox)", "cargo", &args) {
-                failed.push(e);
-            }
+    // Runtime API with moto and the PostHog sandbox behind them. Each is built on its
+    // own, so one that does not build yet does not hide the others' figures.
+    let mut built = Vec::new();
+    for bin in &bins {
+        match step(
+            &format!("bench: building {bin} for this host (release)"),
+            "cargo",
+            &["build", "--release", "--package", bin, "--bin", bin],
+        ) {
+            Ok(()) => built.push(target_dir().join("release").join(bin).to_string_lossy().into_owned()),
+            Err(e) => failed.push(e),
+        }
+    }
+    if !built.is_empty() {
+        let mut args = vec!["run", "--quiet", "--package", "hogwarden-infra-tests", "--bin", "cold-init", "--", "--runs", "7"];
+        args.extend(built.iter().map(String::as_str));
+        if let Err(e) = step("bench: cold init (fake Runtime API, moto, PostHog sandbox)", "cargo", &args) {
+            failed.push(e);
         }
     }
 
