@@ -393,6 +393,18 @@ pub fn check_schedules(template: &Template) -> Vec<String> {
                 if task != expected {
                     problems.push(format!("{id}: Input is {task:?}, {} expects {expected:?}", function.bin));
                 }
+                // What the Lambda receives once Scheduler substitutes the attributes,
+                // read with the Lambdas' own type.
+                let delivered = input.replace(SCHEDULED_TIME, "2030-01-01T00:00:00Z").replace(EXECUTION_ID, "bench-0001");
+                match serde_json::from_str::<hogwarden_lambda::ScheduledInput>(&delivered) {
+                    Err(e) => {
+                        problems.push(format!("{id}: the delivered input {delivered:?} is not a hogwarden_lambda::ScheduledInput: {e}"))
+                    }
+                    Ok(delivered) if hogwarden_lambda::Task::parse(&delivered.task).is_none() => {
+                        problems.push(format!("{id}: task {:?} is not a hogwarden_lambda::Task", delivered.task));
+                    }
+                    Ok(_) => {}
+                }
                 seen.push(task.task);
             }
         }
