@@ -4,14 +4,17 @@
 //! - `run [ARGS…]`: builds the front end, then the local stack with the demo
 //!   organization (`hogwarden serve`) serving it.
 //! - `test`: everything CI checks, in order: formatting, clippy with warnings as
-//!   errors, the front end's checks and release build, then every test of the
-//!   workspace (the browser tests among them).
+//!   errors, cfn-lint on the SAM template, the front end's checks and release build,
+//!   then every test of the workspace (the browser tests among them).
 //! - `size`: the release front end's WASM size, raw and gzipped, against its budget.
+//! - `package`: the four Lambda zips for AWS (arm64), as infra/template.yaml names them.
+//! - `bench`: figures, not pass/fail tests: the expiry sweep's read cost on a large
+//!   table, each Lambda's zip size and its cold init time.
 //!
 //! Each task installs what it needs if it is missing, and says what it is doing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 mod frontend;
@@ -22,8 +25,10 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
         Some("size") => frontend::size(),
+        Some("package") => package().map(|_| ()),
+        Some("bench") => bench(),
         _ => {
-            eprintln!("usage: cargo xtask run [hogwarden serve flags…] | cargo xtask test | cargo xtask size");
+            eprintln!("usage: cargo xtask run [hogwarden serve flags…] | test | size | package | bench");
             return ExitCode::from(2);
         }
     };
@@ -42,10 +47,17 @@ fn root() -> PathBuf {
 
 /// Runs a command in the workspace root, failing with its name if it fails.
 fn step(title: &str, program: &str, args: &[&str]) -> Result<(), String> {
+    let mut command = Command::new(program);
+    command.args(args);
+    run_step(title, command)
+}
+
+/// Runs a prepared command in the workspace root, failing with its name if it fails.
+fn run_step(title: &str, mut command: Command) -> Result<(), String> {
     println!("==> {title}");
     let started = Instant::now();
-    let status =
-        Command::new(program).args(args).current_dir(root()).status().map_err(|e| format!("{title}: could not start {program}: {e}"))?;
+    let program = command.get_program().to_string_lossy().into_owned();
+    let status = command.current_dir(root()).status().map_err(|e| format!("{title}: could not start {program}: {e}"))?;
     println!("    ({title}: {:.0} s)", started.elapsed().as_secs_f64());
     if status.success() { Ok(()) } else { Err(format!("{title} failed ({status})")) }
 }
@@ -69,6 +81,148 @@ fn ensure_moto() -> Result<(), String> {
     step("installing moto_server (the local AWS emulator)", ".venv/bin/pip", &["install", "--quiet", MOTO])
 }
 
+/// A Python tool in ./.venv (or on PATH), installed into ./.venv with pip when
+/// neither has it. Returns the program to run.
+fn venv_tool(binary: &str, requirement: &str, what: &str) -> Result<PathBuf, String> {
+    let in_venv = root().join(".venv/bin").join(binary);
+    if in_venv.is_file() {
+        return Ok(in_venv);
+    }
+    if has(binary, "--version") {
+        return Ok(PathBuf::from(binary));
+    }
+    if !root().join(".venv/bin/pip").is_file() {
+        step("creating ./.venv for the Python tools", "python3", &["-m", "venv", ".venv"])?;
+    }
+    step(&format!("installing {what} ({requirement})"), ".venv/bin/pip", &["install", "--quiet", requirement])?;
+    if in_venv.is_file() { Ok(in_venv) } else { Err(format!("pip installed {requirement} but {} is missing", in_venv.display())) }
+}
+
+/// cfn-lint, pinned: newer versions add rules, and the template must pass this one.
+fn ensure_cfn_lint() -> Result<PathBuf, String> {
+    venv_tool("cfn-lint", "cfn-lint==1.58.0", "cfn-lint (the CloudFormation linter)")
+}
+
+/// The SAM template, relative to the workspace root.
+const TEMPLATE: &str = "infra/template.yaml";
+
+/// The Lambda binaries the template deploys, read from its `CodeUri`s
+/// (`../target/lambda/<binary>/bootstrap.zip`), so this list has one source.
+fn lambda_binaries() -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(root().join(TEMPLATE)).map_err(|e| format!("cannot read {TEMPLATE}: {e}"))?;
+    let bins: Vec<String> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("CodeUri: ../target/lambda/")?.strip_suffix("/bootstrap.zip").map(str::to_owned))
+        .collect();
+    if bins.is_empty() { Err(format!("{TEMPLATE} names no CodeUri ../target/lambda/<binary>/bootstrap.zip")) } else { Ok(bins) }
+}
+
+/// Where the template expects each zip.
+fn lambda_zip(bin: &str) -> PathBuf {
+    root().join("target/lambda").join(bin).join("bootstrap.zip")
+}
+
+/// Each Lambda zip should stay under this, so cold starts stay fast.
+const ZIP_TARGET: u64 = 8 * 1024 * 1024;
+
+/// `cargo lambda build` for arm64 (Graviton), zipped where the template's CodeUri
+/// points, whatever CARGO_TARGET_DIR is. Installs cargo-lambda (which brings zig
+/// through pip) and the aarch64 standard library when they are missing.
+fn package() -> Result<Vec<(String, u64)>, String> {
+    let bins = lambda_binaries()?;
+    let cargo_lambda = venv_tool("cargo-lambda", "cargo-lambda==1.9.2", "cargo-lambda (and zig, about 400 MB)")?;
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output().map_err(|e| format!("rustup: {e}"))?;
+    if !String::from_utf8_lossy(&installed.stdout).lines().any(|t| t.trim() == "aarch64-unknown-linux-gnu") {
+        step("adding the arm64 standard library", "rustup", &["target", "add", "aarch64-unknown-linux-gnu"])?;
+    }
+    // cargo-lambda finds zig through the venv's Python (the ziglang package).
+    let venv_bin = root().join(".venv/bin");
+    let tool_dir = cargo_lambda.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf);
+    let path =
+        std::env::join_paths(tool_dir.into_iter().chain([venv_bin]).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)))
+            .map_err(|e| format!("PATH: {e}"))?;
+    let mut command = Command::new(&cargo_lambda);
+    command
+        .args(["lambda", "build", "--release", "--arm64", "--output-format", "zip", "--lambda-dir", "target/lambda"])
+        .args(bins.iter().flat_map(|b| ["--package", b.as_str()]))
+        .env("PATH", path)
+        .stdin(Stdio::null());
+    run_step("building the Lambda zips (release, arm64)", command)?;
+    let mut sizes = Vec::new();
+    for bin in bins {
+        let zip = lambda_zip(&bin);
+        let size = std::fs::metadata(&zip).map_err(|e| format!("{} was not built: {e}", zip.display()))?.len();
+        println!("    {} {}", zip.display(), human(size));
+        sizes.push((bin, size));
+    }
+    Ok(sizes)
+}
+
+fn human(bytes: u64) -> String {
+    format!("{bytes} B ({:.2} MB)", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Where cargo puts host builds: CARGO_TARGET_DIR when set, else ./target.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| if d.is_absolute() { d } else { root().join(d) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Prints figures; a section that cannot run says why, and the others still run.
+fn bench() -> Result<(), String> {
+    let mut failed = Vec::new();
+
+    // (a) The expiry sweep's read cost: store-aws's example on moto.
+    ensure_moto()?;
+    if let Err(e) = step(
+        "bench: sweep read cost (10,000 grants not due + 10 due, moto)",
+        "cargo",
+        &["run", "--quiet", "--package", "hogwarden-store-aws", "--example", "sweep_cost"],
+    ) {
+        failed.push(e);
+    }
+
+    let bins = lambda_binaries()?;
+
+    // (b) Zip sizes, from the last `cargo xtask package`.
+    println!("==> bench: Lambda zip sizes (target {})", human(ZIP_TARGET));
+    for bin in &bins {
+        match std::fs::metadata(lambda_zip(bin)) {
+            Ok(m) => {
+                let verdict = if m.len() <= ZIP_TARGET { "within target" } else { "OVER target" };
+                println!("    {bin:<24} {}  {verdict}", human(m.len()));
+            }
+            Err(_) => println!("    {bin:<24} not built: run cargo xtask package first"),
+        }
+    }
+
+    // (c) Cold init: the binaries built for this host, started against a fake
+    // Runtime API with moto and the PostHog sandbox behind them. Each is built on its
+    // own, so one that does not build yet does not hide the others' figures.
+    let mut built = Vec::new();
+    for bin in &bins {
+        match step(
+            &format!("bench: building {bin} for this host (release)"),
+            "cargo",
+            &["build", "--release", "--package", bin, "--bin", bin],
+        ) {
+            Ok(()) => built.push(target_dir().join("release").join(bin).to_string_lossy().into_owned()),
+            Err(e) => failed.push(e),
+        }
+    }
+    if !built.is_empty() {
+        let mut args = vec!["run", "--quiet", "--package", "hogwarden-infra-tests", "--bin", "cold-init", "--", "--runs", "7"];
+        args.extend(built.iter().map(String::as_str));
+        if let Err(e) = step("bench: cold init (fake Runtime API, moto, PostHog sandbox)", "cargo", &args) {
+            failed.push(e);
+        }
+    }
+
+    if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
+}
+
 fn run(extra: &[String]) -> Result<(), String> {
     frontend::build_frontend(true)?;
     let dist = frontend::dist_dir().to_string_lossy().into_owned();
@@ -86,6 +240,8 @@ fn test() -> Result<(), String> {
     step("clippy", "cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
     step("doc tests", "cargo", &["test", "--workspace", "--doc"])?;
     ensure_moto()?;
+    let cfn_lint = ensure_cfn_lint()?;
+    step("cfn-lint (the SAM template)", &cfn_lint.to_string_lossy(), &[TEMPLATE])?;
     frontend::prepare_browser_tests()?;
     if !has("cargo-nextest", "--version") && !has("cargo", "nextest --version") {
         step("installing cargo-nextest", "cargo", &["install", "cargo-nextest", "--locked"])?;
