@@ -9,6 +9,7 @@ pub mod audit;
 pub mod error;
 pub mod model;
 pub mod policy;
+pub mod recipients;
 pub mod ports;
 pub mod types;
 pub mod usecases;
