@@ -63,6 +63,20 @@ fn ensure_moto() -> Result<(), String> {
     step("installing moto_server (the local AWS emulator)", ".venv/bin/pip", &["install", "--quiet", MOTO])
 }
 
+/// The email notifier is tested against a real SMTP server, aiosmtpd (PyPI), kept in
+/// its own venv; installed here for the same reason as moto.
+fn ensure_aiosmtpd() -> Result<(), String> {
+    const AIOSMTPD: &str = "aiosmtpd==1.4.6";
+    let python = root().join(".venv-smtp/bin/python3");
+    if Command::new(&python).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success()) {
+        return Ok(());
+    }
+    if !python.is_file() {
+        step("creating ./.venv-smtp for the SMTP test server", "python3", &["-m", "venv", ".venv-smtp"])?;
+    }
+    step("installing aiosmtpd (the SMTP test server)", ".venv-smtp/bin/pip", &["install", "--quiet", AIOSMTPD])
+}
+
 fn run(extra: &[String]) -> Result<(), String> {
     let mut args = vec!["run", "--package", "hogwarden-local", "--bin", "hogwarden", "--", "serve"];
     args.extend(extra.iter().map(String::as_str));
@@ -75,6 +89,7 @@ fn test() -> Result<(), String> {
     step("clippy", "cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
     step("doc tests", "cargo", &["test", "--workspace", "--doc"])?;
     ensure_moto()?;
+    ensure_aiosmtpd()?;
     if !has("cargo-nextest", "--version") && !has("cargo", "nextest --version") {
         step("installing cargo-nextest", "cargo", &["install", "cargo-nextest", "--locked"])?;
     }
