@@ -9,8 +9,8 @@ pub mod audit;
 pub mod error;
 pub mod model;
 pub mod policy;
-pub mod recipients;
 pub mod ports;
+pub mod recipients;
 pub mod types;
 pub mod usecases;
 

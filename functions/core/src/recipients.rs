@@ -1,6 +1,7 @@
 //! Who may be told anything: only active members of the managed PostHog
-//! organization. A person who was deactivated or removed is never a recipient, so
-//! every notifier is wrapped in [`MembersOnly`] where the application is wired.
+//! organization. A person who was deactivated or removed is never a recipient.
+//! The use cases enforce this themselves (`Hogwarden::tell`, with the live policy);
+//! [`MembersOnly`] applies the same rule to a notifier used outside them.
 //!
 //! The one exception is the deployment's own operators (policy's security
 //! contacts): they are told when PostHog rejects Hogwarden's key, which is exactly

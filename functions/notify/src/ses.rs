@@ -13,8 +13,14 @@ const CHANNEL: &str = "ses";
 
 /// Errors SES gives for a message or an account that will not send, however often
 /// it is tried (SES v2 API reference, SendEmail "Errors").
-const PERMANENT: &[&str] =
-    &["MessageRejected", "MailFromDomainNotVerifiedException", "AccountSuspendedException", "SendingPausedException", "BadRequestException", "NotFoundException"];
+const PERMANENT: &[&str] = &[
+    "MessageRejected",
+    "MailFromDomainNotVerifiedException",
+    "AccountSuspendedException",
+    "SendingPausedException",
+    "BadRequestException",
+    "NotFoundException",
+];
 
 /// Sends each notification as one plain-text email from a verified SES identity.
 #[derive(Debug, Clone)]
@@ -28,7 +34,8 @@ impl SesNotifier {
     /// `from` is the verified sender, e.g. `Hogwarden <hogwarden@example.com>`.
     pub fn new(client: aws_sdk_sesv2::Client, from: impl Into<String>) -> Result<Self, NotifyError> {
         let from = from.into();
-        from.parse::<lettre::message::Mailbox>().map_err(|e| NotifyError::Config(format!("HOGWARDEN_EMAIL_FROM is not a mailbox ({e})")))?;
+        from.parse::<lettre::message::Mailbox>()
+            .map_err(|e| NotifyError::Config(format!("HOGWARDEN_EMAIL_FROM is not a mailbox ({e})")))?;
         Ok(Self { client, from, configuration_set: None })
     }
 

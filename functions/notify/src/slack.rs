@@ -70,7 +70,11 @@ impl SlackNotifier {
     }
 
     fn backoff(first_delay: Duration, retries: usize) -> ExponentialBuilder {
-        ExponentialBuilder::default().with_min_delay(first_delay).with_max_delay(Duration::from_secs(10)).with_max_times(retries).with_jitter()
+        ExponentialBuilder::default()
+            .with_min_delay(first_delay)
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_times(retries)
+            .with_jitter()
     }
 
     async fn post_once(&self, body: &Value) -> Result<(), NotifyError> {

@@ -110,7 +110,8 @@ impl SmtpNotifier {
     }
 
     fn message(&self, n: &Notification) -> Result<Message, NotifyError> {
-        let to = n.to.as_str().parse::<Address>().map_err(|e| NotifyError::Invalid { channel: CHANNEL, detail: format!("recipient: {e}") })?;
+        let to =
+            n.to.as_str().parse::<Address>().map_err(|e| NotifyError::Invalid { channel: CHANNEL, detail: format!("recipient: {e}") })?;
         Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to))

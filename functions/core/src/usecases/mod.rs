@@ -117,7 +117,25 @@ impl Hogwarden {
     }
 
     /// Tells someone something; a failure to notify is logged and never undoes work.
+    /// Only active members of the PostHog organization are told (a departed or
+    /// deactivated person never is); the policy's security contacts are the
+    /// exception, since they are told when PostHog rejects Hogwarden's key, exactly
+    /// when PostHog cannot be asked. The check lives here, with the live policy, so
+    /// no wiring can forget it.
     async fn tell(&self, to: &Email, subject: String, body: String, link: Option<String>) {
+        if !self.policy.security_contacts.contains(to) {
+            match self.posthog.find_member(to).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::info!(to = %to, subject = %subject, "not told: not an active member of the PostHog organization");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, to = %to, "not told: could not check that the recipient is an active member");
+                    return;
+                }
+            }
+        }
         let n = Notification { to: to.clone(), subject, body, link };
         if let Err(e) = self.notifier.notify(n).await {
             tracing::warn!(error = %e, "notification failed");

@@ -118,10 +118,7 @@ impl SmtpReceiver {
             .unwrap_or_else(|e| panic!("could not start {} {}: {e}", python.display(), script.display()));
         let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
         let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
-        assert!(
-            matches!(&first, Ok(Ok(Some(line))) if line == "ready"),
-            "the SMTP receiver did not start on port {port}: {first:?}"
-        );
+        assert!(matches!(&first, Ok(Ok(Some(line))) if line == "ready"), "the SMTP receiver did not start on port {port}: {first:?}");
         let (tx, mail) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {

@@ -35,7 +35,8 @@ async fn removed_and_deactivated_people_get_nothing_and_members_still_do() {
     let mut smtp = SmtpReceiver::start().await;
     let slack = SlackReceiver::start().await;
     let email = SmtpNotifier::new(SmtpConfig::new("127.0.0.1", smtp.port, "hogwarden@acme.example").unwrap()).unwrap();
-    let chat = hogwarden_notify::SlackNotifier::new(hogwarden_notify::SlackWebhook::parse(SecretString::from(slack.url.clone())).unwrap()).unwrap();
+    let chat = hogwarden_notify::SlackNotifier::new(hogwarden_notify::SlackWebhook::parse(SecretString::from(slack.url.clone())).unwrap())
+        .unwrap();
     let both = Fanout::new().with("smtp", Arc::new(email)).with("slack", Arc::new(chat));
     let notifier = MembersOnly::new(Arc::new(both), posthog);
     sandbox.remove_member_as(SERVICE_EMAIL, "grace@example.com").expect("grace is removed");
@@ -60,7 +61,8 @@ async fn when_posthog_cannot_say_who_is_a_member_nothing_is_sent() {
     // Arrange
     let (sandbox, posthog) = sandbox().await;
     let slack = SlackReceiver::start().await;
-    let chat = hogwarden_notify::SlackNotifier::new(hogwarden_notify::SlackWebhook::parse(SecretString::from(slack.url.clone())).unwrap()).unwrap();
+    let chat = hogwarden_notify::SlackNotifier::new(hogwarden_notify::SlackWebhook::parse(SecretString::from(slack.url.clone())).unwrap())
+        .unwrap();
     let notifier = MembersOnly::new(Arc::new(chat), posthog);
     sandbox.shutdown().await;
 

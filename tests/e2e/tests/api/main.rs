@@ -5,6 +5,7 @@ mod access;
 mod bad_input;
 mod concurrency;
 mod extensions;
+mod notifications;
 mod openapi;
 mod rate_limit;
 mod scenarios;
