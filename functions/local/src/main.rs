@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the local stack: API, front end, sweep timer, and the PostHog sandbox (or a real PostHog).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run only the PostHog sandbox with the demo organization.
     Sandbox(posthog_sandbox::SandboxArgs),
 }
@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Sandbox(args) => posthog_sandbox::serve_forever(args).await,
     }
 }

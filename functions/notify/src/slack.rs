@@ -33,7 +33,7 @@ impl SlackWebhook {
             "http" if loopback => {}
             _ => return Err(NotifyError::Config("HOGWARDEN_SLACK_WEBHOOK_URL must be an https URL".into())),
         }
-        Ok(Self(SecretString::from(url.to_string())))
+        Ok(Self(value))
     }
 }
 
