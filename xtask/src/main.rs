@@ -223,6 +223,20 @@ fn bench() -> Result<(), String> {
     if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
 }
 
+/// The email notifier is tested against a real SMTP server, aiosmtpd (PyPI), kept in
+/// its own venv; installed here for the same reason as moto.
+fn ensure_aiosmtpd() -> Result<(), String> {
+    const AIOSMTPD: &str = "aiosmtpd==1.4.6";
+    let python = root().join(".venv-smtp/bin/python3");
+    if Command::new(&python).args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success()) {
+        return Ok(());
+    }
+    if !python.is_file() {
+        step("creating ./.venv-smtp for the SMTP test server", "python3", &["-m", "venv", ".venv-smtp"])?;
+    }
+    step("installing aiosmtpd (the SMTP test server)", ".venv-smtp/bin/pip", &["install", "--quiet", AIOSMTPD])
+}
+
 fn run(extra: &[String]) -> Result<(), String> {
     frontend::build_frontend(true)?;
     let dist = frontend::dist_dir().to_string_lossy().into_owned();
@@ -243,6 +257,7 @@ fn test() -> Result<(), String> {
     let cfn_lint = ensure_cfn_lint()?;
     step("cfn-lint (the SAM template)", &cfn_lint.to_string_lossy(), &[TEMPLATE])?;
     frontend::prepare_browser_tests()?;
+    ensure_aiosmtpd()?;
     if !has("cargo-nextest", "--version") && !has("cargo", "nextest --version") {
         step("installing cargo-nextest", "cargo", &["install", "cargo-nextest", "--locked"])?;
     }

@@ -66,7 +66,7 @@ impl ApiError {
                     "posthog_unavailable",
                     "PostHog is not answering right now; nothing was lost, try again in a minute.".into(),
                 ),
-                CoreError::Storage(_) | CoreError::Vault(_) => {
+                CoreError::Storage(_) | CoreError::Vault(_) | CoreError::Notify(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side; it has been logged.".into())
                 }
             },

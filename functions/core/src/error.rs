@@ -30,6 +30,10 @@ pub enum Error {
     /// A secret could not be read or written. The detail never carries a secret value.
     #[error("vault failed: {0}")]
     Vault(String),
+    /// A notification could not be delivered. The detail names the channel and never
+    /// carries a secret (no webhook URL, no credentials).
+    #[error("notification failed: {0}")]
+    Notify(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod model;
 pub mod policy;
 pub mod ports;
+pub mod recipients;
 pub mod types;
 pub mod usecases;
 

@@ -6,7 +6,26 @@ use std::time::Duration;
 
 use hogwarden_core::policy::Policy;
 use hogwarden_core::ports::{Clock, SystemClock};
+use hogwarden_notify::{SlackWebhook, SmtpConfig};
 use secrecy::SecretString;
+
+/// How people are told things. The in-memory outbox always records (the demo and
+/// the tests read it); the rest are chosen with `--notify`.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// A log line per notification (`--notify log`).
+    pub log: bool,
+    /// A Slack incoming webhook (`--notify slack`).
+    pub slack: Option<SlackWebhook>,
+    /// Email over SMTP (`--notify smtp`).
+    pub smtp: Option<SmtpConfig>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self { log: true, slack: None, smtp: None }
+    }
+}
 
 /// Which PostHog the stack talks to.
 #[derive(Debug, Clone)]
@@ -33,6 +52,7 @@ pub struct StackConfig {
     pub frontend_dir: Option<PathBuf>,
     /// Retry timing of the PostHog client; tests shorten it.
     pub posthog_retry_base: Duration,
+    pub notify: NotifyConfig,
 }
 
 impl std::fmt::Debug for StackConfig {
@@ -43,6 +63,7 @@ impl std::fmt::Debug for StackConfig {
             .field("data_dir", &self.data_dir)
             .field("sweep_interval", &self.sweep_interval)
             .field("posthog", &self.posthog)
+            .field("notify", &self.notify)
             .finish_non_exhaustive()
     }
 }
@@ -60,6 +81,7 @@ impl StackConfig {
             clock: Arc::new(SystemClock),
             frontend_dir: None,
             posthog_retry_base: Duration::from_millis(200),
+            notify: NotifyConfig::default(),
         }
     }
 }

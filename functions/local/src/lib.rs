@@ -10,5 +10,5 @@ pub mod issuer;
 pub mod notifier;
 pub mod stack;
 
-pub use config::{PostHogTarget, StackConfig};
+pub use config::{NotifyConfig, PostHogTarget, StackConfig};
 pub use stack::{Stack, StackHandle};

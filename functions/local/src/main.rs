@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hogwarden_local::{PostHogTarget, Stack, StackConfig, demo};
+use hogwarden_local::{NotifyConfig, PostHogTarget, Stack, StackConfig, demo};
+use hogwarden_notify::{SlackWebhook, SmtpConfig, SmtpTls};
 use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
@@ -17,7 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the local stack: API, front end, sweep timer, and the PostHog sandbox (or a real PostHog).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run only the PostHog sandbox with the demo organization.
     Sandbox(posthog_sandbox::SandboxArgs),
     /// Bulk change sets against a running Hogwarden.
@@ -57,6 +58,41 @@ struct ServeArgs {
     /// The built front end to serve at / (trunk's dist folder).
     #[arg(long, env = "HOGWARDEN_FRONTEND_DIR")]
     frontend_dir: Option<PathBuf>,
+    /// How people are told things: one or more of log, slack, smtp (comma-separated or repeated).
+    #[arg(long, env = "HOGWARDEN_NOTIFY", value_enum, value_delimiter = ',', default_value = "log")]
+    notify: Vec<Channel>,
+    /// The Slack incoming-webhook URL (with --notify slack); a secret, never logged.
+    #[arg(long, env = "HOGWARDEN_SLACK_WEBHOOK_URL", hide_env_values = true)]
+    slack_webhook_url: Option<String>,
+    /// The SMTP server (with --notify smtp).
+    #[arg(long, env = "HOGWARDEN_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// The SMTP port.
+    #[arg(long, env = "HOGWARDEN_SMTP_PORT", default_value_t = 587)]
+    smtp_port: u16,
+    /// The sender of emails, e.g. "Hogwarden <hogwarden@example.com>" (with --notify smtp).
+    #[arg(long, env = "HOGWARDEN_SMTP_FROM")]
+    smtp_from: Option<String>,
+    /// The SMTP user name, if the server needs one.
+    #[arg(long, env = "HOGWARDEN_SMTP_USERNAME")]
+    smtp_username: Option<String>,
+    /// The SMTP password; a secret, never logged.
+    #[arg(long, env = "HOGWARDEN_SMTP_PASSWORD", hide_env_values = true)]
+    smtp_password: Option<String>,
+    /// SMTP connection security: none, starttls or tls (default: none for localhost, else starttls).
+    #[arg(long, env = "HOGWARDEN_SMTP_TLS")]
+    smtp_tls: Option<String>,
+}
+
+/// A way of telling people things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Channel {
+    /// A log line per notification.
+    Log,
+    /// A Slack incoming webhook.
+    Slack,
+    /// Email over SMTP.
+    Smtp,
 }
 
 #[tokio::main]
@@ -65,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Sandbox(args) => posthog_sandbox::serve_forever(args).await,
         Command::Bulk(command) => {
             let code = hogwarden_local::bulk_cli::run(command).await?;
@@ -76,6 +112,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = StackConfig::new(&args.data_dir);
+    // Notification settings first: a missing one stops the start before anything runs.
+    config.notify = notify_config(&args)?;
     config.host = args.host;
     config.port = args.port;
     config.sweep_interval = Some(Duration::from_secs(args.sweep_interval_secs.max(1)));
@@ -107,4 +145,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("Stopping.");
     stack.shutdown().await;
     Ok(())
+}
+
+/// Reads the chosen notification channels; a missing setting is named in the error.
+fn notify_config(args: &ServeArgs) -> anyhow::Result<NotifyConfig> {
+    let mut notify = NotifyConfig { log: args.notify.contains(&Channel::Log), slack: None, smtp: None };
+    if args.notify.contains(&Channel::Slack) {
+        let url = args
+            .slack_webhook_url
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("--notify slack needs HOGWARDEN_SLACK_WEBHOOK_URL (the incoming-webhook URL from Slack)"))?;
+        notify.slack = Some(SlackWebhook::parse(SecretString::from(url))?);
+    }
+    if args.notify.contains(&Channel::Smtp) {
+        let host = args.smtp_host.clone().ok_or_else(|| anyhow::anyhow!("--notify smtp needs HOGWARDEN_SMTP_HOST (the SMTP server)"))?;
+        let from = args
+            .smtp_from
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--notify smtp needs HOGWARDEN_SMTP_FROM (the sender, e.g. hogwarden@example.com)"))?;
+        let mut smtp = SmtpConfig::new(host, args.smtp_port, from)?;
+        smtp.username = args.smtp_username.clone();
+        smtp.password = args.smtp_password.clone().map(SecretString::from);
+        if let Some(tls) = &args.smtp_tls {
+            smtp.tls = SmtpTls::parse(tls)?;
+        }
+        notify.smtp = Some(smtp);
+    }
+    Ok(notify)
 }

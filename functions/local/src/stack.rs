@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use hogwarden_api::{ApiError, ApiJson, ApiState, AuthMode, JwtVerifier};
 use hogwarden_api_types as dto;
 use hogwarden_core::Hogwarden;
-use hogwarden_core::ports::{PostHog, Stage, Store, Vault};
+use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
+use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
 use hogwarden_posthog::{PostHogClient, PostHogConfig};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
 use posthog_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
@@ -20,7 +21,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::{PostHogTarget, StackConfig};
+use crate::config::{NotifyConfig, PostHogTarget, StackConfig};
 use crate::demo;
 use crate::issuer::LocalIssuer;
 use crate::notifier::OutboxNotifier;
@@ -91,20 +92,14 @@ impl Stack {
 
         let database = config.data_dir.join("hogwarden.db");
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&database)?);
-        let outbox = OutboxNotifier::default();
+        let outbox = if config.notify.log { OutboxNotifier::default() } else { OutboxNotifier::quiet() };
         let mut policy = config.policy.clone();
         if policy.approvers.is_empty() && matches!(config.posthog, PostHogTarget::Sandbox { .. }) {
             // The demo organization's approvers are told of requests waiting for them.
             policy.approvers = demo::approvers();
         }
-        let app = Hogwarden {
-            store,
-            posthog,
-            clock: config.clock.clone(),
-            notifier: Arc::new(outbox.clone()),
-            policy: Arc::new(policy),
-            web_url: url.clone(),
-        };
+        let notifier = notifier(&config.notify, outbox.clone())?;
+        let app = Hogwarden { store, posthog, clock: config.clock.clone(), notifier, policy: Arc::new(policy), web_url: url.clone() };
 
         let issuer = Arc::new(LocalIssuer::load_or_create(&config.data_dir, url.clone(), AUDIENCE)?);
         let verifier = JwtVerifier::from_jwks(issuer.jwks_json(), issuer.issuer(), AUDIENCE)?;
@@ -174,6 +169,20 @@ impl StackHandle {
             sandbox.shutdown().await;
         }
     }
+}
+
+/// The outbox plus the chosen channels. The use cases tell only active members of
+/// the PostHog organization, so the outbox shows exactly what was sent.
+fn notifier(config: &NotifyConfig, outbox: OutboxNotifier) -> anyhow::Result<Arc<dyn Notifier>> {
+    let mut all = Fanout::new().with("outbox", Arc::new(outbox));
+    if let Some(webhook) = &config.slack {
+        all = all.with("slack", Arc::new(SlackNotifier::new(webhook.clone())?));
+    }
+    if let Some(smtp) = &config.smtp {
+        all = all.with("smtp", Arc::new(SmtpNotifier::new(smtp.clone())?));
+    }
+    tracing::info!(channels = ?all.names(), "notifications");
+    Ok(Arc::new(all))
 }
 
 fn issue(issuer: &LocalIssuer, user: &demo::DemoUser) -> anyhow::Result<String> {

@@ -172,3 +172,42 @@ async fn bulk_plan_prints_each_row_and_exits_non_zero_when_rows_have_errors() {
     assert_ne!(no_auth.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&no_auth.stderr).contains("--token"), "says how to sign in");
 }
+
+/// Runs `hogwarden serve` with `args` and no notification settings in the
+/// environment; returns its exit status and standard error.
+fn serve_fails(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hogwarden"));
+    command.args(["serve", "--data-dir", dir.path().to_str().unwrap(), "--port", "0", "--sandbox-port", "0"]).args(args);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HOGWARDEN_")) {
+        command.env_remove(name);
+    }
+    let out = command.env("RUST_LOG", "warn").output().unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn serve_names_the_missing_setting_of_a_chosen_notifier() {
+    let (status, stderr) = serve_fails(&["--notify", "log,slack"]);
+    assert!(!status.success());
+    assert!(stderr.contains("HOGWARDEN_SLACK_WEBHOOK_URL"), "{stderr}");
+
+    let (status, stderr) = serve_fails(&["--notify", "smtp"]);
+    assert!(!status.success());
+    assert!(stderr.contains("HOGWARDEN_SMTP_HOST"), "{stderr}");
+
+    let (status, stderr) = serve_fails(&["--notify", "smtp", "--smtp-host", "localhost"]);
+    assert!(!status.success());
+    assert!(stderr.contains("HOGWARDEN_SMTP_FROM"), "{stderr}");
+
+    let (status, stderr) = serve_fails(&["--notify", "carrier-pigeon"]);
+    assert!(!status.success());
+    assert!(stderr.contains("log") && stderr.contains("slack") && stderr.contains("smtp"), "{stderr}");
+}
+
+#[test]
+fn a_bad_webhook_url_is_refused_without_repeating_it() {
+    let (status, stderr) = serve_fails(&["--notify", "slack", "--slack-webhook-url", "hooks.slack.com/services/T1/B1/t0pS3cret"]);
+    assert!(!status.success());
+    assert!(stderr.contains("HOGWARDEN_SLACK_WEBHOOK_URL") && !stderr.contains("t0pS3cret"), "{stderr}");
+}

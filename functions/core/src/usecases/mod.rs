@@ -71,17 +71,48 @@ impl Hogwarden {
         self.page_link(&format!("requests/{id}"))
     }
 
-    /// The approvers policy names, minus the people the request is by or for.
-    fn approvers_for(&self, request: &crate::model::AccessRequest) -> Vec<Email> {
-        self.policy.approvers.iter().filter(|a| **a != request.requester && **a != request.subject).cloned().collect()
+    /// The approvers policy names, minus the people the request is by or for, and
+    /// minus anyone who is not an active member of the PostHog organization (a
+    /// departed or deactivated person is never an approver). One member list read
+    /// serves them all; if PostHog cannot answer, nobody is named rather than
+    /// someone who may have left.
+    async fn approvers_for(&self, request: &crate::model::AccessRequest) -> Vec<Email> {
+        let named: Vec<&Email> = self.policy.approvers.iter().filter(|a| **a != request.requester && **a != request.subject).collect();
+        if named.is_empty() {
+            return Vec::new();
+        }
+        let members = match self.posthog.list_members().await {
+            Ok(members) => members,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read PostHog members; no approver is told this time");
+                return Vec::new();
+            }
+        };
+        named
+            .into_iter()
+            .filter(|a| {
+                let active = members.iter().any(|m| m.email == **a);
+                if !active {
+                    tracing::info!(approver = %a, "skipping an approver who is not an active member of the PostHog organization");
+                }
+                active
+            })
+            .cloned()
+            .collect()
     }
 
     /// Tells the approvers a request waits for them, with a link to it (never an
     /// action that works without signing in).
-    async fn tell_approvers(&self, request: &crate::model::AccessRequest, subject: &str) -> Vec<Email> {
-        let approvers = self.approvers_for(request);
+    async fn tell_approvers(&self, request: &crate::model::AccessRequest, subject: &str) {
+        let approvers = self.approvers_for(request).await;
+        self.tell_these_approvers(request, subject, &approvers).await;
+    }
+
+    /// [`Self::tell_approvers`] for a list already read (so one member read serves
+    /// both the audit entry and the messages).
+    async fn tell_these_approvers(&self, request: &crate::model::AccessRequest, subject: &str, approvers: &[Email]) {
         let what: Vec<String> = request.changes.iter().map(crate::model::AccessChange::describe).collect();
-        for approver in &approvers {
+        for approver in approvers {
             let body = format!(
                 "{} asks for {} for {}. Reason: {}. The request expires at {} if nobody answers.",
                 request.requester,
@@ -92,12 +123,29 @@ impl Hogwarden {
             );
             self.tell(approver, subject.into(), body, Some(self.request_link(request.id))).await;
         }
-        approvers
     }
 
     /// Tells someone something; a failure to notify is logged and never undoes work.
+    /// Only active members of the PostHog organization are told (a departed or
+    /// deactivated person never is); the policy's security contacts are the
+    /// exception, since they are told when PostHog rejects Hogwarden's key, exactly
+    /// when PostHog cannot be asked. The check lives here, with the live policy, so
+    /// no wiring can forget it.
     /// Says whether the notifier accepted the message.
     async fn tell(&self, to: &Email, subject: String, body: String, link: Option<String>) -> bool {
+        if !self.policy.security_contacts.contains(to) {
+            match self.posthog.find_member(to).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::info!(to = %to, subject = %subject, "not told: not an active member of the PostHog organization");
+                    return false;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, to = %to, "not told: could not check that the recipient is an active member");
+                    return false;
+                }
+            }
+        }
         let n = Notification { to: to.clone(), subject, body, link };
         match self.notifier.notify(n).await {
             Ok(()) => true,

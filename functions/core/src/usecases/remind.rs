@@ -111,7 +111,7 @@ impl Hogwarden {
         if request.approvers_reminded || request.expires_at <= now || request.expires_at - now > window {
             return Ok(false);
         }
-        let approvers = self.approvers_for(&request);
+        let approvers = self.approvers_for(&request).await;
         let mut r = request.clone();
         let expected = r.version;
         r.approvers_reminded = true;
@@ -119,7 +119,7 @@ impl Hogwarden {
         let details = serde_json::json!({ "expires_at": r.expires_at, "to": approvers });
         let audit = self.draft(sweeper(), AuditKind::Reminded, &r.subject, r.id, r.extends, details);
         self.store.commit(Commit { requests: vec![Guarded::update(r, expected)], audit: vec![audit], ..Commit::default() }).await?;
-        self.tell_approvers(&request, "Reminder: an access request expires soon without an answer").await;
+        self.tell_these_approvers(&request, "Reminder: an access request expires soon without an answer", &approvers).await;
         Ok(true)
     }
 }

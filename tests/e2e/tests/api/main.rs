@@ -9,6 +9,7 @@ mod checklist;
 mod concurrency;
 mod diagnose;
 mod extensions;
+mod notifications;
 mod openapi;
 mod rate_limit;
 mod scenarios;
