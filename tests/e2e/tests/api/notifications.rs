@@ -17,7 +17,7 @@ async fn approvers_are_told_with_a_link_and_the_person_is_told_of_new_access() {
     assert_eq!(t.approve(SECOND_APPROVER, &request.id).await.status, 200);
 
     // Assert
-    let link = format!("{}/requests/{}", t.stack.url, request.id);
+    let link = format!("{}/#/requests/{}", t.stack.url, request.id);
     for approver in [APPROVER, SECOND_APPROVER] {
         let told = waiting.iter().find(|n| n.to.as_str() == approver).unwrap_or_else(|| panic!("{approver} was told: {waiting:?}"));
         assert!(told.subject.contains("waits for your approval"), "{told:?}");
