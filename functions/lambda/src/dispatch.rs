@@ -30,16 +30,20 @@ pub enum Task {
     QuarterlyReview,
     /// Check that Hogwarden's PostHog key still works (key-rotation).
     KeyCheck,
+    /// Remind holders and sponsors of access ending soon, and approvers of requests
+    /// about to expire unanswered (reverts).
+    Remind,
 }
 
 impl Task {
-    pub const ALL: [Task; 3] = [Task::Sweep, Task::QuarterlyReview, Task::KeyCheck];
+    pub const ALL: [Task; 4] = [Task::Sweep, Task::QuarterlyReview, Task::KeyCheck, Task::Remind];
 
     pub fn name(self) -> &'static str {
         match self {
             Task::Sweep => "sweep",
             Task::QuarterlyReview => "quarterly_review",
             Task::KeyCheck => "key_check",
+            Task::Remind => "remind",
         }
     }
 
@@ -113,9 +117,9 @@ impl Handler {
         Self::new(hogwarden_api::grants_router(stack.api.clone()), stack.app.clone(), &[])
     }
 
-    /// Early revoke over HTTP, and the expiry sweep on schedule.
+    /// Early revoke over HTTP, and the expiry sweep and reminders on schedule.
     pub fn reverts(stack: &AwsStack) -> Self {
-        Self::new(hogwarden_api::reverts_router(stack.api.clone()), stack.app.clone(), &[Task::Sweep])
+        Self::new(hogwarden_api::reverts_router(stack.api.clone()), stack.app.clone(), &[Task::Sweep, Task::Remind])
     }
 
     /// Who has what over HTTP, and the quarterly access snapshot on schedule.
@@ -180,6 +184,7 @@ impl Handler {
             Task::Sweep => self.sweep().await?,
             Task::QuarterlyReview => self.quarterly_review().await?,
             Task::KeyCheck => self.key_check().await?,
+            Task::Remind => self.remind().await?,
         };
         Ok(serde_json::json!({
             "task": task.name(),
@@ -187,6 +192,13 @@ impl Handler {
             "execution_id": input.execution_id,
             "outcome": outcome,
         }))
+    }
+
+    async fn remind(&self) -> Result<Value, HandlerError> {
+        let report = self.app.remind().await.map_err(|source| HandlerError::TaskFailed { task: "remind", source })?;
+        tracing::info!(grants = report.grants, requests = report.requests, errors = ?report.errors, "reminders");
+        serde_json::to_value(&report)
+            .map_err(|e| HandlerError::TaskFailed { task: "remind", source: hogwarden_core::Error::Storage(e.to_string()) })
     }
 
     async fn sweep(&self) -> Result<Value, HandlerError> {

@@ -23,8 +23,12 @@ pub const LAMBDA_LIBRARY: &str = "hogwarden-lambda";
 
 /// Which Lambda each scheduled task goes to, as (binary, task). The task names are
 /// the `task` field of the Scheduler input the binaries deserialise.
-pub const SCHEDULED_TASKS: [(&str, &str); 3] =
-    [("hogwarden-reverts", "sweep"), ("hogwarden-key-rotation", "key_check"), ("hogwarden-reviews", "quarterly_review")];
+pub const SCHEDULED_TASKS: [(&str, &str); 4] = [
+    ("hogwarden-reverts", "sweep"),
+    ("hogwarden-reverts", "remind"),
+    ("hogwarden-key-rotation", "key_check"),
+    ("hogwarden-reviews", "quarterly_review"),
+];
 
 /// The Scheduler context attributes each input carries, substituted per invocation.
 pub const SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
@@ -377,16 +381,17 @@ pub fn check_schedules(template: &Template) -> Vec<String> {
             problems.push(format!("{id}: Target.Arn is not !GetAtt <a function>.Arn"));
             continue;
         };
-        let Some(expected_task) = SCHEDULED_TASKS.iter().find(|(bin, _)| *bin == function.bin).map(|(_, task)| *task) else {
+        let expected_tasks: Vec<&str> = SCHEDULED_TASKS.iter().filter(|(bin, _)| *bin == function.bin).map(|(_, task)| *task).collect();
+        if expected_tasks.is_empty() {
             problems.push(format!("{id}: targets {} ({}), which has no scheduled task", function.logical_id, function.bin));
             continue;
-        };
+        }
         let input = target.get("Input").and_then(Value::as_str).unwrap_or_default();
         match serde_json::from_str::<ScheduledTask>(input) {
             Err(e) => problems.push(format!("{id}: Input {input:?} is not the scheduled task JSON: {e}")),
             Ok(task) => {
                 let expected = ScheduledTask {
-                    task: expected_task.to_owned(),
+                    task: if expected_tasks.contains(&task.task.as_str()) { task.task.clone() } else { expected_tasks.join(" or ") },
                     scheduled_time: SCHEDULED_TIME.to_owned(),
                     execution_id: EXECUTION_ID.to_owned(),
                 };
@@ -457,4 +462,62 @@ fn invoked_functions(role: &Value) -> Vec<&str> {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------- routes
+
+/// One HTTP API route of a function: `(method, path)` as the template declares it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    pub function: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl Template {
+    /// Every `HttpApi` event of every function.
+    pub fn routes(&self) -> Vec<Route> {
+        let mut out = Vec::new();
+        for (id, resource) in self.resources("AWS::Serverless::Function") {
+            let Some(events) = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping) else { continue };
+            for event in events.values() {
+                if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                    continue;
+                }
+                let props = event.get("Properties");
+                let method = props.and_then(|p| p.get("Method")).and_then(Value::as_str).unwrap_or("ANY").to_ascii_uppercase();
+                let path = props.and_then(|p| p.get("Path")).and_then(Value::as_str).unwrap_or_default().to_owned();
+                out.push(Route { function: id.clone(), method, path });
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// Whether a template route (API Gateway syntax: `{param}` is one segment, a final
+/// `{proxy+}` one or more) matches a concrete path.
+pub fn route_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+    let path: Vec<&str> = path.trim_matches('/').split('/').collect();
+    for (i, p) in pattern.iter().enumerate() {
+        if p.starts_with('{') && p.ends_with("+}") {
+            return i == pattern.len() - 1 && path.len() > i;
+        }
+        match path.get(i) {
+            Some(seg) if p.starts_with('{') && p.ends_with('}') && !seg.is_empty() => {}
+            Some(seg) if seg == p => {}
+            _ => return false,
+        }
+    }
+    pattern.len() == path.len()
+}
+
+/// API Gateway's choice among matching routes: the one with the most literal
+/// segments, then without a greedy variable.
+pub fn most_specific<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<&'a Route> {
+    routes.iter().filter(|r| (r.method == method || r.method == "ANY") && route_matches(&r.path, path)).max_by_key(|r| {
+        let literal = r.path.split('/').filter(|s| !s.starts_with('{')).count();
+        (literal, !r.path.contains("+}"), r.method != "ANY")
+    })
 }

@@ -62,3 +62,26 @@ async fn the_key_check_schedule_reports_a_key_posthog_rejects_and_the_audit_reco
     assert_eq!(kinds.iter().filter(|k| *k == "service_key_rejected").count(), 1, "{kinds:?}");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_hourly_remind_schedule_reaches_the_reverts_lambda_and_reminds_once() {
+    // Arrange: a request waits for approval until its last day.
+    let t = spawn_aws_stack().await;
+    let request = t.request_temporary_admin(MEMBER, 60).await;
+    t.clock.advance(chrono::Duration::hours(49));
+    let at = t.clock_now();
+
+    // Act: the schedule fires, then Lambda retries the same delivery.
+    let first = invoke(&t.reverts, scheduler_event("remind", at, "exec-remind-1")).await.expect("reminders run");
+    let retry = invoke(&t.reverts, scheduler_event("remind", at, "exec-remind-1")).await.expect("a retry is harmless");
+
+    // Assert
+    assert_eq!(first["task"], "remind");
+    assert_eq!(first["outcome"]["requests"], 1, "{first}");
+    assert_eq!(retry["outcome"]["requests"], 0, "reminded once: {retry}");
+    let kinds = t.audit_kinds().await;
+    assert_eq!(kinds.iter().filter(|k| *k == "reminded").count(), 1, "{kinds:?}");
+    let audit = t.audit().await;
+    assert!(audit.entries.iter().any(|e| e.kind == "reminded" && e.request_id.as_deref() == Some(request.id.as_str())));
+    t.shutdown().await;
+}
