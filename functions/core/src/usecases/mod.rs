@@ -67,6 +67,12 @@ impl Hogwarden {
         format!("{}/#/{page}", self.web_url.trim_end_matches('/'))
     }
 
+    /// Records an audit entry about no request or grant (a snapshot, a key check), alone.
+    async fn record(&self, actor: Actor, kind: AuditKind, details: serde_json::Value) -> crate::error::Result<()> {
+        let draft = AuditDraft { at: self.clock.now(), actor, kind, subject: None, request_id: None, grant_id: None, details };
+        self.store.commit(crate::ports::Commit { audit: vec![draft], ..Default::default() }).await.map(drop)
+    }
+
     fn request_link(&self, id: RequestId) -> String {
         self.page_link(&format!("requests/{id}"))
     }

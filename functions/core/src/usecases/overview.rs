@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::audit::{AuditDraft, AuditKind};
+use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::model::{AccessChange, Grant, GrantStatus};
-use crate::ports::{Commit, KeyCheck, Member, Project};
+use crate::ports::{KeyCheck, Member, Project};
 use crate::types::{Actor, OrgLevel, Principal, ProjectId, ProjectRole, Role};
 
 use super::Hogwarden;
@@ -91,25 +91,17 @@ impl Hogwarden {
     pub async fn access_snapshot(&self, actor: Actor) -> Result<(AccessOverview, SnapshotCounts)> {
         let overview = self.read_access().await?;
         let counts = overview.counts();
-        let draft = AuditDraft {
-            at: self.clock.now(),
-            actor,
-            kind: AuditKind::AccessSnapshot,
-            subject: None,
-            request_id: None,
-            grant_id: None,
-            details: json!({
-                "read_at": overview.generated_at,
-                "members": counts.members,
-                "owners": counts.owners,
-                "admins": counts.admins,
-                "org_members": counts.org_members,
-                "projects": counts.projects,
-                "project_roles": counts.project_roles,
-                "temporary_grants": counts.temporary_grants,
-            }),
-        };
-        self.store.commit(Commit { requests: vec![], grants: vec![], audit: vec![draft] }).await?;
+        let details = json!({
+            "read_at": overview.generated_at,
+            "members": counts.members,
+            "owners": counts.owners,
+            "admins": counts.admins,
+            "org_members": counts.org_members,
+            "projects": counts.projects,
+            "project_roles": counts.project_roles,
+            "temporary_grants": counts.temporary_grants,
+        });
+        self.record(actor, AuditKind::AccessSnapshot, details).await?;
         Ok((overview, counts))
     }
 
@@ -126,16 +118,8 @@ impl Hogwarden {
     pub async fn check_service_key(&self) -> Result<KeyCheck> {
         let check = self.posthog.check_key().await?;
         if !check.accepted {
-            let draft = AuditDraft {
-                at: self.clock.now(),
-                actor: Actor::System("key-check".into()),
-                kind: AuditKind::ServiceKeyRejected,
-                subject: None,
-                request_id: None,
-                grant_id: None,
-                details: json!({ "fingerprint": check.fingerprint }),
-            };
-            self.store.commit(Commit { requests: vec![], grants: vec![], audit: vec![draft] }).await?;
+            self.record(Actor::System("key-check".into()), AuditKind::ServiceKeyRejected, json!({ "fingerprint": check.fingerprint }))
+                .await?;
             for contact in &self.policy.security_contacts {
                 let body = format!(
                     "PostHog answered 401 to Hogwarden's key {}. Changes to PostHog fail until an admin stores a new personal API key.",
