@@ -25,6 +25,7 @@ mod control;
 mod errors;
 mod limits;
 mod model;
+mod objects;
 mod routes;
 mod rules;
 mod seed;
@@ -46,6 +47,7 @@ pub use config::{
 };
 pub use control::{ActivityRecord, InviteRecord, NewMember};
 pub use model::{ACCESS_CONTROL_RESOURCES, INVITE_DAYS_VALIDITY, InvalidScope, OrgLevel};
+pub use objects::{OFFBOARDING_DEMO, ObjectKind, ObjectRecord, SEEDED_OBJECTS};
 pub use routes::router;
 pub use rules::{LevelDenial, RemovalDenial};
 pub use seed::{ADMINS, EXPIRED_INVITE, MEMBERS, PENDING_INVITE, PROJECT_ACCESS, PROJECTS, SERVICE_EMAIL, SERVICE_SCOPES, VIEWERS, email};

@@ -15,6 +15,8 @@ mod auth;
 mod invites;
 #[path = "contract/members.rs"]
 mod members;
+#[path = "contract/objects.rs"]
+mod objects;
 #[path = "contract/router.rs"]
 mod router;
 #[path = "contract/switches.rs"]
