@@ -35,7 +35,11 @@ impl ApiState {
 
 /// Requests, approvals, the inbox, grants and the audit log (the grants Lambda).
 pub fn grants_router(state: ApiState) -> Router {
-    routes::grants(state.clone()).merge(routes::audit(state.clone())).merge(routes::meta(state)).layer(common_layers())
+    routes::grants(state.clone())
+        .merge(routes::audit(state.clone()))
+        .merge(routes::meta(state.clone()))
+        .merge(routes::offboarding(state))
+        .layer(common_layers())
 }
 
 /// Early revoke of a grant (the reverts Lambda, which also runs the sweep).
@@ -61,6 +65,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::meta(state.clone()))
         .merge(routes::reviews(state.clone()))
         .merge(routes::keys(state.clone()))
+        .merge(routes::offboarding(state.clone()))
         .merge(routes::reverts(state))
         .merge(openapi::routes())
         .fallback(routes::not_found)

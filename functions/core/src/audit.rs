@@ -31,10 +31,20 @@ pub enum AuditKind {
     Extended,
     /// Someone was reminded: access ending soon, or a request waiting for approval.
     Reminded,
+    /// Offboarding: a departing member's object was handed to a new owner (manager access).
+    HandedOver,
+    /// Offboarding: the member was removed from a project or from the organization.
+    MemberRemoved,
+    /// Offboarding finished: every step done and read back.
+    Offboarded,
+    /// An SSO rule set someone's access (on sign-in or by a sync).
+    SsoApplied,
+    /// An SSO rule would have overwritten a change made by hand in PostHog; left alone.
+    SsoException,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 18] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -48,6 +58,11 @@ impl AuditKind {
         Self::ServiceKeyRejected,
         Self::Extended,
         Self::Reminded,
+        Self::HandedOver,
+        Self::MemberRemoved,
+        Self::Offboarded,
+        Self::SsoApplied,
+        Self::SsoException,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +80,11 @@ impl AuditKind {
             Self::ServiceKeyRejected => "service_key_rejected",
             Self::Extended => "extended",
             Self::Reminded => "reminded",
+            Self::HandedOver => "handed_over",
+            Self::MemberRemoved => "member_removed",
+            Self::Offboarded => "offboarded",
+            Self::SsoApplied => "sso_applied",
+            Self::SsoException => "sso_exception",
         }
     }
 

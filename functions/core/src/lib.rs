@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bulk;
 pub mod error;
 pub mod model;
+pub mod offboard;
 pub mod policy;
 pub mod ports;
 pub mod recipients;

@@ -5,6 +5,7 @@
 pub mod error;
 mod items;
 pub mod keys;
+mod offboard;
 pub mod store;
 pub mod vault;
 

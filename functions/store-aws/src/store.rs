@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, Put, PutRequest, ScalarAttributeType, TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
-use hogwarden_core::audit::AuditEntry;
+use hogwarden_core::audit::{AuditDraft, AuditEntry};
 use hogwarden_core::error::Result;
 use hogwarden_core::model::{AccessRequest, AccessTarget, Grant, RequestStatus};
 use hogwarden_core::ports::{AuditQuery, Commit, Guarded, Store};
@@ -136,7 +136,7 @@ enum SortKey {
 }
 
 /// One query: a partition of the table or of an index, a sort-key range, an order.
-struct Query {
+pub(crate) struct Query {
     /// `None` = the base table, which is read strongly consistent.
     index: Option<usize>,
     pk: String,
@@ -145,7 +145,7 @@ struct Query {
 }
 
 impl Query {
-    fn on(index: usize, pk: String) -> Self {
+    pub(crate) fn on(index: usize, pk: String) -> Self {
         Self { index: Some(index), pk, sk: SortKey::Any, forward: true }
     }
 
@@ -163,14 +163,14 @@ impl Query {
 }
 
 /// The record guards of a commit, in transaction order, for naming a failed one.
-struct RecordGuard {
-    what: &'static str,
-    id: String,
-    expected: Option<u64>,
+pub(crate) struct RecordGuard {
+    pub(crate) what: &'static str,
+    pub(crate) id: String,
+    pub(crate) expected: Option<u64>,
 }
 
 /// The version a guarded write must carry: one more than expected, or 1 when new.
-fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> std::result::Result<(), StoreError> {
+pub(crate) fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> std::result::Result<(), StoreError> {
     let required = expected.map_or(Some(1), |v| v.checked_add(1));
     if required != Some(written) {
         return Err(StoreError::Contract(format!(
@@ -182,7 +182,7 @@ fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> s
 }
 
 /// A conditional `Put` of a guarded record.
-fn guarded_put(table: &str, item: Item, expected: Option<u64>) -> std::result::Result<TransactWriteItem, StoreError> {
+pub(crate) fn guarded_put(table: &str, item: Item, expected: Option<u64>) -> std::result::Result<TransactWriteItem, StoreError> {
     let put = Put::builder().table_name(table).set_item(Some(item));
     let put = match expected {
         None => put.condition_expression("attribute_not_exists(PK)"),
@@ -274,7 +274,7 @@ impl DynamoStore {
 
     /// Runs a query to the end or until `limit` items, following `LastEvaluatedKey`.
     /// Queries on the sweep path add their `ScannedCount` to [`Self::reads`].
-    async fn query(&self, q: &Query, limit: usize, sweep: bool) -> std::result::Result<Vec<Item>, StoreError> {
+    pub(crate) async fn query(&self, q: &Query, limit: usize, sweep: bool) -> std::result::Result<Vec<Item>, StoreError> {
         let mut found: Vec<Item> = Vec::new();
         self.query_each(q, limit, sweep, |item| {
             found.push(item);
@@ -351,7 +351,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn get(&self, key: Item) -> std::result::Result<Option<Item>, StoreError> {
+    pub(crate) async fn get(&self, key: Item) -> std::result::Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -416,15 +416,15 @@ impl DynamoStore {
         &self,
         records: &[TransactWriteItem],
         guards: &[RecordGuard],
-        commit: &Commit,
+        audit: &[AuditDraft],
     ) -> std::result::Result<std::result::Result<Vec<AuditEntry>, Cancelled>, StoreError> {
         let mut writes = records.to_vec();
-        let mut sealed = Vec::with_capacity(commit.audit.len());
-        if !commit.audit.is_empty() {
+        let mut sealed = Vec::with_capacity(audit.len());
+        if !audit.is_empty() {
             let old = self.head().await?;
             let mut head = old.clone();
             let mut months = BTreeSet::new();
-            for draft in &commit.audit {
+            for draft in audit {
                 let entry = draft.clone().seal(head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())));
                 writes.push(plain_put(&self.table, items::audit_item(&entry)?, Some("attribute_not_exists(PK)"))?);
                 writes.push(plain_put(&self.table, items::locator_item(&entry), Some("attribute_not_exists(PK)"))?);
@@ -474,6 +474,32 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Writes guarded records and seals audit entries in one transaction, sealing
+    /// again when the chain head moved under it.
+    pub(crate) async fn write_guarded(
+        &self,
+        records: &[TransactWriteItem],
+        guards: &[RecordGuard],
+        audit: &[AuditDraft],
+    ) -> std::result::Result<Vec<AuditEntry>, StoreError> {
+        let mut wait = HEAD_BACKOFF;
+        for attempt in 1..=HEAD_ATTEMPTS {
+            match self.try_commit(records, guards, audit).await? {
+                Ok(sealed) => return Ok(sealed),
+                Err(Cancelled::Record(i)) => return Err(conflict(&guards[i])),
+                Err(_) => {
+                    tracing::debug!(attempt, "the audit head moved; sealing again");
+                    let jitter = Duration::from_millis(rand::random_range(0..=wait.as_millis().try_into().unwrap_or(50)));
+                    tokio::time::sleep(wait + jitter).await;
+                    wait = (wait * 2).min(Duration::from_millis(200));
+                }
+            }
+        }
+        Err(StoreError::Busy(format!("the chain head moved {HEAD_ATTEMPTS} times while this change was being written")))
+    }
+}
+
 /// Says why a record guard failed, in words for the person who retries.
 fn conflict(guard: &RecordGuard) -> StoreError {
     match guard.expected {
@@ -518,20 +544,7 @@ impl Store for DynamoStore {
             records.push(guarded_put(&self.table, items::grant_item(record)?, *expected_version)?);
             guards.push(RecordGuard { what: "grant", id, expected: *expected_version });
         }
-        let mut wait = HEAD_BACKOFF;
-        for attempt in 1..=HEAD_ATTEMPTS {
-            match self.try_commit(&records, &guards, &commit).await? {
-                Ok(sealed) => return Ok(sealed),
-                Err(Cancelled::Record(i)) => return Err(conflict(&guards[i]).into()),
-                Err(_) => {
-                    tracing::debug!(attempt, "the audit head moved; sealing again");
-                    let jitter = Duration::from_millis(rand::random_range(0..=wait.as_millis().try_into().unwrap_or(50)));
-                    tokio::time::sleep(wait + jitter).await;
-                    wait = (wait * 2).min(Duration::from_millis(200));
-                }
-            }
-        }
-        Err(StoreError::Busy(format!("the chain head moved {HEAD_ATTEMPTS} times while this change was being written")).into())
+        Ok(self.write_guarded(&records, &guards, &commit.audit).await?)
     }
 
     async fn get_request(&self, id: RequestId) -> Result<Option<AccessRequest>> {
@@ -659,6 +672,26 @@ impl Store for DynamoStore {
             tracing::warn!(missing = locators.len() - found.len(), "audit entries named by the chain are missing");
         }
         Ok(found.iter().map(items::audit_from).collect::<std::result::Result<_, _>>()?)
+    }
+
+    async fn put_offboarding(
+        &self,
+        record: Guarded<hogwarden_core::offboard::Offboarding>,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>> {
+        Ok(self.put_offboarding_item(record, audit).await?)
+    }
+
+    async fn get_offboarding(&self, id: RequestId) -> Result<Option<hogwarden_core::offboard::Offboarding>> {
+        Ok(self.get_offboarding_item(id).await?)
+    }
+
+    async fn list_offboardings(
+        &self,
+        status: Option<hogwarden_core::offboard::OffboardStatus>,
+        limit: usize,
+    ) -> Result<Vec<hogwarden_core::offboard::Offboarding>> {
+        Ok(self.list_offboarding_items(status, limit).await?)
     }
 }
 

@@ -115,7 +115,7 @@ struct PreparedCommit {
 
 /// The version a guarded write must carry: one more than expected, or 1 when new.
 /// Anything else is the caller's bug, caught before it can corrupt the guard.
-fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> Result<Option<i64>, StoreError> {
+pub(crate) fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> Result<Option<i64>, StoreError> {
     let required = expected.map_or(Some(1), |v| v.checked_add(1));
     if required != Some(written) {
         return Err(StoreError::Contract(format!(
@@ -220,7 +220,7 @@ fn write_grant(tx: &Transaction<'_>, g: &GrantColumns, expected: Option<i64>) ->
 }
 
 /// Says why a guarded write changed nothing, in words for the person who retries.
-fn guard_failed(tx: &Transaction<'_>, what: &str, table: &str, id: &str, expected: Option<i64>) -> StoreError {
+pub(crate) fn guard_failed(tx: &Transaction<'_>, what: &str, table: &str, id: &str, expected: Option<i64>) -> StoreError {
     if expected.is_none() {
         return StoreError::Conflict(format!("{what} {id} already exists"));
     }
@@ -238,7 +238,7 @@ fn guard_failed(tx: &Transaction<'_>, what: &str, table: &str, id: &str, expecte
 }
 
 /// Seals each draft onto the chain head read inside the transaction and appends it.
-fn append_audit(tx: &Transaction<'_>, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
+pub(crate) fn append_audit(tx: &Transaction<'_>, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
     if drafts.is_empty() {
         return Ok(Vec::new());
     }
@@ -446,6 +446,29 @@ impl Store for SqliteStore {
         let limit = rows::limit(limit);
         let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2");
         Ok(self.run(move |conn| audit_entries(conn, &sql, params![after, limit])).await?)
+    }
+
+    async fn put_offboarding(
+        &self,
+        record: Guarded<hogwarden_core::offboard::Offboarding>,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>> {
+        let prepared = crate::offboard::PreparedOffboarding::new(&record, audit)?;
+        Ok(self.run(move |conn| prepared.write(conn)).await?)
+    }
+
+    async fn get_offboarding(&self, id: RequestId) -> Result<Option<hogwarden_core::offboard::Offboarding>> {
+        let id = id.to_string();
+        Ok(self.run(move |conn| crate::offboard::read(conn, &id)).await?)
+    }
+
+    async fn list_offboardings(
+        &self,
+        status: Option<hogwarden_core::offboard::OffboardStatus>,
+        limit: usize,
+    ) -> Result<Vec<hogwarden_core::offboard::Offboarding>> {
+        let limit = rows::limit(limit);
+        Ok(self.run(move |conn| crate::offboard::by_status(conn, status, limit)).await?)
     }
 }
 

@@ -118,7 +118,7 @@ pub struct Objects {
 impl Objects {
     /// No objects yet.
     pub fn new(seed: u64) -> Self {
-        Self { items: Vec::new(), ids: IdGen::new(seed ^ 0x0b1e_c75), next_id: 1 }
+        Self { items: Vec::new(), ids: IdGen::new(seed ^ 0x00b1_ec75), next_id: 1 }
     }
 }
 

@@ -8,6 +8,7 @@ mod checklist;
 mod deny;
 mod diagnose;
 mod extend;
+mod offboard;
 mod overview;
 mod queries;
 mod remind;
@@ -24,6 +25,7 @@ use crate::types::{Actor, Email, GrantId, RequestId};
 
 pub use checklist::Checklist;
 pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
+pub use offboard::OffboardPreview;
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;

@@ -10,6 +10,7 @@ mod concurrency;
 mod diagnose;
 mod extensions;
 mod notifications;
+mod offboarding;
 mod openapi;
 mod rate_limit;
 mod scenarios;
