@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 
 mod offboard;
 pub use offboard::*;
+mod sso;
+pub use sso::*;
 
 /// Every error the API returns has this shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

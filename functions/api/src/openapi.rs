@@ -13,7 +13,8 @@ use hogwarden_api_types as dto;
 #[openapi(
     info(title = "Hogwarden API", description = "Self-service, audited access management for PostHog."),
     paths(bulk_plan, create_request, my_requests, get_request, export_request, approve, deny, inbox, list_grants, extend_grant, revoke_grant, list_audit, verify_audit, export_audit, get_me, get_policy, list_projects, access_overview, list_keys, diagnose,
-        preview_offboarding, create_offboarding, list_offboardings, get_offboarding, approve_offboarding, deny_offboarding, resume_offboarding),
+        preview_offboarding, create_offboarding, list_offboardings, get_offboarding, approve_offboarding, deny_offboarding, resume_offboarding,
+        sso_rules, sso_plan, sso_apply, sso_sign_in),
     components(schemas(dto::ErrorBody, dto::ErrorDetail, dto::ChangeDto, dto::CreateRequest, dto::ApproveBody, dto::DenyBody, dto::DecisionDto,
         dto::RequestDto, dto::GrantDto, dto::RequestList, dto::GrantList, dto::AuditEntryDto, dto::VerificationDto, dto::AuditList,
         dto::PolicyDto, dto::MaxDurationsDto, dto::NeedsApprovalDto, dto::MeDto, dto::ProjectDto, dto::ProjectList, dto::AccessOverviewDto,
@@ -21,7 +22,8 @@ use hogwarden_api_types as dto;
         dto::ExtensionDto, dto::ExtendBody, dto::ChecklistDto,
         dto::BulkPlanBody, dto::BulkPlanDto, dto::BulkPlanItemDto, dto::DiagnosisDto, dto::DiagnosisCheckDto,
         dto::OffboardPreviewBody, dto::CreateOffboarding, dto::OwnedObjectDto, dto::OffboardProjectDto, dto::OffboardPreviewDto,
-        dto::OffboardStepDto, dto::OffboardingDto, dto::OffboardingList)),
+        dto::OffboardStepDto, dto::OffboardingDto, dto::OffboardingList,
+        dto::SsoRuleDto, dto::SsoRulesDto, dto::SsoPersonDto, dto::SsoPlanBody, dto::SsoApplyBody, dto::SsoItemDto, dto::SsoPlanDto)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -9,6 +9,7 @@ mod meta;
 mod offboard;
 mod requests;
 mod revoke;
+mod sso;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -31,6 +32,7 @@ pub(crate) use requests::{
     __path_list_grants, __path_my_requests,
 };
 pub(crate) use revoke::__path_revoke_grant;
+pub(crate) use sso::{__path_sso_apply, __path_sso_plan, __path_sso_rules, __path_sso_sign_in};
 
 pub(crate) fn grants(state: ApiState) -> Router {
     Router::new()
@@ -46,7 +48,7 @@ pub(crate) fn grants(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Offboarding a departing member (served by the grants Lambda).
+/// Offboarding a departing member, and SSO rules (served by the grants Lambda).
 pub(crate) fn offboarding(state: ApiState) -> Router {
     Router::new()
         .route("/api/offboardings/preview", post(offboard::preview_offboarding))
@@ -55,6 +57,10 @@ pub(crate) fn offboarding(state: ApiState) -> Router {
         .route("/api/offboardings/{id}/approve", post(offboard::approve_offboarding))
         .route("/api/offboardings/{id}/deny", post(offboard::deny_offboarding))
         .route("/api/offboardings/{id}/resume", post(offboard::resume_offboarding))
+        .route("/api/sso/rules", get(sso::sso_rules))
+        .route("/api/sso/plan", post(sso::sso_plan))
+        .route("/api/sso/apply", post(sso::sso_apply))
+        .route("/api/sso/sign-in", post(sso::sso_sign_in))
         .with_state(state)
 }
 

@@ -14,6 +14,7 @@ mod queries;
 mod remind;
 mod request;
 mod revert;
+mod sso;
 mod sweep;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
 pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};
+pub use sso::{SSO_REQUESTER, SsoAction, SsoItem, SsoOutcome, SsoPerson, SsoPlan};
 pub use sweep::SweepReport;
 
 /// The application: the ports plus policy. Cheap to clone.

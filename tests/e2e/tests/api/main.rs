@@ -14,4 +14,5 @@ mod offboarding;
 mod openapi;
 mod rate_limit;
 mod scenarios;
+mod sso;
 mod temporary_elevation;
