@@ -19,6 +19,8 @@ pub enum Route {
     Inbox,
     Access,
     Audit,
+    Offboarding,
+    Sso,
 }
 
 impl Route {
@@ -28,6 +30,8 @@ impl Route {
             "inbox" => Self::Inbox,
             "access" => Self::Access,
             "audit" => Self::Audit,
+            "offboarding" => Self::Offboarding,
+            "sso" => Self::Sso,
             _ => Self::Request,
         }
     }
@@ -39,6 +43,8 @@ impl Route {
             Self::Inbox => "#/inbox",
             Self::Access => "#/access",
             Self::Audit => "#/audit",
+            Self::Offboarding => "#/offboarding",
+            Self::Sso => "#/sso",
         }
     }
 
@@ -49,6 +55,8 @@ impl Route {
             Self::Inbox => "Inbox",
             Self::Access => "Access overview",
             Self::Audit => "Audit log",
+            Self::Offboarding => "Offboarding",
+            Self::Sso => "SSO rules",
         }
     }
 }
@@ -204,6 +212,12 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
         links.push(Route::Access);
     }
     links.push(Route::Audit);
+    if is("approver") {
+        links.push(Route::Offboarding);
+    }
+    if is("admin") {
+        links.push(Route::Sso);
+    }
     Effect::new(move || {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&format!("{} · Hogwarden", route.get().title()));
@@ -254,6 +268,8 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Inbox => view! { <pages::inbox::InboxPage /> }.into_any(),
                 Route::Access => view! { <pages::overview::OverviewPage /> }.into_any(),
                 Route::Audit => view! { <pages::audit::AuditPage /> }.into_any(),
+                Route::Offboarding => view! { <pages::offboarding::OffboardingPage /> }.into_any(),
+                Route::Sso => view! { <pages::sso::SsoPage /> }.into_any(),
             }}
         </main>
     }

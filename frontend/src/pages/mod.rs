@@ -4,5 +4,7 @@
 pub mod audit;
 pub mod inbox;
 pub mod my_access;
+pub mod offboarding;
 pub mod overview;
 pub mod request;
+pub mod sso;
