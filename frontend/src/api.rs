@@ -248,6 +248,10 @@ impl Client {
         self.post(&format!("/api/offboardings/{}/{action}", pkce::encode(id)), &serde_json::json!({})).await
     }
 
+    pub async fn sso_sign_in(&self) -> ApiResult<hogwarden_api_types::SsoPlanDto> {
+        self.post("/api/sso/sign-in", &serde_json::json!({})).await
+    }
+
     pub async fn sso_rules(&self) -> ApiResult<hogwarden_api_types::SsoRulesDto> {
         self.get("/api/sso/rules").await
     }

@@ -164,7 +164,14 @@ fn Signed(config: RuntimeConfig) -> impl IntoView {
     if let AuthConfig::Oidc(oidc) = config.auth.clone() {
         leptos::task::spawn_local(async move {
             match session::finish_oidc(&oidc).await {
-                Ok(Some(token)) => ctx.token.set(Some(token)),
+                Ok(Some(token)) => {
+                    ctx.token.set(Some(token));
+                    // Signing in applies the SSO rules to the claims of the new token
+                    // (the local dev sign-in does it on the server).
+                    if let Err(e) = ctx.client().sso_sign_in().await {
+                        leptos::logging::warn!("SSO rules were not applied: {e}");
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => callback_error.set(Some(e.to_string())),
             }
