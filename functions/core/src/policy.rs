@@ -61,6 +61,9 @@ pub struct Policy {
     /// Minutes before an unanswered request expires at which approvers are reminded.
     #[serde(default = "default_approver_reminder")]
     pub approver_reminder_minutes: i64,
+    /// Access reviews and drift detection.
+    #[serde(default)]
+    pub reviews: crate::reviews::ReviewPolicy,
 }
 
 fn default_reminder_days() -> Vec<u32> {
@@ -89,6 +92,7 @@ impl Default for Policy {
             approvers: Vec::new(),
             reminder_days_before: default_reminder_days(),
             approver_reminder_minutes: default_approver_reminder(),
+            reviews: crate::reviews::ReviewPolicy::default(),
         }
     }
 }
@@ -131,6 +135,7 @@ impl Policy {
         if !(1..=100).contains(&self.max_changes_per_request) {
             return Err(PolicyError("max_changes_per_request must be between 1 and 100".into()));
         }
+        self.reviews.validate().map_err(PolicyError)?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@
 //! any adapter.
 
 mod error;
+mod reviews;
 mod rows;
 mod schema;
 mod store;
