@@ -129,7 +129,11 @@ impl Handler {
 
     /// Who has what over HTTP, and the quarterly access snapshot on schedule.
     pub fn reviews(stack: &AwsStack) -> Self {
-        Self::new(hogwarden_api::reviews_router(stack.api.clone()), stack.app.clone(), &[Task::QuarterlyReview, Task::ReviewReminders, Task::DriftCheck])
+        Self::new(
+            hogwarden_api::reviews_router(stack.api.clone()),
+            stack.app.clone(),
+            &[Task::QuarterlyReview, Task::ReviewReminders, Task::DriftCheck],
+        )
     }
 
     /// The keys Hogwarden holds over HTTP, and the service-key check on schedule.

@@ -30,6 +30,8 @@ mod vault;
 // Unit tests use its fixtures too.
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod review_conformance;
 
 pub use error::{StoreError, VaultError};
 pub use store::SqliteStore;

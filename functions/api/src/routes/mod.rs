@@ -27,9 +27,9 @@ pub(crate) use requests::{
     __path_list_grants, __path_my_requests,
 };
 pub(crate) use reviews::{
-    __path_adopt_drift, __path_bulk_decide, __path_check_drift, __path_close_campaign, __path_decide_item, __path_drift_report, __path_evidence,
-    __path_evidence_csv, __path_evidence_markdown, __path_get_campaign, __path_list_campaigns, __path_open_campaign, __path_reassign_item,
-    __path_review_queue, __path_revert_drift,
+    __path_adopt_drift, __path_bulk_decide, __path_check_drift, __path_close_campaign, __path_decide_item, __path_drift_report,
+    __path_evidence, __path_evidence_csv, __path_evidence_markdown, __path_get_campaign, __path_list_campaigns, __path_open_campaign,
+    __path_reassign_item, __path_revert_drift, __path_review_queue,
 };
 pub(crate) use revoke::__path_revoke_grant;
 

@@ -182,13 +182,20 @@ pub(crate) async fn open_campaign(
     let (campaign, created) = s.app.open_campaign(&who, id, close_policy).await?;
     let (campaign, items) = s.app.campaign(&who, &campaign.id).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, ApiJson(dto::CampaignDetail { campaign: campaign_dto(&campaign, Some(&items)), items: items.iter().map(item_dto).collect() })))
+    Ok((
+        status,
+        ApiJson(dto::CampaignDetail { campaign: campaign_dto(&campaign, Some(&items)), items: items.iter().map(item_dto).collect() }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/reviews/{id}", tag = "reviews",
     responses((status = 200, body = dto::CampaignDetail), (status = 403, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn get_campaign(State(s): State<ApiState>, Caller(who): Caller, Path(id): Path<String>) -> Result<ApiJson<dto::CampaignDetail>, ApiError> {
+pub(crate) async fn get_campaign(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<ApiJson<dto::CampaignDetail>, ApiError> {
     let (campaign, items) = s.app.campaign(&who, &campaign_id(&id)?).await?;
     Ok(ApiJson(dto::CampaignDetail { campaign: campaign_dto(&campaign, Some(&items)), items: items.iter().map(item_dto).collect() }))
 }
@@ -196,7 +203,11 @@ pub(crate) async fn get_campaign(State(s): State<ApiState>, Caller(who): Caller,
 #[utoipa::path(post, path = "/api/reviews/{id}/close", tag = "reviews",
     responses((status = 200, body = dto::CampaignDetail), (status = 403, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody), (status = 409, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn close_campaign(State(s): State<ApiState>, Caller(who): Caller, Path(id): Path<String>) -> Result<ApiJson<dto::CampaignDetail>, ApiError> {
+pub(crate) async fn close_campaign(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<ApiJson<dto::CampaignDetail>, ApiError> {
     let (campaign, items) = s.app.close_campaign(&who, &campaign_id(&id)?).await?;
     Ok(ApiJson(dto::CampaignDetail { campaign: campaign_dto(&campaign, Some(&items)), items: items.iter().map(item_dto).collect() }))
 }
@@ -212,7 +223,13 @@ pub(crate) async fn decide_item(
     ApiJson(body): ApiJson<dto::DecideBody>,
 ) -> Result<ApiJson<dto::ReviewItemDto>, ApiError> {
     let id = campaign_id(&id)?;
-    let found = s.app.store.reviews().get_item(&id, &item).await?.ok_or_else(|| ApiError::from(hogwarden_core::Error::NotFound(format!("item {item} of campaign {id}"))))?;
+    let found = s
+        .app
+        .store
+        .reviews()
+        .get_item(&id, &item)
+        .await?
+        .ok_or_else(|| ApiError::from(hogwarden_core::Error::NotFound(format!("item {item} of campaign {id}"))))?;
     let verdict = verdict(&found, &body.decision, body.to.as_deref())?;
     let decided = s.app.decide_item(&who, &id, &item, verdict, body.reason).await?;
     Ok(ApiJson(item_dto(&decided)))
@@ -277,7 +294,11 @@ pub(crate) async fn review_queue(State(s): State<ApiState>, Caller(who): Caller)
 #[utoipa::path(get, path = "/api/reviews/{id}/evidence", tag = "reviews",
     responses((status = 200, body = dto::EvidenceDto), (status = 403, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn evidence(State(s): State<ApiState>, Caller(who): Caller, Path(id): Path<String>) -> Result<ApiJson<dto::EvidenceDto>, ApiError> {
+pub(crate) async fn evidence(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<ApiJson<dto::EvidenceDto>, ApiError> {
     let e = s.app.campaign_evidence(&who, &campaign_id(&id)?).await?;
     Ok(ApiJson(dto::EvidenceDto { csv: e.csv, markdown: e.markdown, chain: chain_dto(&e.chain) }))
 }
@@ -285,21 +306,38 @@ pub(crate) async fn evidence(State(s): State<ApiState>, Caller(who): Caller, Pat
 #[utoipa::path(get, path = "/api/reviews/{id}/evidence/csv", tag = "reviews",
     responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn evidence_csv(State(s): State<ApiState>, Caller(who): Caller, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn evidence_csv(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     let id = campaign_id(&id)?;
     let e = s.app.campaign_evidence(&who, &id).await?;
     let disposition = format!("attachment; filename=\"hogwarden-review-{id}.csv\"");
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)], e.csv))
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)],
+        e.csv,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/reviews/{id}/evidence/markdown", tag = "reviews",
     responses((status = 200, content_type = "text/markdown", body = String), (status = 403, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn evidence_markdown(State(s): State<ApiState>, Caller(who): Caller, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn evidence_markdown(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     let id = campaign_id(&id)?;
     let e = s.app.campaign_evidence(&who, &id).await?;
     let disposition = format!("attachment; filename=\"hogwarden-review-{id}.md\"");
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/markdown; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)], e.markdown))
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/markdown; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        e.markdown,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/drift", tag = "reviews",
@@ -319,7 +357,11 @@ pub(crate) async fn check_drift(State(s): State<ApiState>, Caller(who): Caller) 
 #[utoipa::path(post, path = "/api/drift/{id}/adopt", tag = "reviews",
     responses((status = 200, body = dto::DriftFindingDto), (status = 403, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody), (status = 409, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn adopt_drift(State(s): State<ApiState>, Caller(who): Caller, Path(id): Path<String>) -> Result<ApiJson<dto::DriftFindingDto>, ApiError> {
+pub(crate) async fn adopt_drift(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<ApiJson<dto::DriftFindingDto>, ApiError> {
     Ok(ApiJson(finding_dto(&s.app.adopt_drift(&who, &id).await?)))
 }
 
