@@ -19,6 +19,9 @@ pub enum Route {
     Inbox,
     Access,
     Audit,
+    Reviews,
+    ReviewQueue,
+    Drift,
 }
 
 impl Route {
@@ -28,6 +31,9 @@ impl Route {
             "inbox" => Self::Inbox,
             "access" => Self::Access,
             "audit" => Self::Audit,
+            "reviews" => Self::Reviews,
+            "review-queue" => Self::ReviewQueue,
+            "drift" => Self::Drift,
             _ => Self::Request,
         }
     }
@@ -39,6 +45,9 @@ impl Route {
             Self::Inbox => "#/inbox",
             Self::Access => "#/access",
             Self::Audit => "#/audit",
+            Self::Reviews => "#/reviews",
+            Self::ReviewQueue => "#/review-queue",
+            Self::Drift => "#/drift",
         }
     }
 
@@ -49,6 +58,9 @@ impl Route {
             Self::Inbox => "Inbox",
             Self::Access => "Access overview",
             Self::Audit => "Audit log",
+            Self::Reviews => "Access reviews",
+            Self::ReviewQueue => "My reviews",
+            Self::Drift => "Drift",
         }
     }
 }
@@ -204,6 +216,11 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
         links.push(Route::Access);
     }
     links.push(Route::Audit);
+    links.push(Route::ReviewQueue);
+    if is("admin") {
+        links.push(Route::Reviews);
+        links.push(Route::Drift);
+    }
     Effect::new(move || {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&format!("{} · Hogwarden", route.get().title()));
@@ -254,6 +271,9 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Inbox => view! { <pages::inbox::InboxPage /> }.into_any(),
                 Route::Access => view! { <pages::overview::OverviewPage /> }.into_any(),
                 Route::Audit => view! { <pages::audit::AuditPage /> }.into_any(),
+                Route::Reviews => view! { <pages::reviews::CampaignsPage /> }.into_any(),
+                Route::ReviewQueue => view! { <pages::reviews::QueuePage /> }.into_any(),
+                Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),
             }}
         </main>
     }

@@ -6,3 +6,4 @@ pub mod inbox;
 pub mod my_access;
 pub mod overview;
 pub mod request;
+pub mod reviews;

@@ -147,7 +147,9 @@ impl Hogwarden {
             Err(e) => return Err(e),
         }
         tracing::info!(campaign = %id, items = open.item_count, "access review opened");
-        self.tell_reviewers(&open, &items, "An access review waits for you").await;
+        // The snapshot already says who is an active member: no PostHog read per reviewer.
+        let active: BTreeSet<&Email> = overview.members.iter().map(|m| &m.member.email).collect();
+        self.tell_reviewers(&open, &items, "An access review waits for you", Some(&active)).await;
         Ok((open, created))
     }
 
@@ -239,8 +241,10 @@ impl Hogwarden {
         Ok((summary, items))
     }
 
-    /// Tells each reviewer with open items how many wait and until when.
-    async fn tell_reviewers(&self, campaign: &Campaign, items: &[ReviewItem], subject: &str) -> usize {
+    /// Tells each reviewer with open items how many wait and until when. With `active`
+    /// (the members a snapshot just read), only those are told, without asking PostHog
+    /// again; otherwise each recipient is checked as every notification is.
+    async fn tell_reviewers(&self, campaign: &Campaign, items: &[ReviewItem], subject: &str, active: Option<&BTreeSet<&Email>>) -> usize {
         let mut counts: BTreeMap<&Email, usize> = BTreeMap::new();
         for item in items.iter().filter(|i| i.is_open()) {
             if let Some(r) = &item.reviewer {
@@ -251,7 +255,16 @@ impl Hogwarden {
         for (reviewer, n) in counts {
             let body =
                 format!("{n} item(s) of {} wait for your review, due {}.", campaign.title, campaign.due_at.format("%Y-%m-%d %H:%M UTC"));
-            if self.tell(reviewer, subject.into(), body, Some(self.page_link("reviews/queue"))).await {
+            let link = Some(self.page_link("reviews/queue"));
+            let delivered = match active {
+                Some(active) if !active.contains(reviewer) => false,
+                Some(_) => {
+                    let n = crate::ports::Notification { to: reviewer.clone(), subject: subject.into(), body, link };
+                    self.notifier.notify(n).await.inspect_err(|e| tracing::warn!(error = %e, "notification failed")).is_ok()
+                }
+                None => self.tell(reviewer, subject.into(), body, link).await,
+            };
+            if delivered {
                 told += 1;
             }
         }
@@ -445,7 +458,7 @@ impl Hogwarden {
             }
             let items = reviews.list_items(&campaign.id).await?;
             report.campaigns += 1;
-            report.reviewers_told += self.tell_reviewers(&next, &items, "Reminder: access review items wait for you").await;
+            report.reviewers_told += self.tell_reviewers(&next, &items, "Reminder: access review items wait for you", None).await;
         }
         Ok(report)
     }
