@@ -116,7 +116,7 @@ pub fn CampaignsPage() -> impl IntoView {
 }
 
 #[component]
-fn Report(id: String, message: Message, reload: impl Fn() + Copy + 'static) -> impl IntoView {
+fn Report(id: String, message: Message, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let ctx = use_ctx();
     let key = StoredValue::new(id);
     let detail = LocalResource::new(move || {
