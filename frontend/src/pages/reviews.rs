@@ -266,7 +266,8 @@ fn QueueCampaign(detail: CampaignDetail, message: Message, reload: impl Fn() + C
             let body = BulkDecideBody { items, decision: decision.into(), reason: (!why.is_empty()).then_some(why) };
             message.set(Some(match c.bulk_decide(&campaign.get_value(), &body).await {
                 Ok(r) if r.refused.is_empty() => {
-                    Ok(format!("{} {} items.", if decision == "keep" { "Kept" } else { "Revoked" }, r.decided.len()))
+                    let n = r.decided.len();
+                    Ok(format!("{} {n} {}.", if decision == "keep" { "Kept" } else { "Revoked" }, if n == 1 { "item" } else { "items" }))
                 }
                 Ok(r) => Err(format!(
                     "{} decided; refused: {}",

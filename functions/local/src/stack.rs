@@ -105,10 +105,10 @@ impl Stack {
             if policy.reviews.organization_name == defaults.organization_name {
                 policy.reviews.organization_name = s.organization_name();
             }
-            if let Ok(bot) = hogwarden_core::types::Email::parse(posthog_sandbox::SERVICE_EMAIL) {
-                if !policy.reviews.excluded.contains(&bot) {
-                    policy.reviews.excluded.push(bot);
-                }
+            if let Ok(bot) = hogwarden_core::types::Email::parse(posthog_sandbox::SERVICE_EMAIL)
+                && !policy.reviews.excluded.contains(&bot)
+            {
+                policy.reviews.excluded.push(bot);
             }
             if policy.reviews.named_reviewers.is_empty() {
                 policy.reviews.named_reviewers = demo::approvers();

@@ -69,10 +69,10 @@ impl Hogwarden {
 
     async fn open_as(&self, actor: Actor, id: CampaignId, close_policy: Option<ClosePolicy>) -> Result<(Campaign, bool)> {
         let reviews = self.store.reviews();
-        if let Some(existing) = reviews.get_campaign(&id).await? {
-            if existing.status != CampaignStatus::Opening {
-                return Ok((existing, false));
-            }
+        if let Some(existing) = reviews.get_campaign(&id).await?
+            && existing.status != CampaignStatus::Opening
+        {
+            return Ok((existing, false));
         }
         let overview = self.read_access().await?;
         let now = self.clock.now();
@@ -571,12 +571,7 @@ impl Hogwarden {
             item.remediation =
                 Some(Remediation { request_id: RequestId::new(), status: RemediationStatus::Pending, applied_at: None, error: None });
             item.version = expected + 1;
-            if let Err(e) = reviews
-                .commit_review(ReviewCommit { items: vec![Guarded::update(item.clone(), expected)], ..ReviewCommit::default() })
-                .await
-            {
-                return Err(e);
-            }
+            reviews.commit_review(ReviewCommit { items: vec![Guarded::update(item.clone(), expected)], ..ReviewCommit::default() }).await?;
         }
         let Some(remediation) = item.remediation.clone() else { return Ok(()) };
         let decider = match &decision.by {

@@ -318,12 +318,11 @@ impl Hogwarden {
             return Err(Error::Forbidden("You need the admin role to revert drift.".into()));
         }
         let finding = self.finding(id).await?;
-        if let Some(request) = finding.revert_request {
-            if let Some(r) = self.store.get_request(request).await? {
-                if !r.status.is_final() {
-                    return Ok(r);
-                }
-            }
+        if let Some(request) = finding.revert_request
+            && let Some(r) = self.store.get_request(request).await?
+            && !r.status.is_final()
+        {
+            return Ok(r);
         }
         let change = match (finding.target, finding.expected, finding.found) {
             (AccessTarget::Org, Some(AccessLevel::Org(OrgLevel::Admin)), Some(_)) => AccessChange::OrgRole { role: OrgRole::Admin },
