@@ -19,6 +19,9 @@ pub enum Route {
     Inbox,
     Access,
     Audit,
+    Diagnose,
+    /// One request's page, `#/requests/{id}` (where notifications link).
+    RequestDetail,
     Reviews,
     ReviewQueue,
     Drift,
@@ -31,6 +34,8 @@ impl Route {
             "inbox" => Self::Inbox,
             "access" => Self::Access,
             "audit" => Self::Audit,
+            "diagnose" => Self::Diagnose,
+            "requests" => Self::RequestDetail,
             "reviews" => Self::Reviews,
             "review-queue" => Self::ReviewQueue,
             "drift" => Self::Drift,
@@ -45,6 +50,8 @@ impl Route {
             Self::Inbox => "#/inbox",
             Self::Access => "#/access",
             Self::Audit => "#/audit",
+            Self::Diagnose => "#/diagnose",
+            Self::RequestDetail => "#/my-access",
             Self::Reviews => "#/reviews",
             Self::ReviewQueue => "#/review-queue",
             Self::Drift => "#/drift",
@@ -58,6 +65,8 @@ impl Route {
             Self::Inbox => "Inbox",
             Self::Access => "Access overview",
             Self::Audit => "Audit log",
+            Self::Diagnose => "Access diagnosis",
+            Self::RequestDetail => "Request details",
             Self::Reviews => "Access reviews",
             Self::ReviewQueue => "My reviews",
             Self::Drift => "Drift",
@@ -65,8 +74,12 @@ impl Route {
     }
 }
 
+fn current_hash() -> String {
+    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+}
+
 fn current_route() -> Route {
-    Route::from_hash(&web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default())
+    Route::from_hash(&current_hash())
 }
 
 /// What every page can reach.
@@ -212,6 +225,9 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     if is("approver") {
         links.push(Route::Inbox);
     }
+    if is("approver") || is("admin") {
+        links.push(Route::Diagnose);
+    }
     if is("admin") {
         links.push(Route::Access);
     }
@@ -271,6 +287,11 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Inbox => view! { <pages::inbox::InboxPage /> }.into_any(),
                 Route::Access => view! { <pages::overview::OverviewPage /> }.into_any(),
                 Route::Audit => view! { <pages::audit::AuditPage /> }.into_any(),
+                Route::Diagnose => view! { <pages::diagnose::DiagnosePage /> }.into_any(),
+                Route::RequestDetail => match pages::request_detail::id_from_hash(&current_hash()) {
+                    Some(id) => view! { <pages::request_detail::RequestDetailPage id=id /> }.into_any(),
+                    None => view! { <h1>"Request details"</h1><p class="empty">"No request was named in the address."</p> }.into_any(),
+                },
                 Route::Reviews => view! { <pages::reviews::CampaignsPage /> }.into_any(),
                 Route::ReviewQueue => view! { <pages::reviews::QueuePage /> }.into_any(),
                 Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),

@@ -4,5 +4,6 @@
 
 mod errors;
 mod idempotency;
+mod notifications;
 mod reviews_and_keys;
 mod temporary_elevation;
