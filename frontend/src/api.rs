@@ -262,7 +262,11 @@ impl Client {
         self.get("/api/review-queue").await
     }
 
-    pub async fn bulk_decide(&self, campaign: &str, body: &hogwarden_api_types::BulkDecideBody) -> ApiResult<hogwarden_api_types::BulkDecideResult> {
+    pub async fn bulk_decide(
+        &self,
+        campaign: &str,
+        body: &hogwarden_api_types::BulkDecideBody,
+    ) -> ApiResult<hogwarden_api_types::BulkDecideResult> {
         self.post(&format!("/api/reviews/{}/decisions", segment(campaign)), body).await
     }
 

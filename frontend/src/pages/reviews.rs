@@ -393,10 +393,14 @@ fn FindingRow(finding: DriftFindingDto, message: Message, reload: impl Fn() + Co
         busy.set(true);
         let c = ctx.client();
         leptos::task::spawn_local(async move {
-            let r = if adopt { c.adopt_drift(&id.get_value()).await.map(|_| "Adopted".to_owned()) } else {
+            let r = if adopt {
+                c.adopt_drift(&id.get_value()).await.map(|_| "Adopted".to_owned())
+            } else {
                 c.revert_drift(&id.get_value()).await.map(|r| format!("Revert requested ({})", format::status(&r.status).to_lowercase()))
             };
-            message.set(Some(r.map(|done| format!("{done}: {}.", who.get_value())).map_err(|e| format!("Could not act on {}. {e}", who.get_value()))));
+            message.set(Some(
+                r.map(|done| format!("{done}: {}.", who.get_value())).map_err(|e| format!("Could not act on {}. {e}", who.get_value())),
+            ));
             busy.set(false);
             reload();
         });
