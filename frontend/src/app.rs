@@ -22,6 +22,9 @@ pub enum Route {
     Diagnose,
     /// One request's page, `#/requests/{id}` (where notifications link).
     RequestDetail,
+    Reviews,
+    ReviewQueue,
+    Drift,
     Offboarding,
     Sso,
 }
@@ -35,6 +38,9 @@ impl Route {
             "audit" => Self::Audit,
             "diagnose" => Self::Diagnose,
             "requests" => Self::RequestDetail,
+            "reviews" => Self::Reviews,
+            "review-queue" => Self::ReviewQueue,
+            "drift" => Self::Drift,
             "offboarding" => Self::Offboarding,
             "sso" => Self::Sso,
             _ => Self::Request,
@@ -50,6 +56,9 @@ impl Route {
             Self::Audit => "#/audit",
             Self::Diagnose => "#/diagnose",
             Self::RequestDetail => "#/my-access",
+            Self::Reviews => "#/reviews",
+            Self::ReviewQueue => "#/review-queue",
+            Self::Drift => "#/drift",
             Self::Offboarding => "#/offboarding",
             Self::Sso => "#/sso",
         }
@@ -64,6 +73,9 @@ impl Route {
             Self::Audit => "Audit log",
             Self::Diagnose => "Access diagnosis",
             Self::RequestDetail => "Request details",
+            Self::Reviews => "Access reviews",
+            Self::ReviewQueue => "My reviews",
+            Self::Drift => "Drift",
             Self::Offboarding => "Offboarding",
             Self::Sso => "SSO rules",
         }
@@ -235,6 +247,11 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
         links.push(Route::Access);
     }
     links.push(Route::Audit);
+    links.push(Route::ReviewQueue);
+    if is("admin") {
+        links.push(Route::Reviews);
+        links.push(Route::Drift);
+    }
     if is("approver") {
         links.push(Route::Offboarding);
     }
@@ -296,6 +313,9 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                     Some(id) => view! { <pages::request_detail::RequestDetailPage id=id /> }.into_any(),
                     None => view! { <h1>"Request details"</h1><p class="empty">"No request was named in the address."</p> }.into_any(),
                 },
+                Route::Reviews => view! { <pages::reviews::CampaignsPage /> }.into_any(),
+                Route::ReviewQueue => view! { <pages::reviews::QueuePage /> }.into_any(),
+                Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),
                 Route::Offboarding => view! { <pages::offboarding::OffboardingPage /> }.into_any(),
                 Route::Sso => view! { <pages::sso::SsoPage /> }.into_any(),
             }}

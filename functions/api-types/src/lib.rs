@@ -459,3 +459,6 @@ pub struct DiagnosisCheckDto {
     pub ok: bool,
     pub detail: String,
 }
+
+mod reviews;
+pub use reviews::*;

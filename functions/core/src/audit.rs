@@ -41,10 +41,22 @@ pub enum AuditKind {
     SsoApplied,
     /// An SSO rule would have overwritten a change made by hand in PostHog; left alone.
     SsoException,
+    /// A reviewer decided an access review item.
+    ReviewDecided,
+    /// An access review item went to another reviewer.
+    ReviewReassigned,
+    /// An access review campaign closed.
+    ReviewClosed,
+    /// The first drift check recorded PostHog's access as the ledger's baseline.
+    DriftBaseline,
+    /// A drift check found access that differs from the ledger.
+    DriftDetected,
+    /// An admin accepted drift into the ledger.
+    DriftAdopted,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 24] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -63,6 +75,12 @@ impl AuditKind {
         Self::Offboarded,
         Self::SsoApplied,
         Self::SsoException,
+        Self::ReviewDecided,
+        Self::ReviewReassigned,
+        Self::ReviewClosed,
+        Self::DriftBaseline,
+        Self::DriftDetected,
+        Self::DriftAdopted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +103,12 @@ impl AuditKind {
             Self::Offboarded => "offboarded",
             Self::SsoApplied => "sso_applied",
             Self::SsoException => "sso_exception",
+            Self::ReviewDecided => "review_decided",
+            Self::ReviewReassigned => "review_reassigned",
+            Self::ReviewClosed => "review_closed",
+            Self::DriftBaseline => "drift_baseline",
+            Self::DriftDetected => "drift_detected",
+            Self::DriftAdopted => "drift_adopted",
         }
     }
 

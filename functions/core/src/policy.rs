@@ -64,6 +64,9 @@ pub struct Policy {
     /// SSO attribute mapping: identity-provider claims → PostHog access.
     #[serde(default)]
     pub sso: crate::sso::SsoRules,
+    /// Access reviews and drift detection.
+    #[serde(default)]
+    pub reviews: crate::reviews::ReviewPolicy,
 }
 
 fn default_reminder_days() -> Vec<u32> {
@@ -93,6 +96,7 @@ impl Default for Policy {
             reminder_days_before: default_reminder_days(),
             approver_reminder_minutes: default_approver_reminder(),
             sso: crate::sso::SsoRules::default(),
+            reviews: crate::reviews::ReviewPolicy::default(),
         }
     }
 }
@@ -136,6 +140,7 @@ impl Policy {
             return Err(PolicyError("max_changes_per_request must be between 1 and 100".into()));
         }
         self.sso.validate().map_err(|e| PolicyError(e.to_string()))?;
+        self.reviews.validate().map_err(PolicyError)?;
         Ok(())
     }
 

@@ -98,6 +98,9 @@ pub trait Store: Send + Sync {
         status: Option<crate::offboard::OffboardStatus>,
         limit: usize,
     ) -> Result<Vec<crate::offboard::Offboarding>>;
+    /// Review campaigns, their items, the ledger and drift findings (their own access
+    /// patterns, in [`crate::reviews::ReviewStore`]).
+    fn reviews(&self) -> &dyn crate::reviews::ReviewStore;
 }
 
 // ---------------------------------------------------------------- PostHog
@@ -263,6 +266,13 @@ pub trait PostHog: Send + Sync {
     /// Removes the member from the organization; returns whether PostHog still lists
     /// them afterwards (the read-back: `false` = gone).
     async fn remove_member(&self, member: &Member) -> Result<bool, PostHogError>;
+    /// Changes to memberships and access rules since `since`, from PostHog's activity
+    /// log, oldest first. A PostHog without the activity log (a plan without audit
+    /// logs) answers an empty list: who and when are then unknown.
+    async fn access_activity(&self, since: DateTime<Utc>) -> Result<Vec<crate::reviews::ActivityRecord>, PostHogError> {
+        let _ = since;
+        Ok(Vec::new())
+    }
 }
 
 // ---------------------------------------------------------------- Vault

@@ -41,7 +41,7 @@ const HEAD_ATTEMPTS: u32 = 25;
 
 /// The first pause before sealing again; it grows with each attempt, plus jitter,
 /// so racing writers spread out instead of colliding again in step.
-const HEAD_BACKOFF: Duration = Duration::from_millis(5);
+pub(crate) const HEAD_BACKOFF: Duration = Duration::from_millis(5);
 
 /// A page size for reads without a caller's limit.
 const PAGE: i32 = 1000;
@@ -50,13 +50,13 @@ const PAGE: i32 = 1000;
 const BATCH_GET: usize = 100;
 
 /// BatchWriteItem writes at most 25 items per call.
-const BATCH_WRITE: usize = 25;
+pub(crate) const BATCH_WRITE: usize = 25;
 
 /// The DynamoDB-backed [`Store`]. Cheap to clone; clones share the client and the
 /// read counter.
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
+    pub(crate) client: Client,
     table: Arc<str>,
     sweep_reads: Arc<AtomicU64>,
 }
@@ -128,7 +128,7 @@ pub async fn create_table(client: &Client, table: &str) -> std::result::Result<(
 }
 
 /// A sort-key condition of a query.
-enum SortKey {
+pub(crate) enum SortKey {
     Any,
     Between(String, String),
     After(String),
@@ -149,15 +149,15 @@ impl Query {
         Self { index: Some(index), pk, sk: SortKey::Any, forward: true }
     }
 
-    fn base(pk: impl Into<String>) -> Self {
+    pub(crate) fn base(pk: impl Into<String>) -> Self {
         Self { index: None, pk: pk.into(), sk: SortKey::Any, forward: true }
     }
 
-    fn sk(self, sk: SortKey) -> Self {
+    pub(crate) fn sk(self, sk: SortKey) -> Self {
         Self { sk, ..self }
     }
 
-    fn newest_first(self) -> Self {
+    pub(crate) fn newest_first(self) -> Self {
         Self { forward: false, ..self }
     }
 }
@@ -411,6 +411,17 @@ impl DynamoStore {
         Ok(Some((items::number(&item, items::HEAD_SEQ, "audit head")?, items::string(&item, items::HEAD_HASH, "audit head")?.to_owned())))
     }
 
+    /// Writes guarded records and the commit's audit entries in one transaction,
+    /// sealing again while the chain head moves under it.
+    pub(crate) async fn commit_with_audit(
+        &self,
+        records: &[TransactWriteItem],
+        guards: &[RecordGuard],
+        commit: &Commit,
+    ) -> Result<Vec<AuditEntry>> {
+        Ok(self.write_guarded(records, guards, &commit.audit).await?)
+    }
+
     /// One attempt at a commit: seal onto the current head, write everything at once.
     async fn try_commit(
         &self,
@@ -544,7 +555,7 @@ impl Store for DynamoStore {
             records.push(guarded_put(&self.table, items::grant_item(record)?, *expected_version)?);
             guards.push(RecordGuard { what: "grant", id, expected: *expected_version });
         }
-        Ok(self.write_guarded(&records, &guards, &commit.audit).await?)
+        self.commit_with_audit(&records, &guards, &commit).await
     }
 
     async fn get_request(&self, id: RequestId) -> Result<Option<AccessRequest>> {
@@ -672,6 +683,10 @@ impl Store for DynamoStore {
             tracing::warn!(missing = locators.len() - found.len(), "audit entries named by the chain are missing");
         }
         Ok(found.iter().map(items::audit_from).collect::<std::result::Result<_, _>>()?)
+    }
+
+    fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
+        self
     }
 
     async fn put_offboarding(

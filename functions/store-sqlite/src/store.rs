@@ -71,7 +71,7 @@ impl SqliteStore {
 
     /// Runs `op` with the connection on the blocking pool, trying again a few times
     /// if another process holds the write lock.
-    async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
@@ -446,6 +446,10 @@ impl Store for SqliteStore {
         let limit = rows::limit(limit);
         let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2");
         Ok(self.run(move |conn| audit_entries(conn, &sql, params![after, limit])).await?)
+    }
+
+    fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
+        self
     }
 
     async fn put_offboarding(

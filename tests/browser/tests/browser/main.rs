@@ -5,6 +5,7 @@
 mod contractor;
 mod diagnose;
 mod offboarding;
+mod reviews;
 mod self_approval;
 mod sign_in;
 mod temporary_admin;

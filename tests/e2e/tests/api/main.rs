@@ -13,6 +13,7 @@ mod notifications;
 mod offboarding;
 mod openapi;
 mod rate_limit;
+mod reviews;
 mod scenarios;
 mod sso;
 mod temporary_elevation;
