@@ -9,8 +9,8 @@ pub mod offboarding;
 pub mod overview;
 pub mod request;
 pub mod request_detail;
-pub mod sso;
 pub mod reviews;
+pub mod sso;
 
 /// A `datetime-local` value (the reader's local time) as RFC 3339 UTC.
 pub fn local_to_utc(raw: &str) -> Option<String> {
