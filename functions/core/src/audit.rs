@@ -31,10 +31,14 @@ pub enum AuditKind {
     Extended,
     /// Someone was reminded: access ending soon, or a request waiting for approval.
     Reminded,
+    /// A step of a key rotation (created, promoted, old key deleted, a failed test).
+    KeyRotation,
+    /// A leaked-key alert or a rejected stored key, and what Hogwarden did about it.
+    KeyAlert,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -48,6 +52,8 @@ impl AuditKind {
         Self::ServiceKeyRejected,
         Self::Extended,
         Self::Reminded,
+        Self::KeyRotation,
+        Self::KeyAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +71,8 @@ impl AuditKind {
             Self::ServiceKeyRejected => "service_key_rejected",
             Self::Extended => "extended",
             Self::Reminded => "reminded",
+            Self::KeyRotation => "key_rotation",
+            Self::KeyAlert => "key_alert",
         }
     }
 

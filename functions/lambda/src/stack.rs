@@ -9,6 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use hogwarden_api::{ApiState, AuthMode};
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
+use hogwarden_core::usecases::KeyRotation;
 use hogwarden_posthog::{PostHogClient, PostHogConfig};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
 
@@ -23,6 +24,8 @@ pub struct AwsStack {
     pub api: ApiState,
     /// The Secrets Manager vault (the key-rotation function works on it).
     pub vault: Arc<SecretsManagerVault>,
+    /// Project secret key rotation (Secrets Manager's four steps) on that vault.
+    pub rotation: KeyRotation,
 }
 
 /// Why a Lambda could not start. The messages say what to fix and carry no secret.
@@ -133,7 +136,8 @@ impl AwsStackBuilder {
         if let Some(delay) = posthog_retry_base {
             posthog.backoff.min_delay = delay;
         }
-        let posthog: Arc<dyn PostHog> = Arc::new(PostHogClient::new(posthog)?);
+        let client = Arc::new(PostHogClient::new(posthog)?);
+        let posthog: Arc<dyn PostHog> = client.clone();
 
         let app = Hogwarden {
             store,
@@ -144,6 +148,7 @@ impl AwsStackBuilder {
             web_url: config.web_url.as_str().trim_end_matches('/').to_owned(),
         };
         let api = ApiState::new(app.clone(), AuthMode::Gateway);
-        Ok(AwsStack { app, api, vault })
+        let rotation = KeyRotation::new(app.clone(), vault.clone(), client);
+        Ok(AwsStack { app, api, vault, rotation })
     }
 }

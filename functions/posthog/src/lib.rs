@@ -14,6 +14,7 @@
 mod client;
 mod config;
 mod error;
+mod keys;
 mod limiter;
 mod port;
 pub mod wire;

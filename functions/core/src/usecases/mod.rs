@@ -13,6 +13,7 @@ mod queries;
 mod remind;
 mod request;
 mod revert;
+mod rotation;
 mod sweep;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
 pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};
+pub use rotation::{KeyRotation, RotationReport, StepOutcome, rotation_label};
 pub use sweep::SweepReport;
 
 /// The application: the ports plus policy. Cheap to clone.

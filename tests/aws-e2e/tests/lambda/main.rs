@@ -5,4 +5,5 @@
 mod errors;
 mod idempotency;
 mod reviews_and_keys;
+mod rotation;
 mod temporary_elevation;
