@@ -15,6 +15,7 @@ pub mod ports;
 pub mod recipients;
 pub mod types;
 pub mod usecases;
+pub mod webhooks;
 
 pub use error::Error;
 pub use usecases::Hogwarden;

@@ -10,7 +10,7 @@ use hogwarden_api::{ApiState, AuthMode};
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
 use hogwarden_core::usecases::KeyRotation;
-use hogwarden_posthog::{PostHogClient, PostHogConfig};
+use hogwarden_posthog::{PostHogConfig, RefreshingClient};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
 
 use crate::config::{Config, ConfigError};
@@ -136,7 +136,10 @@ impl AwsStackBuilder {
         if let Some(delay) = posthog_retry_base {
             posthog.backoff.min_delay = delay;
         }
-        let client = Arc::new(PostHogClient::new(posthog)?);
+        // A warm container follows the secret: after PostHog answers 401 it re-reads
+        // AWSCURRENT and switches to a newer key an admin (or a rotation) stored.
+        let vault_port: Arc<dyn Vault> = vault.clone();
+        let client = Arc::new(RefreshingClient::new(posthog, vault_port, config.posthog_key_secret.clone())?);
         let posthog: Arc<dyn PostHog> = client.clone();
 
         let app = Hogwarden {

@@ -17,9 +17,11 @@ mod error;
 mod keys;
 mod limiter;
 mod port;
+mod refresh;
 pub mod wire;
 
 pub use client::PostHogClient;
 pub use config::{Backoff, DEFAULT_VIEWER_RESOURCES, EU_CLOUD, PostHogConfig, RateLimit, US_CLOUD};
 pub use error::{ApiError, ApiErrorKind, ClientError};
 pub use limiter::fingerprint;
+pub use refresh::RefreshingClient;

@@ -207,3 +207,22 @@ async fn a_malformed_rotation_event_is_refused_and_changes_nothing() {
     assert_eq!(r.stages().await, before);
     r.t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_warm_container_picks_up_the_key_an_admin_stored_after_posthog_answers_401() {
+    // Arrange: the container has read the key at cold start; then PostHog rolls it (a
+    // leak) and an admin stores the new value in Secrets Manager.
+    let t = spawn_aws_stack().await;
+    let at = chrono::Utc::now();
+    let old = t.sandbox.service_api_key();
+    let new = t.sandbox.roll_api_key(&old).expect("rolled");
+    Client::new(&t.sdk).put_secret_value().secret_id(&t.config.posthog_key_secret).secret_string(&new).send().await.unwrap();
+
+    // Act: the same (warm) container checks the key.
+    let checked = invoke(&t.key_rotation, hogwarden_aws_e2e::scheduler_event("key_check", at, "exec-warm")).await.expect("checked");
+
+    // Assert
+    assert_eq!(checked["outcome"]["accepted"], true, "{checked}");
+    assert!(!checked.to_string().contains(&new));
+    t.shutdown().await;
+}
