@@ -454,3 +454,6 @@ pub struct DiagnosisCheckDto {
     pub ok: bool,
     pub detail: String,
 }
+
+mod keys;
+pub use keys::{AlertReportDto, LeakActionDto};

@@ -25,11 +25,20 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct ApiState {
     pub app: Hogwarden,
     pub auth: Arc<AuthMode>,
+    /// Leaked-key webhooks (`POST /webhooks/{provider}`); `None` answers 503.
+    pub leaks: Option<Arc<hogwarden_core::usecases::LeakResponse>>,
 }
 
 impl ApiState {
     pub fn new(app: Hogwarden, auth: AuthMode) -> Self {
-        Self { app, auth: Arc::new(auth) }
+        Self { app, auth: Arc::new(auth), leaks: None }
+    }
+
+    /// Answers leaked-key webhooks with `leaks`.
+    #[must_use]
+    pub fn with_leaks(mut self, leaks: hogwarden_core::usecases::LeakResponse) -> Self {
+        self.leaks = Some(Arc::new(leaks));
+        self
     }
 }
 

@@ -79,11 +79,14 @@ pub struct KeyPolicy {
     pub personal_key_max_age_days: i64,
     /// Owners are reminded to delete personal API keys unused this long (days).
     pub personal_key_unused_days: i64,
+    /// Vault names of the project secret keys Hogwarden rotates (a leaked `phs_` value is
+    /// matched against them).
+    pub managed_secrets: Vec<String>,
 }
 
 impl Default for KeyPolicy {
     fn default() -> Self {
-        Self { secret_key_grace_minutes: 24 * 60, personal_key_max_age_days: 90, personal_key_unused_days: 30 }
+        Self { secret_key_grace_minutes: 24 * 60, personal_key_max_age_days: 90, personal_key_unused_days: 30, managed_secrets: Vec::new() }
     }
 }
 

@@ -9,7 +9,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use hogwarden_api::{ApiState, AuthMode};
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
-use hogwarden_core::usecases::KeyRotation;
+use hogwarden_core::usecases::{KeyRotation, LeakResponse};
+use hogwarden_core::webhooks::DeliveryLog;
 use hogwarden_posthog::{PostHogConfig, RefreshingClient};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
 
@@ -122,7 +123,9 @@ impl AwsStackBuilder {
             Some(sdk) => sdk,
             None => aws_config::load_defaults(BehaviorVersion::latest()).await,
         };
-        let store: Arc<dyn Store> = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
+        let dynamo = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
+        let store: Arc<dyn Store> = dynamo.clone();
+        let deliveries: Arc<dyn DeliveryLog> = dynamo;
         let vault = Arc::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk)));
 
         let secret = config.posthog_key_secret.clone();
@@ -150,8 +153,10 @@ impl AwsStackBuilder {
             policy: Arc::new(config.policy),
             web_url: config.web_url.as_str().trim_end_matches('/').to_owned(),
         };
-        let api = ApiState::new(app.clone(), AuthMode::Gateway);
-        let rotation = KeyRotation::new(app.clone(), vault.clone(), client);
+        let rotation = KeyRotation::new(app.clone(), vault.clone(), client.clone());
+        let leaks = LeakResponse::new(rotation.clone(), vault.clone(), deliveries, client, config.posthog_key_secret.clone())
+            .managing(app.policy.keys.managed_secrets.clone());
+        let api = ApiState::new(app.clone(), AuthMode::Gateway).with_leaks(leaks);
         Ok(AwsStack { app, api, vault, rotation })
     }
 }

@@ -110,3 +110,44 @@ impl ProjectKeys for PostHogClient {
         Err(PostHogError::Unavailable(last.unwrap_or_default()))
     }
 }
+
+/// `POST /api/revoke_leaked_key`: public, so sent without Hogwarden's key.
+#[async_trait]
+impl hogwarden_core::webhooks::LeakReporter for PostHogClient {
+    #[tracing::instrument(skip_all)]
+    async fn report_leaked_key(&self, value: &SecretString) -> Result<Option<String>, PostHogError> {
+        let url = self.url(&["api", "revoke_leaked_key"], &[])?;
+        let http = reqwest::Client::builder()
+            .timeout(self.config().request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| PostHogError::Unavailable(format!("cannot build the HTTP client: {}", e.without_url())))?;
+        let response = http
+            .post(url)
+            .json(&json!({ "token": value.expose_secret() }))
+            .send()
+            .await
+            .map_err(|e| PostHogError::Unavailable(format!("could not reach PostHog: {}", e.without_url())))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                PostHogError::Unavailable(format!("PostHog answered {} to the leaked-key report", status.as_u16()))
+            } else {
+                PostHogError::Rejected {
+                    status: status.as_u16(),
+                    code: String::new(),
+                    detail: "PostHog refused the leaked-key report".into(),
+                }
+            });
+        }
+        #[derive(Deserialize)]
+        struct Found {
+            found: bool,
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        let found: Found =
+            response.json().await.map_err(|e| PostHogError::Unavailable(format!("unreadable answer: {}", e.without_url())))?;
+        Ok(if found.found { found.kind.or(Some("unknown".into())) } else { None })
+    }
+}

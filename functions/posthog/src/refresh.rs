@@ -166,3 +166,10 @@ impl ProjectKeys for RefreshingClient {
         self.client().secret_key_works(value).await
     }
 }
+
+#[async_trait]
+impl hogwarden_core::webhooks::LeakReporter for RefreshingClient {
+    async fn report_leaked_key(&self, value: &SecretString) -> Result<Option<String>, PostHogError> {
+        self.client().report_leaked_key(value).await
+    }
+}

@@ -71,7 +71,7 @@ impl SqliteStore {
 
     /// Runs `op` with the connection on the blocking pool, trying again a few times
     /// if another process holds the write lock.
-    async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,

@@ -8,6 +8,7 @@ mod diagnose;
 mod meta;
 mod requests;
 mod revoke;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -26,6 +27,7 @@ pub(crate) use requests::{
     __path_list_grants, __path_my_requests,
 };
 pub(crate) use revoke::__path_revoke_grant;
+pub(crate) use webhooks::__path_receive_webhook;
 
 pub(crate) fn grants(state: ApiState) -> Router {
     Router::new()
@@ -62,7 +64,10 @@ pub(crate) fn reviews(state: ApiState) -> Router {
 }
 
 pub(crate) fn keys(state: ApiState) -> Router {
-    Router::new().route("/api/keys", get(access::list_keys)).with_state(state)
+    Router::new()
+        .route("/api/keys", get(access::list_keys))
+        .route("/webhooks/{provider}", post(webhooks::receive_webhook))
+        .with_state(state)
 }
 
 pub(crate) fn reverts(state: ApiState) -> Router {

@@ -8,6 +8,7 @@ mod checklist;
 mod deny;
 mod diagnose;
 mod extend;
+mod leaks;
 mod overview;
 mod queries;
 mod remind;
@@ -25,6 +26,7 @@ use crate::types::{Actor, Email, GrantId, RequestId};
 
 pub use checklist::Checklist;
 pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
+pub use leaks::{AlertError, AlertReport, LeakAction, LeakResponse, webhook_secret_name};
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;

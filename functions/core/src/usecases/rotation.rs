@@ -299,6 +299,32 @@ impl KeyRotation {
         Ok(deleted)
     }
 
+    /// A leaked value that is this secret's key: the current one is rotated at once and
+    /// then deleted in PostHog (no grace period for a leaked key); a previous one still
+    /// in its grace period is deleted now. `None` when the value is not this secret's.
+    pub async fn revoke_leaked(&self, secret: &str, leaked_fingerprint: &str) -> Result<Option<&'static str>> {
+        let read = |stage| async move {
+            match self.vault.get(secret, stage).await? {
+                Some(v) => Ok::<_, Error>(Some(StoredSecretKey::parse(&v)?)),
+                None => Ok(None),
+            }
+        };
+        if let Some(current) = read(Stage::Current).await?
+            && current.fingerprint() == leaked_fingerprint
+        {
+            self.rotate(secret).await?;
+            self.keys.delete_secret_key(current.project_id, &current.key_id).await?;
+            return Ok(Some("rotated at once; the leaked key is deleted in PostHog"));
+        }
+        if let Some(previous) = read(Stage::Previous).await?
+            && previous.fingerprint() == leaked_fingerprint
+        {
+            self.keys.delete_secret_key(previous.project_id, &previous.key_id).await?;
+            return Ok(Some("the leaked key was already replaced; it is deleted in PostHog now"));
+        }
+        Ok(None)
+    }
+
     /// The value consumers read (AWSCURRENT), for tests and the local stack's consumers.
     pub async fn current_value(&self, secret: &str) -> Result<SecretString> {
         Ok(self.current(secret).await?.secret_value())

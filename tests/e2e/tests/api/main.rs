@@ -9,6 +9,7 @@ mod checklist;
 mod concurrency;
 mod diagnose;
 mod extensions;
+mod leaks;
 mod notifications;
 mod openapi;
 mod rate_limit;

@@ -1,0 +1,49 @@
+//! `POST /webhooks/{provider}`: leaked-key alerts from GitHub, GitGuardian or any
+//! scanner using the generic signed format. No JWT: the request's own signature is the
+//! authentication, checked before anything in the body is read.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hogwarden_api_types as dto;
+use hogwarden_core::usecases::AlertError;
+
+use crate::ApiState;
+use crate::error::ApiError;
+
+#[utoipa::path(post, path = "/webhooks/{provider}", tag = "keys",
+    params(("provider" = String, Path, description = "github, gitguardian or generic")),
+    request_body(content = String, description = "The provider's JSON alert, signed as the provider signs it", content_type = "application/json"),
+    responses((status = 202, body = dto::AlertReportDto), (status = 400, body = dto::ErrorBody), (status = 401, body = dto::ErrorBody),
+        (status = 404, body = dto::ErrorBody), (status = 409, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)))]
+pub(crate) async fn receive_webhook(State(s): State<ApiState>, Path(provider): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(leaks) = s.leaks.clone() else {
+        return refused(StatusCode::SERVICE_UNAVAILABLE, "not_configured", "leaked-key webhooks are not configured on this deployment");
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    match leaks.receive(&provider, &header, &body).await {
+        Ok(report) => {
+            let body = dto::AlertReportDto {
+                provider: report.provider,
+                delivery_id: report.delivery_id,
+                actions: report
+                    .actions
+                    .into_iter()
+                    .map(|a| dto::LeakActionDto { kind: a.kind, fingerprint: a.fingerprint, action: a.action })
+                    .collect(),
+            };
+            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+        }
+        Err(AlertError::Refused(e)) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            refused(status, e.code(), &e.to_string())
+        }
+        Err(AlertError::Failed(e)) => ApiError::Core(e).into_response(),
+    }
+}
+
+fn refused(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = dto::ErrorBody { error: dto::ErrorDetail { code: code.to_owned(), message: message.to_owned() } };
+    (status, axum::Json(body)).into_response()
+}
