@@ -75,6 +75,8 @@ impl WebhookError {
     pub fn status(&self) -> u16 {
         match self {
             Self::UnknownProvider => 404,
+            // No signature at all: the request is not authenticated.
+            Self::MissingHeader(name) if name.ends_with("Signature") || name.ends_with("Signature-256") => 401,
             Self::MissingHeader(_) | Self::BadHeader(_) | Self::Malformed(_) => 400,
             Self::BadSignature | Self::Stale { .. } => 401,
             Self::Replayed => 409,
@@ -95,6 +97,16 @@ impl WebhookError {
             Self::NotConfigured => "not_configured",
         }
     }
+}
+
+/// The signature headers of every provider, by lower-case name.
+pub const SIGNATURE_HEADERS: [&str; 4] =
+    ["x-hub-signature-256", "gitguardian-signature", "x-gitguardian-signature", "x-hogwarden-signature"];
+
+/// Whether the request carries any provider's signature header; a request with none is
+/// refused (401) before anything else about it is looked at.
+pub fn is_signed(header: &(dyn Fn(&str) -> Option<String> + Sync)) -> bool {
+    SIGNATURE_HEADERS.iter().any(|h| header(h).is_some())
 }
 
 /// A request whose signature holds: the key under which its delivery is remembered.

@@ -18,10 +18,14 @@ use crate::error::ApiError;
     responses((status = 202, body = dto::AlertReportDto), (status = 400, body = dto::ErrorBody), (status = 401, body = dto::ErrorBody),
         (status = 404, body = dto::ErrorBody), (status = 409, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)))]
 pub(crate) async fn receive_webhook(State(s): State<ApiState>, Path(provider): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if !hogwarden_core::webhooks::is_signed(&header) {
+        tracing::warn!("leaked-key webhook without a signature refused; nothing changed");
+        return refused(StatusCode::UNAUTHORIZED, "missing_signature", "the request carries no webhook signature header");
+    }
     let Some(leaks) = s.leaks.clone() else {
         return refused(StatusCode::SERVICE_UNAVAILABLE, "not_configured", "leaked-key webhooks are not configured on this deployment");
     };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     match leaks.receive(&provider, &header, &body).await {
         Ok(report) => {
             let body = dto::AlertReportDto {

@@ -120,17 +120,21 @@ async fn bad_webhooks_are_refused_with_4xx_and_change_nothing() {
     let bad_body = l.post("generic", &h(&malformed_sig, &ts, "d-5"), malformed).await;
     let unknown = l.post("pastebin", &h(&good_sig, &ts, "d-6"), &body).await;
     let gg_unsigned = l.post("gitguardian", &[("timestamp", ts.clone())], &body).await;
+    let no_timestamp =
+        l.post("generic", &[("x-hogwarden-signature", good_sig.clone()), ("x-hogwarden-delivery", "d-7".into())], &body).await;
 
     // Assert
     assert_eq!(replayed.0, 409, "{:?}", replayed.1);
     assert_eq!(bad_signature.0, 401, "{:?}", bad_signature.1);
-    assert_eq!(missing.0, 400, "{:?}", missing.1);
-    assert!(missing.1["error"]["message"].as_str().unwrap().contains("X-Hogwarden-Signature"));
+    assert_eq!(missing.0, 401, "{:?}", missing.1);
+    assert_eq!(missing.1["error"]["code"], "missing_signature");
     assert_eq!(stale.0, 401, "{:?}", stale.1);
     assert_eq!(stale.1["error"]["code"], "stale");
     assert_eq!(bad_body.0, 400, "{:?}", bad_body.1);
     assert_eq!(unknown.0, 404, "{:?}", unknown.1);
-    assert_eq!(gg_unsigned.0, 400, "{:?}", gg_unsigned.1);
+    assert_eq!(gg_unsigned.0, 401, "{:?}", gg_unsigned.1);
+    assert_eq!(no_timestamp.0, 400, "{:?}", no_timestamp.1);
+    assert!(no_timestamp.1["error"]["message"].as_str().unwrap().contains("X-Hogwarden-Timestamp"));
     assert_eq!(l.state().await, before, "a refused webhook changed PostHog or the audit log");
 }
 
