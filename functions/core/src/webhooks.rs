@@ -267,6 +267,30 @@ pub fn github_alert(body: &[u8]) -> Result<GitHubAlertRef, WebhookError> {
     Ok(GitHubAlertRef { repository, number, action })
 }
 
+/// Where deliveries are remembered, so a replayed one is refused: a conditional write
+/// (insert only if absent), never read-then-write.
+#[async_trait::async_trait]
+pub trait DeliveryLog: Send + Sync {
+    /// Records the delivery; `Ok(false)` when this provider's delivery id was already
+    /// recorded.
+    async fn record_delivery(&self, provider: Provider, delivery_id: &str, at: DateTime<Utc>) -> crate::error::Result<bool>;
+}
+
+/// PostHog's public leaked-key endpoint (`POST /api/revoke_leaked_key`): anyone holding
+/// a personal or project secret key's value can have PostHog roll it.
+#[async_trait::async_trait]
+pub trait LeakReporter: Send + Sync {
+    /// Reports the value; returns PostHog's `type` when it found and rolled the key.
+    async fn report_leaked_key(&self, value: &SecretString) -> Result<Option<String>, crate::ports::PostHogError>;
+}
+
+/// GitHub's secret scanning alert API (`GET /repos/{owner}/{repo}/secret-scanning/alerts/{n}`),
+/// the only place a `secret_scanning_alert` delivery's secret can be read.
+#[async_trait::async_trait]
+pub trait GitHubAlerts: Send + Sync {
+    async fn alert_secret(&self, repository: &str, number: u64) -> crate::error::Result<Option<SecretString>>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,28 +371,4 @@ mod tests {
         assert_eq!(github_alert(gh).unwrap(), GitHubAlertRef { repository: "acme/web".into(), number: 7, action: "created".into() });
         assert!(github_alert(br#"{"alert":{}}"#).is_err());
     }
-}
-
-/// Where deliveries are remembered, so a replayed one is refused: a conditional write
-/// (insert only if absent), never read-then-write.
-#[async_trait::async_trait]
-pub trait DeliveryLog: Send + Sync {
-    /// Records the delivery; `Ok(false)` when this provider's delivery id was already
-    /// recorded.
-    async fn record_delivery(&self, provider: Provider, delivery_id: &str, at: DateTime<Utc>) -> crate::error::Result<bool>;
-}
-
-/// PostHog's public leaked-key endpoint (`POST /api/revoke_leaked_key`): anyone holding
-/// a personal or project secret key's value can have PostHog roll it.
-#[async_trait::async_trait]
-pub trait LeakReporter: Send + Sync {
-    /// Reports the value; returns PostHog's `type` when it found and rolled the key.
-    async fn report_leaked_key(&self, value: &SecretString) -> Result<Option<String>, crate::ports::PostHogError>;
-}
-
-/// GitHub's secret scanning alert API (`GET /repos/{owner}/{repo}/secret-scanning/alerts/{n}`),
-/// the only place a `secret_scanning_alert` delivery's secret can be read.
-#[async_trait::async_trait]
-pub trait GitHubAlerts: Send + Sync {
-    async fn alert_secret(&self, repository: &str, number: u64) -> crate::error::Result<Option<SecretString>>;
 }

@@ -11,7 +11,7 @@ use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
 use hogwarden_core::usecases::{KeyRotation, LeakResponse};
 use hogwarden_core::webhooks::DeliveryLog;
-use hogwarden_posthog::{PostHogConfig, RefreshingClient};
+use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
 
 use crate::config::{Config, ConfigError};
@@ -155,7 +155,11 @@ impl AwsStackBuilder {
         };
         let rotation = KeyRotation::new(app.clone(), vault.clone(), client.clone());
         let leaks = LeakResponse::new(rotation.clone(), vault.clone(), deliveries, client, config.posthog_key_secret.clone())
-            .managing(app.policy.keys.managed_secrets.clone());
+            .managing(app.policy.keys.managed_secrets.clone())
+            .with_github(Arc::new(GitHubAlertsClient::new(
+                url::Url::parse("https://api.github.com").expect("a constant URL"),
+                vault.clone(),
+            )));
         let api = ApiState::new(app.clone(), AuthMode::Gateway).with_leaks(leaks);
         Ok(AwsStack { app, api, vault, rotation })
     }

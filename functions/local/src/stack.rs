@@ -15,7 +15,7 @@ use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
 use hogwarden_core::usecases::{KeyRotation, LeakResponse};
 use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
-use hogwarden_posthog::{PostHogConfig, RefreshingClient};
+use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
 use posthog_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use secrecy::SecretString;
@@ -118,7 +118,8 @@ impl Stack {
         // Project secret key rotation runs the same four steps Secrets Manager drives in AWS.
         let rotation = KeyRotation::new(app.clone(), vault_port.clone(), client.clone());
         let leaks = LeakResponse::new(rotation.clone(), vault_port, sqlite, client, POSTHOG_KEY_SECRET)
-            .managing(app.policy.keys.managed_secrets.clone());
+            .managing(app.policy.keys.managed_secrets.clone())
+            .with_github(Arc::new(GitHubAlertsClient::new(config.github_api.clone(), vault.clone())));
         let api = hogwarden_api::router(ApiState::new(app.clone(), AuthMode::Verify(verifier)).with_leaks(leaks.clone()));
         let mut router = local_routes(LocalState { issuer: issuer.clone() }).merge(api);
         if let Some(dir) = &config.frontend_dir {

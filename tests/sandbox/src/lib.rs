@@ -23,6 +23,7 @@ mod cli;
 mod config;
 mod control;
 mod errors;
+mod github;
 mod key_control;
 mod keyring;
 mod limits;
@@ -47,6 +48,7 @@ pub use config::{
     Behaviour, Budget, FaultKind, FaultPlan, MemberDenialText, OwnerRemoval, RateLimit, SandboxConfig, Seed, default_seed_anchor,
 };
 pub use control::{ActivityRecord, InviteRecord, NewMember};
+pub use github::GitHubSandbox;
 pub use key_control::{CapturedEvent, ExposedKeyEmail, PersonalKeyRecord, SecretKeyRecord};
 pub use model::{ACCESS_CONTROL_RESOURCES, INVITE_DAYS_VALIDITY, InvalidScope, OrgLevel};
 pub use routes::router;

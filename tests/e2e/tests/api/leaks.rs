@@ -162,3 +162,51 @@ async fn a_gitguardian_alert_with_a_personal_key_is_reported_to_posthog_which_ro
     assert_eq!(check.status().as_u16(), 401);
     assert!(!l.seen.iter().any(|s| s.contains(&leaked)));
 }
+
+#[tokio::test]
+async fn a_github_secret_scanning_alert_is_read_from_githubs_alert_api_and_answered() {
+    // Arrange: GitHub's API (sandbox) holds the alert; the webhook only names it.
+    let github = posthog_sandbox::GitHubSandbox::start("ghp_test_token").await.unwrap();
+    let github_url = url::Url::parse(github.url()).unwrap();
+    let t = spawn_stack_with(|c| {
+        c.policy.keys.managed_secrets = vec![FLAGS_KEY.into()];
+        c.github_api = github_url;
+    })
+    .await;
+    let project = t.sandbox().project_id("Production").unwrap();
+    t.stack.rotation.enrol(FLAGS_KEY, "enrol-1", ProjectId::new(project).unwrap(), &["feature_flag:read".into()]).await.unwrap();
+    t.stack.vault.put_current("hogwarden/webhooks/github", SecretString::from("gh-webhook-secret")).await.unwrap();
+    t.stack.vault.put_current("hogwarden/github-token", SecretString::from("ghp_test_token")).await.unwrap();
+    let mut l = Leaks { t, project, seen: Vec::new() };
+    let leaked = l.current_flags_key().await;
+    let number = github.add_alert("acme/web", "posthog_feature_flags_secure_api_key", &leaked);
+    let body = json!({ "action": "created", "alert": { "number": number, "secret_type": "posthog_feature_flags_secure_api_key" },
+        "repository": { "full_name": "acme/web" } })
+    .to_string();
+    let sig = sign(b"gh-webhook-secret", &[body.as_bytes()]);
+    let headers = [
+        ("x-hub-signature-256", sig.clone()),
+        ("x-github-delivery", "gh-1".to_owned()),
+        ("x-github-event", "secret_scanning_alert".to_owned()),
+    ];
+
+    // Act
+    let (status, reply) = l.post("github", &headers, &body).await;
+    let (again, _) = l.post("github", &headers, &body).await;
+    let bad = [
+        ("x-hub-signature-256", "sha256=00".to_owned()),
+        ("x-github-delivery", "gh-2".to_owned()),
+        ("x-github-event", "secret_scanning_alert".to_owned()),
+    ];
+    let (forged, _) = l.post("github", &bad, &body).await;
+
+    // Assert
+    assert_eq!(status, 202, "{reply}");
+    assert!(reply["actions"][0]["action"].as_str().unwrap().starts_with("rotated at once"), "{reply}");
+    assert_eq!((again, forged), (409, 401));
+    assert!(!l.posthog_accepts(&leaked).await);
+    let current = l.current_flags_key().await;
+    assert!(l.posthog_accepts(&current).await);
+    assert!(!l.seen.iter().any(|s| s.contains(&leaked) || s.contains(&current)));
+    github.shutdown();
+}
