@@ -8,7 +8,7 @@
 //!   then every test of the workspace (the browser tests among them).
 //! - `size`: the release front end's WASM size, raw and gzipped, against its budget.
 //! - `package`: the four Lambda zips for AWS (arm64), as infra/template.yaml names them.
-//! - `bench`: figures, not pass/fail tests: the expiry sweep's read cost on a large
+//! - `bench`: figures, not pass/fail tests: a leaked-key alert's response time, the expiry sweep's read cost on a large
 //!   table, each Lambda's zip size and its cold init time.
 //!
 //! Each task installs what it needs if it is missing, and says what it is doing.
@@ -180,6 +180,15 @@ fn bench() -> Result<(), String> {
         "bench: sweep read cost (10,000 grants not due + 10 due, moto)",
         "cargo",
         &["run", "--quiet", "--package", "hogwarden-store-aws", "--example", "sweep_cost"],
+    ) {
+        failed.push(e);
+    }
+
+    // (a2) Leaked-key alert → key rotated, stored and audited (local stack, sandbox at 50 ms).
+    if let Err(e) = step(
+        "bench: leaked-key alert → rotated, stored and audited (100 alerts, local stack, 50 ms sandbox)",
+        "cargo",
+        &["run", "--quiet", "--release", "--package", "hogwarden-e2e", "--example", "leak_response"],
     ) {
         failed.push(e);
     }
