@@ -188,7 +188,7 @@ fn bench() -> Result<(), String> {
     if let Err(e) = step(
         "bench: leaked-key alert → rotated, stored and audited (100 alerts, local stack, 50 ms sandbox)",
         "cargo",
-        &["run", "--quiet", "--release", "--package", "hogwarden-e2e", "--example", "leak_response"],
+        &["run", "--quiet", "--package", "hogwarden-e2e", "--example", "leak_response"],
     ) {
         failed.push(e);
     }

@@ -10,6 +10,7 @@ mod concurrency;
 mod diagnose;
 mod extensions;
 mod leaks;
+mod no_key_values;
 mod notifications;
 mod openapi;
 mod rate_limit;
