@@ -19,6 +19,9 @@ pub enum Route {
     Inbox,
     Access,
     Audit,
+    Diagnose,
+    /// One request's page, `#/requests/{id}` (where notifications link).
+    RequestDetail,
 }
 
 impl Route {
@@ -28,6 +31,8 @@ impl Route {
             "inbox" => Self::Inbox,
             "access" => Self::Access,
             "audit" => Self::Audit,
+            "diagnose" => Self::Diagnose,
+            "requests" => Self::RequestDetail,
             _ => Self::Request,
         }
     }
@@ -39,6 +44,8 @@ impl Route {
             Self::Inbox => "#/inbox",
             Self::Access => "#/access",
             Self::Audit => "#/audit",
+            Self::Diagnose => "#/diagnose",
+            Self::RequestDetail => "#/my-access",
         }
     }
 
@@ -49,12 +56,18 @@ impl Route {
             Self::Inbox => "Inbox",
             Self::Access => "Access overview",
             Self::Audit => "Audit log",
+            Self::Diagnose => "Access diagnosis",
+            Self::RequestDetail => "Request details",
         }
     }
 }
 
+fn current_hash() -> String {
+    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+}
+
 fn current_route() -> Route {
-    Route::from_hash(&web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default())
+    Route::from_hash(&current_hash())
 }
 
 /// What every page can reach.
@@ -200,6 +213,9 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     if is("approver") {
         links.push(Route::Inbox);
     }
+    if is("approver") || is("admin") {
+        links.push(Route::Diagnose);
+    }
     if is("admin") {
         links.push(Route::Access);
     }
@@ -254,6 +270,11 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Inbox => view! { <pages::inbox::InboxPage /> }.into_any(),
                 Route::Access => view! { <pages::overview::OverviewPage /> }.into_any(),
                 Route::Audit => view! { <pages::audit::AuditPage /> }.into_any(),
+                Route::Diagnose => view! { <pages::diagnose::DiagnosePage /> }.into_any(),
+                Route::RequestDetail => match pages::request_detail::id_from_hash(&current_hash()) {
+                    Some(id) => view! { <pages::request_detail::RequestDetailPage id=id /> }.into_any(),
+                    None => view! { <h1>"Request details"</h1><p class="empty">"No request was named in the address."</p> }.into_any(),
+                },
             }}
         </main>
     }

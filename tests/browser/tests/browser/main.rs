@@ -2,6 +2,8 @@
 //! PostHog sandbox. One binary, one module per story; screenshots of every step go to
 //! `tests/output/browser/<test>/`.
 
+mod contractor;
+mod diagnose;
 mod self_approval;
 mod sign_in;
 mod temporary_admin;
