@@ -23,3 +23,12 @@ pub struct AlertReportDto {
     pub delivery_id: String,
     pub actions: Vec<LeakActionDto>,
 }
+
+/// The form that replaces Hogwarden's own PostHog key. The key is only ever sent here,
+/// never returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ServiceKeyBody {
+    /// A personal API key (`phx_…`) of the service account.
+    pub key: String,
+}

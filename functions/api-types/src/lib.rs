@@ -456,4 +456,4 @@ pub struct DiagnosisCheckDto {
 }
 
 mod keys;
-pub use keys::{AlertReportDto, LeakActionDto};
+pub use keys::{AlertReportDto, LeakActionDto, ServiceKeyBody};

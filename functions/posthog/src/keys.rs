@@ -35,6 +35,11 @@ impl SecretKeyWire {
 }
 
 impl PostHogClient {
+    /// One GET of `segments`, decoded.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
+        decode(self.execute(Call::get(self.url(segments, &[])?)).await?)
+    }
+
     fn secret_keys_url(&self, project: ProjectId, rest: &[&str]) -> Result<url::Url, ClientError> {
         let id = project.get().to_string();
         let mut segments = vec!["api", "projects", id.as_str(), "project_secret_api_keys"];

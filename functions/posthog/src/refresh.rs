@@ -173,3 +173,34 @@ impl hogwarden_core::webhooks::LeakReporter for RefreshingClient {
         self.client().report_leaked_key(value).await
     }
 }
+
+/// `GET /api/personal_api_keys/@current/`: the one personal-key read a key may make.
+#[derive(serde::Deserialize)]
+struct CurrentKey {
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+#[async_trait]
+impl hogwarden_core::usecases::ServiceKeyCheck for RefreshingClient {
+    async fn inspect(&self, key: &SecretString) -> Result<hogwarden_core::usecases::CandidateKey, PostHogError> {
+        let mut config = self.template.clone();
+        config.api_key = key.clone();
+        let candidate = PostHogClient::new(config)?;
+        // A 403 (a scope missing) still means PostHog knows the key: its scopes say which.
+        let accepted = match candidate.check_key().await {
+            Ok(accepted) => accepted,
+            Err(ClientError::Api(e)) if e.status == 403 => true,
+            Err(e) => return Err(e.into()),
+        };
+        if !accepted {
+            return Ok(hogwarden_core::usecases::CandidateKey { accepted, scopes: Vec::new() });
+        }
+        let current: CurrentKey = candidate.get_json(&["api", "personal_api_keys", "@current"]).await?;
+        Ok(hogwarden_core::usecases::CandidateKey { accepted, scopes: current.scopes })
+    }
+
+    async fn key_stored(&self) {
+        self.reload().await;
+    }
+}

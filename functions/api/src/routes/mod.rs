@@ -27,7 +27,7 @@ pub(crate) use requests::{
     __path_list_grants, __path_my_requests,
 };
 pub(crate) use revoke::__path_revoke_grant;
-pub(crate) use webhooks::__path_receive_webhook;
+pub(crate) use webhooks::{__path_receive_webhook, __path_replace_service_key};
 
 pub(crate) fn grants(state: ApiState) -> Router {
     Router::new()
@@ -66,6 +66,7 @@ pub(crate) fn reviews(state: ApiState) -> Router {
 pub(crate) fn keys(state: ApiState) -> Router {
     Router::new()
         .route("/api/keys", get(access::list_keys))
+        .route("/api/keys/service", axum::routing::put(webhooks::replace_service_key))
         .route("/webhooks/{provider}", post(webhooks::receive_webhook))
         .with_state(state)
 }

@@ -51,3 +51,27 @@ fn refused(status: StatusCode, code: &str, message: &str) -> Response {
     let body = dto::ErrorBody { error: dto::ErrorDetail { code: code.to_owned(), message: message.to_owned() } };
     (status, axum::Json(body)).into_response()
 }
+
+/// Replaces Hogwarden's own PostHog key (admins). PostHog must accept the new key for
+/// the organization, with every scope Hogwarden uses, before it is stored.
+#[utoipa::path(put, path = "/api/keys/service", tag = "keys", request_body = dto::ServiceKeyBody,
+    responses((status = 200, body = dto::KeyDto), (status = 400, body = dto::ErrorBody), (status = 403, body = dto::ErrorBody),
+        (status = 422, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn replace_service_key(
+    State(s): State<ApiState>,
+    crate::auth::Caller(who): crate::auth::Caller,
+    crate::error::ApiJson(body): crate::error::ApiJson<dto::ServiceKeyBody>,
+) -> Result<crate::error::ApiJson<dto::KeyDto>, ApiError> {
+    let Some(keys) = s.service_keys.clone() else {
+        return Err(ApiError::Core(hogwarden_core::Error::Forbidden("Replacing the service key is not configured here.".into())));
+    };
+    let fingerprint = keys.replace(&who, secrecy::SecretString::from(body.key)).await?;
+    Ok(crate::error::ApiJson(dto::KeyDto {
+        name: "Hogwarden service key".into(),
+        kind: "personal_api_key".into(),
+        fingerprint,
+        accepted: true,
+        checked_at: s.app.clock.now(),
+    }))
+}

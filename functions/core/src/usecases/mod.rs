@@ -15,6 +15,7 @@ mod remind;
 mod request;
 mod revert;
 mod rotation;
+mod service_key;
 mod sweep;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use remind::RemindReport;
 pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};
 pub use rotation::{KeyRotation, RotationReport, StepOutcome, rotation_label};
+pub use service_key::{CandidateKey, SERVICE_KEY_SCOPES, ServiceKeyCheck, ServiceKeys};
 pub use sweep::SweepReport;
 
 /// The application: the ports plus policy. Cheap to clone.

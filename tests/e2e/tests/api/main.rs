@@ -15,4 +15,5 @@ mod notifications;
 mod openapi;
 mod rate_limit;
 mod scenarios;
+mod service_key;
 mod temporary_elevation;
