@@ -174,7 +174,7 @@ impl AwsStackBuilder {
                 url::Url::parse("https://api.github.com").expect("a constant URL"),
                 vault.clone(),
             )));
-        let service_keys = ServiceKeys::new(app.clone(), vault.clone(), config.posthog_key_secret.clone(), client.clone());
+        let service_keys = ServiceKeys::new(app.clone(), vault.clone(), config.posthog_key_secret.clone(), client);
         let api = ApiState::new(app.clone(), AuthMode::Gateway).with_leaks(leaks).with_service_keys(service_keys);
         Ok(AwsStack { app, api, vault, rotation })
     }

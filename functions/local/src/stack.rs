@@ -120,7 +120,7 @@ impl Stack {
         let leaks = LeakResponse::new(rotation.clone(), vault_port, sqlite, client.clone(), POSTHOG_KEY_SECRET)
             .managing(app.policy.keys.managed_secrets.clone())
             .with_github(Arc::new(GitHubAlertsClient::new(config.github_api.clone(), vault.clone())));
-        let service_keys = ServiceKeys::new(app.clone(), vault.clone(), POSTHOG_KEY_SECRET, client.clone());
+        let service_keys = ServiceKeys::new(app.clone(), vault.clone(), POSTHOG_KEY_SECRET, client);
         let api = hogwarden_api::router(
             ApiState::new(app.clone(), AuthMode::Verify(verifier)).with_leaks(leaks.clone()).with_service_keys(service_keys),
         );
