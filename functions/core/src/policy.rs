@@ -69,7 +69,7 @@ pub struct Policy {
 /// How long an old project secret key keeps working after rotation, and when people
 /// are reminded about their personal API keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct KeyPolicy {
     /// Minutes the previous project secret key stays in PostHog after a rotation, so
     /// consumers that cached it keep working while they move to the new one.
