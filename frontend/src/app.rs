@@ -22,6 +22,9 @@ pub enum Route {
     Diagnose,
     /// One request's page, `#/requests/{id}` (where notifications link).
     RequestDetail,
+    Reviews,
+    ReviewQueue,
+    Drift,
 }
 
 impl Route {
@@ -33,6 +36,9 @@ impl Route {
             "audit" => Self::Audit,
             "diagnose" => Self::Diagnose,
             "requests" => Self::RequestDetail,
+            "reviews" => Self::Reviews,
+            "review-queue" => Self::ReviewQueue,
+            "drift" => Self::Drift,
             _ => Self::Request,
         }
     }
@@ -46,6 +52,9 @@ impl Route {
             Self::Audit => "#/audit",
             Self::Diagnose => "#/diagnose",
             Self::RequestDetail => "#/my-access",
+            Self::Reviews => "#/reviews",
+            Self::ReviewQueue => "#/review-queue",
+            Self::Drift => "#/drift",
         }
     }
 
@@ -58,6 +67,9 @@ impl Route {
             Self::Audit => "Audit log",
             Self::Diagnose => "Access diagnosis",
             Self::RequestDetail => "Request details",
+            Self::Reviews => "Access reviews",
+            Self::ReviewQueue => "My reviews",
+            Self::Drift => "Drift",
         }
     }
 }
@@ -220,6 +232,11 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
         links.push(Route::Access);
     }
     links.push(Route::Audit);
+    links.push(Route::ReviewQueue);
+    if is("admin") {
+        links.push(Route::Reviews);
+        links.push(Route::Drift);
+    }
     Effect::new(move || {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&format!("{} · Hogwarden", route.get().title()));
@@ -275,6 +292,9 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                     Some(id) => view! { <pages::request_detail::RequestDetailPage id=id /> }.into_any(),
                     None => view! { <h1>"Request details"</h1><p class="empty">"No request was named in the address."</p> }.into_any(),
                 },
+                Route::Reviews => view! { <pages::reviews::CampaignsPage /> }.into_any(),
+                Route::ReviewQueue => view! { <pages::reviews::QueuePage /> }.into_any(),
+                Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),
             }}
         </main>
     }

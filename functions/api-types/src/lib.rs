@@ -457,3 +457,5 @@ pub struct DiagnosisCheckDto {
 
 mod keys;
 pub use keys::{AlertReportDto, LeakActionDto, ServiceKeyBody};
+mod reviews;
+pub use reviews::*;

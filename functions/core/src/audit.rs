@@ -35,10 +35,22 @@ pub enum AuditKind {
     KeyRotation,
     /// A leaked-key alert or a rejected stored key, and what Hogwarden did about it.
     KeyAlert,
+    /// A reviewer decided an access review item.
+    ReviewDecided,
+    /// An access review item went to another reviewer.
+    ReviewReassigned,
+    /// An access review campaign closed.
+    ReviewClosed,
+    /// The first drift check recorded PostHog's access as the ledger's baseline.
+    DriftBaseline,
+    /// A drift check found access that differs from the ledger.
+    DriftDetected,
+    /// An admin accepted drift into the ledger.
+    DriftAdopted,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 21] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -54,6 +66,12 @@ impl AuditKind {
         Self::Reminded,
         Self::KeyRotation,
         Self::KeyAlert,
+        Self::ReviewDecided,
+        Self::ReviewReassigned,
+        Self::ReviewClosed,
+        Self::DriftBaseline,
+        Self::DriftDetected,
+        Self::DriftAdopted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +91,12 @@ impl AuditKind {
             Self::Reminded => "reminded",
             Self::KeyRotation => "key_rotation",
             Self::KeyAlert => "key_alert",
+            Self::ReviewDecided => "review_decided",
+            Self::ReviewReassigned => "review_reassigned",
+            Self::ReviewClosed => "review_closed",
+            Self::DriftBaseline => "drift_baseline",
+            Self::DriftDetected => "drift_detected",
+            Self::DriftAdopted => "drift_adopted",
         }
     }
 

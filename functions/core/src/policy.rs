@@ -61,6 +61,9 @@ pub struct Policy {
     /// Minutes before an unanswered request expires at which approvers are reminded.
     #[serde(default = "default_approver_reminder")]
     pub approver_reminder_minutes: i64,
+    /// Access reviews and drift detection.
+    #[serde(default)]
+    pub reviews: crate::reviews::ReviewPolicy,
     /// Key rotation and personal-key reminders.
     #[serde(default)]
     pub keys: KeyPolicy,
@@ -117,6 +120,7 @@ impl Default for Policy {
             reminder_days_before: default_reminder_days(),
             approver_reminder_minutes: default_approver_reminder(),
             keys: KeyPolicy::default(),
+            reviews: crate::reviews::ReviewPolicy::default(),
         }
     }
 }
@@ -159,6 +163,7 @@ impl Policy {
         if !(1..=100).contains(&self.max_changes_per_request) {
             return Err(PolicyError("max_changes_per_request must be between 1 and 100".into()));
         }
+        self.reviews.validate().map_err(PolicyError)?;
         Ok(())
     }
 

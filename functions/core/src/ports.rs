@@ -85,6 +85,10 @@ pub trait Store: Send + Sync {
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
     /// The whole chain in order, for verification, in pages from `after_seq`.
     async fn audit_chain_page(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    /// Review campaigns, their items, the ledger and drift findings (their own access
+    /// patterns, in [`crate::reviews::ReviewStore`]).
+    fn reviews(&self) -> &dyn crate::reviews::ReviewStore;
 }
 
 // ---------------------------------------------------------------- PostHog
@@ -237,6 +241,13 @@ pub trait PostHog: Send + Sync {
         project: ProjectId,
         role: Option<ProjectRole>,
     ) -> Result<Option<ProjectRole>, PostHogError>;
+    /// Changes to memberships and access rules since `since`, from PostHog's activity
+    /// log, oldest first. A PostHog without the activity log (a plan without audit
+    /// logs) answers an empty list: who and when are then unknown.
+    async fn access_activity(&self, since: DateTime<Utc>) -> Result<Vec<crate::reviews::ActivityRecord>, PostHogError> {
+        let _ = since;
+        Ok(Vec::new())
+    }
 }
 
 // ---------------------------------------------------------------- Vault

@@ -6,7 +6,8 @@ pub mod deliveries;
 mod error;
 mod items;
 pub mod keys;
-pub mod store;
+mod reviews;
+mod store;
 pub mod vault;
 
 pub use error::StoreError;

@@ -85,6 +85,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_request ON audit (request_id, at);
     CREATE INDEX audit_by_actor ON audit (actor, at);
     "#,
+    // 2: access reviews and drift (crate::reviews): each record whole as JSON, keyed
+    // like the DynamoDB table (`REVIEW#<campaign>` holds a campaign and its items).
+    r#"
+    CREATE TABLE review_records (
+        partition   TEXT NOT NULL,
+        sort        TEXT NOT NULL,
+        listed      TEXT,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body)),
+        PRIMARY KEY (partition, sort)
+    ) WITHOUT ROWID;
+    -- Campaigns newest first.
+    CREATE INDEX review_records_listed ON review_records (sort, listed) WHERE listed IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -149,7 +163,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 3);
+        assert_eq!(tables, 4);
     }
 
     #[test]

@@ -115,7 +115,7 @@ struct PreparedCommit {
 
 /// The version a guarded write must carry: one more than expected, or 1 when new.
 /// Anything else is the caller's bug, caught before it can corrupt the guard.
-fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> Result<Option<i64>, StoreError> {
+pub(crate) fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> Result<Option<i64>, StoreError> {
     let required = expected.map_or(Some(1), |v| v.checked_add(1));
     if required != Some(written) {
         return Err(StoreError::Contract(format!(
@@ -238,7 +238,7 @@ fn guard_failed(tx: &Transaction<'_>, what: &str, table: &str, id: &str, expecte
 }
 
 /// Seals each draft onto the chain head read inside the transaction and appends it.
-fn append_audit(tx: &Transaction<'_>, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
+pub(crate) fn append_audit(tx: &Transaction<'_>, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
     if drafts.is_empty() {
         return Ok(Vec::new());
     }
@@ -446,6 +446,10 @@ impl Store for SqliteStore {
         let limit = rows::limit(limit);
         let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2");
         Ok(self.run(move |conn| audit_entries(conn, &sql, params![after, limit])).await?)
+    }
+
+    fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
+        self
     }
 }
 

@@ -23,11 +23,13 @@ pub const LAMBDA_LIBRARY: &str = "hogwarden-lambda";
 
 /// Which Lambda each scheduled task goes to, as (binary, task). The task names are
 /// the `task` field of the Scheduler input the binaries deserialise.
-pub const SCHEDULED_TASKS: [(&str, &str); 4] = [
+pub const SCHEDULED_TASKS: [(&str, &str); 6] = [
     ("hogwarden-reverts", "sweep"),
     ("hogwarden-reverts", "remind"),
     ("hogwarden-key-rotation", "key_check"),
     ("hogwarden-reviews", "quarterly_review"),
+    ("hogwarden-reviews", "review_reminders"),
+    ("hogwarden-reviews", "drift_check"),
 ];
 
 /// The Scheduler context attributes each input carries, substituted per invocation.

@@ -4,9 +4,11 @@
 
 mod apply;
 mod approve;
+mod campaign;
 mod checklist;
 mod deny;
 mod diagnose;
+mod drift;
 mod extend;
 mod leaks;
 mod overview;
@@ -25,8 +27,10 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use campaign::{Evidence, ReviewRemindReport};
 pub use checklist::Checklist;
 pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
+pub use drift::DriftReport;
 pub use leaks::{AlertError, AlertReport, LeakAction, LeakResponse, webhook_secret_name};
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};

@@ -4,6 +4,7 @@
 
 mod contractor;
 mod diagnose;
+mod reviews;
 mod self_approval;
 mod sign_in;
 mod temporary_admin;

@@ -14,6 +14,7 @@ mod no_key_values;
 mod notifications;
 mod openapi;
 mod rate_limit;
+mod reviews;
 mod scenarios;
 mod service_key;
 mod temporary_elevation;
