@@ -142,6 +142,13 @@ impl PostHog for RefreshingClient {
     ) -> Result<Option<ProjectRole>, PostHogError> {
         self.run(|c| async move { c.set_project_role(member, project, role).await }).await
     }
+
+    async fn access_activity(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<hogwarden_core::reviews::ActivityRecord>, PostHogError> {
+        self.run(|c| async move { c.access_activity(since).await }).await
+    }
 }
 
 #[async_trait]
