@@ -460,5 +460,7 @@ pub struct DiagnosisCheckDto {
     pub detail: String,
 }
 
+mod keys;
+pub use keys::{AlertReportDto, LeakActionDto, ServiceKeyBody};
 mod reviews;
 pub use reviews::*;

@@ -41,6 +41,10 @@ pub enum AuditKind {
     SsoApplied,
     /// An SSO rule would have overwritten a change made by hand in PostHog; left alone.
     SsoException,
+    /// A step of a key rotation (created, promoted, old key deleted, a failed test).
+    KeyRotation,
+    /// A leaked-key alert or a rejected stored key, and what Hogwarden did about it.
+    KeyAlert,
     /// A reviewer decided an access review item.
     ReviewDecided,
     /// An access review item went to another reviewer.
@@ -56,7 +60,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 26] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -75,6 +79,8 @@ impl AuditKind {
         Self::Offboarded,
         Self::SsoApplied,
         Self::SsoException,
+        Self::KeyRotation,
+        Self::KeyAlert,
         Self::ReviewDecided,
         Self::ReviewReassigned,
         Self::ReviewClosed,
@@ -103,6 +109,8 @@ impl AuditKind {
             Self::Offboarded => "offboarded",
             Self::SsoApplied => "sso_applied",
             Self::SsoException => "sso_exception",
+            Self::KeyRotation => "key_rotation",
+            Self::KeyAlert => "key_alert",
             Self::ReviewDecided => "review_decided",
             Self::ReviewReassigned => "review_reassigned",
             Self::ReviewClosed => "review_closed",

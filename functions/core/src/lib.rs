@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod bulk;
 pub mod error;
+pub mod keys;
 pub mod model;
 pub mod offboard;
 pub mod policy;
@@ -17,6 +18,7 @@ pub mod reviews;
 pub mod sso;
 pub mod types;
 pub mod usecases;
+pub mod webhooks;
 
 pub use error::Error;
 pub use usecases::Hogwarden;

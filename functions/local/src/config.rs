@@ -53,6 +53,9 @@ pub struct StackConfig {
     /// Retry timing of the PostHog client; tests shorten it.
     pub posthog_retry_base: Duration,
     pub notify: NotifyConfig,
+    /// GitHub's REST API (for `secret_scanning_alert` webhooks): `https://api.github.com`,
+    /// or a sandbox in tests. The token lives in the vault (`hogwarden/github-token`).
+    pub github_api: url::Url,
 }
 
 impl std::fmt::Debug for StackConfig {
@@ -82,6 +85,7 @@ impl StackConfig {
             frontend_dir: None,
             posthog_retry_base: Duration::from_millis(200),
             notify: NotifyConfig::default(),
+            github_api: url::Url::parse("https://api.github.com").expect("a constant URL"),
         }
     }
 }

@@ -11,6 +11,7 @@ mod requests;
 mod reviews;
 mod revoke;
 mod sso;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -39,6 +40,7 @@ pub(crate) use reviews::{
 };
 pub(crate) use revoke::__path_revoke_grant;
 pub(crate) use sso::{__path_sso_apply, __path_sso_plan, __path_sso_rules, __path_sso_sign_in};
+pub(crate) use webhooks::{__path_receive_webhook, __path_replace_service_key};
 
 pub(crate) fn grants(state: ApiState) -> Router {
     Router::new()
@@ -108,7 +110,11 @@ pub(crate) fn reviews(state: ApiState) -> Router {
 }
 
 pub(crate) fn keys(state: ApiState) -> Router {
-    Router::new().route("/api/keys", get(access::list_keys)).with_state(state)
+    Router::new()
+        .route("/api/keys", get(access::list_keys))
+        .route("/api/keys/service", axum::routing::put(webhooks::replace_service_key))
+        .route("/webhooks/{provider}", post(webhooks::receive_webhook))
+        .with_state(state)
 }
 
 pub(crate) fn reverts(state: ApiState) -> Router {
