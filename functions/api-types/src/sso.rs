@@ -84,6 +84,7 @@ pub struct SsoPlanDto {
     pub items: Vec<SsoItemDto>,
     /// Send it back to apply exactly this plan.
     pub fingerprint: String,
-    /// After applying: the requests recorded (one per person with changes).
+    /// After applying: the requests recorded (one per person with changes). One that
+    /// makes someone an admin waits for an approver; the others are applied.
     pub applied_requests: Vec<String>,
 }

@@ -157,15 +157,7 @@ impl TestStack {
 
 /// A stack like [`spawn_stack`] with this policy (e.g. SSO rules).
 pub async fn spawn_stack_with_policy(policy: hogwarden_core::policy::Policy) -> TestStack {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 15, 9, 0, 0).unwrap()));
-    let mut config = StackConfig::new(dir.path());
-    config.sweep_interval = None;
-    config.clock = clock.clone();
-    config.posthog_retry_base = Duration::from_millis(10);
-    config.policy = policy;
-    let stack = Stack::start(config).await.expect("stack starts");
-    TestStack { stack, clock, http: reqwest::Client::new(), _dir: dir }
+    spawn_stack_with(|c| c.policy = policy).await
 }
 
 impl TestStack {

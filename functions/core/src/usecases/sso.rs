@@ -303,6 +303,9 @@ impl Hogwarden {
                 continue;
             }
             let rule = changes[0].0.rule.clone().unwrap_or_default();
+            // The rules stand in for an approver, except for admin: anything that makes
+            // someone an admin waits for a person's approval, whatever the rules say.
+            let needs_person = changes.iter().any(|(_, c)| c.grants_admin());
             let request = AccessRequest {
                 id: RequestId::new(),
                 requester: sso_requester(),
@@ -315,11 +318,11 @@ impl Hogwarden {
                 informed_at: None,
                 justification: Justification::parse(&format!("SSO rule: {rule}"))?,
                 ticket: None,
-                status: RequestStatus::Approved,
+                status: if needs_person { RequestStatus::Pending } else { RequestStatus::Approved },
                 created_at: now,
                 updated_at: now,
-                expires_at: now + chrono::Duration::hours(1),
-                approvals_required: 0,
+                expires_at: now + chrono::Duration::minutes(if needs_person { self.policy.pending_ttl_minutes } else { 60 }),
+                approvals_required: if needs_person { self.policy.approvals_required.max(1) } else { 0 },
                 approvals: Vec::new(),
                 denial: None,
                 baselines: changes.iter().map(|(i, _)| i.current.unwrap_or(AccessLevel::Project(None))).collect(),
@@ -330,10 +333,15 @@ impl Hogwarden {
                 "rule": rule,
                 "by": by.to_string(),
                 "changes": changes.iter().map(|(i, _)| serde_json::json!({"target": i.target, "from": describe(i.current), "to": describe(i.desired)})).collect::<Vec<_>>(),
-                "approved_by": "policy: the SSO rules",
+                "approved_by": if needs_person { "waits for an approver: it grants admin" } else { "policy: the SSO rules" },
             });
             let audit = self.draft(by.clone(), AuditKind::SsoApplied, email, request.id, None, details);
             self.store.commit(Commit { requests: vec![Guarded::create(request.clone())], audit: vec![audit], ..Commit::default() }).await?;
+            if needs_person {
+                self.tell_approvers(&request, "An SSO rule asks for admin access; it waits for your approval").await;
+                requests.push(request);
+                continue;
+            }
             match self.apply(request.id).await {
                 Ok(applied) => requests.push(applied),
                 Err(Error::Upstream(e)) if e.is_transient() => {

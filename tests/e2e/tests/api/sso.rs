@@ -103,6 +103,20 @@ async fn signing_in_applies_the_guides_mapping() {
     t.shutdown().await;
 }
 
+/// The SSO request that makes `email` an admin waits in the inbox; bob approves it.
+async fn approve_sso_admin(t: &TestStack, outcome: &dto::SsoPlanDto, email: &str) {
+    let mut waiting = Vec::new();
+    for id in &outcome.applied_requests {
+        let r: dto::RequestDto = t.get(SECOND_APPROVER, &format!("/api/requests/{id}")).await.json();
+        if r.subject == email && r.status == "pending" {
+            waiting.push(r.id);
+        }
+    }
+    assert_eq!(waiting.len(), 1, "one SSO request for {email} waits for an approver");
+    let r = t.approve(SECOND_APPROVER, &waiting[0]).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
 fn person(email: &str, claims: &serde_json::Value) -> serde_json::Value {
     json!({"email": email, "claims": claims})
 }
@@ -144,13 +158,16 @@ async fn the_sync_shows_a_plan_and_applies_it_on_confirm() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let applied: dto::SsoPlanDto = r.json();
     assert_eq!(applied.applied_requests.len(), 2);
+    // Admin always needs a person's approval, whatever the rules say: niaj's waits.
+    assert_eq!(sb.member_level("niaj@example.com"), Some(1));
+    approve_sso_admin(&t, &applied, "niaj@example.com").await;
     assert_eq!(sb.member_level("niaj@example.com"), Some(8));
     let staging = project(&t, "Staging");
     assert_eq!(sb.project_access(staging, "victor@example.com").as_deref(), Some("member"));
     assert!(sb.resource_access(staging, "victor@example.com").iter().all(|(_, level)| level == "viewer"));
     assert!(!sb.resource_access(staging, "victor@example.com").is_empty(), "Viewer is member plus viewer on every resource");
     let kinds = audit_kinds_for(&t, "niaj@example.com").await;
-    assert_eq!(kinds, ["sso_applied", "applied"]);
+    assert_eq!(kinds, ["sso_applied", "approved", "applied"]);
     t.shutdown().await;
 }
 
@@ -162,6 +179,7 @@ async fn a_change_made_by_hand_in_posthog_is_an_exception_not_reset() {
     let plan: dto::SsoPlanDto = t.post(APPROVER, "/api/sso/plan", json!({"people": people})).await.json();
     let r = t.post(APPROVER, "/api/sso/apply", json!({"people": people, "fingerprint": plan.fingerprint})).await;
     assert_eq!(r.status, 200);
+    approve_sso_admin(&t, &r.json(), "niaj@example.com").await;
     assert_eq!(sb.member_level("niaj@example.com"), Some(8));
 
     // Someone demotes niaj by hand in PostHog.
@@ -180,7 +198,7 @@ async fn a_change_made_by_hand_in_posthog_is_an_exception_not_reset() {
     assert_eq!(sb.write_count(), writes, "not silently reset");
     assert_eq!(sb.member_level("niaj@example.com"), Some(1));
     let kinds = audit_kinds_for(&t, "niaj@example.com").await;
-    assert_eq!(kinds, ["sso_applied", "applied", "sso_exception"]);
+    assert_eq!(kinds, ["sso_applied", "approved", "applied", "sso_exception"]);
 
     // The same at sign-in: frank's Mobile App access taken away by hand stays away.
     assert_eq!(t.dev_login(MEMBER).await.status, 200);
