@@ -61,6 +61,14 @@ pub struct Policy {
     /// Minutes before an unanswered request expires at which approvers are reminded.
     #[serde(default = "default_approver_reminder")]
     pub approver_reminder_minutes: i64,
+    /// A bulk change set with more changes than this needs approval as one request,
+    /// whatever its changes; a smaller one follows the rules per change.
+    #[serde(default = "default_bulk_approval_over")]
+    pub bulk_approval_over: usize,
+}
+
+fn default_bulk_approval_over() -> usize {
+    10
 }
 
 fn default_reminder_days() -> Vec<u32> {
@@ -89,6 +97,7 @@ impl Default for Policy {
             approvers: Vec::new(),
             reminder_days_before: default_reminder_days(),
             approver_reminder_minutes: default_approver_reminder(),
+            bulk_approval_over: default_bulk_approval_over(),
         }
     }
 }
@@ -168,6 +177,12 @@ impl Policy {
             AccessChange::ProjectRole { role: ProjectRole::Admin, .. } => true,
             AccessChange::RemoveFromProject { .. } => a.project_removal,
         }
+    }
+
+    /// How many approvals a bulk change set with these changes needs: a large set
+    /// always needs approval, a small one as its changes do.
+    pub fn bulk_approvals_needed(&self, changes: &[AccessChange]) -> u8 {
+        if changes.len() > self.bulk_approval_over { self.approvals_required.max(1) } else { self.approvals_needed(changes) }
     }
 
     /// How many approvals a request with these changes needs (0 = none).

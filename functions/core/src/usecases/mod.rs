@@ -4,6 +4,7 @@
 
 mod apply;
 mod approve;
+mod bulk_apply;
 mod checklist;
 mod deny;
 mod diagnose;
@@ -22,6 +23,7 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use bulk_apply::{BulkRunReport, NewChangeSet};
 pub use checklist::Checklist;
 pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
