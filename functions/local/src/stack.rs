@@ -30,6 +30,9 @@ use crate::notifier::OutboxNotifier;
 pub const POSTHOG_KEY_SECRET: &str = "posthog/service-key";
 /// The audience of the local stack's tokens.
 pub const AUDIENCE: &str = "hogwarden";
+/// The bulk timer's pause between runs, and how long one run may go on.
+const BULK_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+const BULK_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a dev sign-in token lasts.
 const TOKEN_TTL_MINUTES: i64 = 12 * 60;
 
@@ -50,6 +53,7 @@ pub struct StackHandle {
     pub database: PathBuf,
     server: JoinHandle<()>,
     sweeper: Option<JoinHandle<()>>,
+    bulk_runner: Option<JoinHandle<()>>,
 }
 
 #[derive(Clone)]
@@ -88,6 +92,10 @@ impl Stack {
         let mut ph = PostHogConfig::new(base_url, key, organization_id);
         ph.allow_plain_http = allow_http;
         ph.backoff.min_delay = config.posthog_retry_base;
+        if let Some((burst, sustained)) = config.posthog_rate_limits {
+            ph.burst = burst;
+            ph.sustained = sustained;
+        }
         let posthog: Arc<dyn PostHog> = Arc::new(PostHogClient::new(ph)?);
 
         let database = config.data_dir.join("hogwarden.db");
@@ -149,7 +157,25 @@ impl Stack {
             })
         });
 
-        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, server, sweeper })
+        // Approved bulk change sets are applied (and resumed after a restart) by their
+        // own timer, so a long set never holds up the sweep.
+        let bulk_runner = config.sweep_interval.map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(BULK_PAUSE).await;
+                    match app.bulk_resume_all(BULK_BUDGET).await {
+                        Ok(r) if r.sets > 0 || !r.errors.is_empty() => {
+                            tracing::info!(sets = r.sets, finished = r.finished, errors = ?r.errors, "bulk change sets");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "bulk run failed; it runs again shortly"),
+                    }
+                }
+            })
+        });
+
+        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, server, sweeper, bulk_runner })
     }
 }
 
@@ -163,6 +189,9 @@ impl StackHandle {
     pub async fn shutdown(self) {
         if let Some(s) = self.sweeper {
             s.abort();
+        }
+        if let Some(b) = self.bulk_runner {
+            b.abort();
         }
         self.server.abort();
         if let Some(sandbox) = self.sandbox {
