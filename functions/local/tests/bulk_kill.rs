@@ -39,7 +39,7 @@ fn serve(port: u16, data: &std::path::Path, sandbox: &posthog_sandbox::SandboxHa
     hogwarden()
         .args(["serve", "--port", &port.to_string(), "--data-dir", data.to_str().unwrap()])
         .args(["--posthog-host", &sandbox.base_url(), "--posthog-org-id", &sandbox.organization_id()])
-        .args(["--posthog-burst", "8/1", "--posthog-sustained", "4800/3600", "--sweep-interval-secs", "3600"])
+        .args(["--posthog-burst", "8/1.02", "--posthog-sustained", "4800/3600", "--sweep-interval-secs", "3600"])
         .env("POSTHOG_API_KEY", sandbox.service_api_key())
         .stdout(Stdio::null())
         .spawn()
