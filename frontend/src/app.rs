@@ -19,6 +19,7 @@ pub enum Route {
     Inbox,
     Access,
     Audit,
+    Bulk,
 }
 
 impl Route {
@@ -28,6 +29,7 @@ impl Route {
             "inbox" => Self::Inbox,
             "access" => Self::Access,
             "audit" => Self::Audit,
+            "bulk" => Self::Bulk,
             _ => Self::Request,
         }
     }
@@ -39,6 +41,7 @@ impl Route {
             Self::Inbox => "#/inbox",
             Self::Access => "#/access",
             Self::Audit => "#/audit",
+            Self::Bulk => "#/bulk",
         }
     }
 
@@ -49,6 +52,7 @@ impl Route {
             Self::Inbox => "Inbox",
             Self::Access => "Access overview",
             Self::Audit => "Audit log",
+            Self::Bulk => "Bulk changes",
         }
     }
 }
@@ -202,6 +206,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     }
     if is("admin") {
         links.push(Route::Access);
+        links.push(Route::Bulk);
     }
     links.push(Route::Audit);
     Effect::new(move || {
@@ -254,6 +259,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Inbox => view! { <pages::inbox::InboxPage /> }.into_any(),
                 Route::Access => view! { <pages::overview::OverviewPage /> }.into_any(),
                 Route::Audit => view! { <pages::audit::AuditPage /> }.into_any(),
+                Route::Bulk => view! { <pages::bulk::BulkPage /> }.into_any(),
             }}
         </main>
     }
