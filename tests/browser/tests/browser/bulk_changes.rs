@@ -3,15 +3,15 @@
 //! and viewer-only, so policy approves it), applies it and reads the report.
 
 use hogwarden_browser_tests::pages::{BulkChanges, Nav, SignIn};
-use hogwarden_browser_tests::{APPROVER, BrowserTest};
+use hogwarden_browser_tests::{APPROVER_ADMIN, BrowserTest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_plans_a_change_set_sees_bad_rows_by_line_then_applies_it_and_reads_the_report() -> anyhow::Result<()> {
     // Arrange
     let t = BrowserTest::start("bulk_changes").await?;
     let web_app = t.sandbox().project_id("Web App").expect("Web App");
-    let alice = t.browser(APPROVER).await?;
-    SignIn(&alice).act_sign_in_as(APPROVER).await?;
+    let alice = t.browser(APPROVER_ADMIN).await?;
+    SignIn(&alice).act_sign_in_as(APPROVER_ADMIN).await?;
     Nav(&alice).act_open("Bulk changes", "Bulk changes").await?;
     let bulk = BulkChanges(&alice);
 
