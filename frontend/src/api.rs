@@ -5,8 +5,9 @@
 use std::fmt;
 
 use hogwarden_api_types::{
-    AccessOverviewDto, ApproveBody, AuditList, BulkPlanBody, BulkPlanDto, BulkSetDto, BulkSubmitBody, CreateRequest, DemoUserDto, DenyBody, DevLoginBody, ErrorBody, GrantDto, GrantList, MeDto,
-    PolicyDto, ProjectList, RequestDto, RequestList, TokenResponse,
+    AccessOverviewDto, ApproveBody, AuditList, BulkPlanBody, BulkPlanDto, BulkSetDto, BulkSubmitBody, CreateRequest, DemoUserDto, DenyBody,
+    DevLoginBody, DiagnosisDto, ErrorBody, ExtendBody, GrantDto, GrantList, MeDto, PolicyDto, ProjectList, RequestDto, RequestList,
+    TokenResponse,
 };
 use leptos::prelude::*;
 use serde::Serialize;
@@ -108,8 +109,20 @@ fn decode<T: DeserializeOwned>(what: &str, status: u16, text: &str) -> ApiResult
 
 impl Client {
     async fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<String>) -> ApiResult<T> {
+        self.exchange(method, path, "application/json", body, |status, text| decode(path, status, text)).await
+    }
+
+    /// Sends one call and reads its answer with `read`; a 401 signs the person out.
+    async fn exchange<T>(
+        &self,
+        method: &str,
+        path: &str,
+        accept: &str,
+        body: Option<String>,
+        read: impl FnOnce(u16, &str) -> ApiResult<T>,
+    ) -> ApiResult<T> {
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
-        let mut headers = vec![("Accept", "application/json")];
+        let mut headers = vec![("Accept", accept)];
         if let Some(a) = &auth {
             headers.push(("Authorization", a.as_str()));
         }
@@ -118,7 +131,7 @@ impl Client {
         }
         let url = format!("{}{path}", self.base.trim_end_matches('/'));
         let (status, text) = send(method, &url, &headers, body).await?;
-        let out = decode(path, status, &text);
+        let out = read(status, &text);
         if let (Err(ApiError::SignedOut(_)), Some(token)) = (&out, self.on_signed_out) {
             crate::session::forget_token();
             token.set(None);
@@ -153,6 +166,30 @@ impl Client {
 
     pub async fn my_requests(&self) -> ApiResult<RequestList> {
         self.get("/api/requests").await
+    }
+
+    /// One request with its security checklist.
+    pub async fn request(&self, id: &str) -> ApiResult<RequestDto> {
+        self.get(&format!("/api/requests/{}", pkce::encode(id))).await
+    }
+
+    /// The request's record as Markdown (the guide's checklist), for download.
+    pub async fn request_markdown(&self, id: &str) -> ApiResult<String> {
+        let path = format!("/api/requests/{}/export", pkce::encode(id));
+        self.exchange("GET", &path, "text/markdown", None, |status, text| {
+            if (200..300).contains(&status) { Ok(text.to_owned()) } else { Err(refused(status, text)) }
+        })
+        .await
+    }
+
+    /// Asks to move the end of an active temporary grant; answers the extension request.
+    pub async fn extend(&self, grant_id: &str, body: &ExtendBody) -> ApiResult<RequestDto> {
+        self.post(&format!("/api/grants/{}/extend", pkce::encode(grant_id)), body).await
+    }
+
+    /// Why a person can or cannot see a project, as PostHog reports it now.
+    pub async fn diagnose(&self, email: &str, project_id: i64) -> ApiResult<DiagnosisDto> {
+        self.get(&format!("/api/diagnose?email={}&project_id={project_id}", pkce::encode(email))).await
     }
 
     pub async fn inbox(&self) -> ApiResult<RequestList> {

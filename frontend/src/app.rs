@@ -20,6 +20,9 @@ pub enum Route {
     Access,
     Audit,
     Bulk,
+    Diagnose,
+    /// One request's page, `#/requests/{id}` (where notifications link).
+    RequestDetail,
 }
 
 impl Route {
@@ -30,6 +33,8 @@ impl Route {
             "access" => Self::Access,
             "audit" => Self::Audit,
             "bulk" => Self::Bulk,
+            "diagnose" => Self::Diagnose,
+            "requests" => Self::RequestDetail,
             _ => Self::Request,
         }
     }
@@ -42,6 +47,8 @@ impl Route {
             Self::Access => "#/access",
             Self::Audit => "#/audit",
             Self::Bulk => "#/bulk",
+            Self::Diagnose => "#/diagnose",
+            Self::RequestDetail => "#/my-access",
         }
     }
 
@@ -53,12 +60,18 @@ impl Route {
             Self::Access => "Access overview",
             Self::Audit => "Audit log",
             Self::Bulk => "Bulk changes",
+            Self::Diagnose => "Access diagnosis",
+            Self::RequestDetail => "Request details",
         }
     }
 }
 
+fn current_hash() -> String {
+    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+}
+
 fn current_route() -> Route {
-    Route::from_hash(&web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default())
+    Route::from_hash(&current_hash())
 }
 
 /// What every page can reach.
@@ -204,6 +217,9 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     if is("approver") {
         links.push(Route::Inbox);
     }
+    if is("approver") || is("admin") {
+        links.push(Route::Diagnose);
+    }
     if is("admin") {
         links.push(Route::Access);
         links.push(Route::Bulk);
@@ -260,6 +276,11 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Access => view! { <pages::overview::OverviewPage /> }.into_any(),
                 Route::Audit => view! { <pages::audit::AuditPage /> }.into_any(),
                 Route::Bulk => view! { <pages::bulk::BulkPage /> }.into_any(),
+                Route::Diagnose => view! { <pages::diagnose::DiagnosePage /> }.into_any(),
+                Route::RequestDetail => match pages::request_detail::id_from_hash(&current_hash()) {
+                    Some(id) => view! { <pages::request_detail::RequestDetailPage id=id /> }.into_any(),
+                    None => view! { <h1>"Request details"</h1><p class="empty">"No request was named in the address."</p> }.into_any(),
+                },
             }}
         </main>
     }

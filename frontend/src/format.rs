@@ -75,6 +75,14 @@ pub fn seconds_until(at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (at - now).num_seconds()
 }
 
+/// How long requested access lasts: `Until 2027-01-31 23:59 UTC`, `2 h` or `Permanent`.
+pub fn lasts(duration_minutes: Option<i64>, ends_at: Option<DateTime<Utc>>) -> String {
+    match ends_at {
+        Some(at) => format!("Until {}", when(at)),
+        None => duration(duration_minutes),
+    }
+}
+
 /// `2026-11-27 14:05 UTC`.
 pub fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -137,6 +145,8 @@ mod tests {
     fn times_are_shown_in_utc() {
         let t = Utc.with_ymd_and_hms(2026, 11, 27, 14, 5, 9).unwrap();
         assert_eq!(when(t), "2026-11-27 14:05 UTC");
+        assert_eq!(lasts(Some(90), Some(t)), "Until 2026-11-27 14:05 UTC");
+        assert_eq!(lasts(Some(90), None), "1 h 30 min");
         assert_eq!(seconds_until(t, t - chrono::Duration::seconds(90)), 90);
     }
 }

@@ -3,6 +3,7 @@
 //! the policy's cap for the chosen role, a reason of 5 to 1000 characters, a ticket
 //! without spaces. The form refuses before sending what the API would refuse.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use hogwarden_api_types::{ChangeDto, CreateRequest, PolicyDto};
 
 /// The longest duration anything may ask for, whatever the policy says.
@@ -86,17 +87,58 @@ impl Unit {
     }
 }
 
+/// How temporary access ends: after a duration counted from when it is applied, or on
+/// a fixed date (contractors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ends {
+    After,
+    OnDate,
+}
+
+impl Ends {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::After => "after",
+            Self::OnDate => "date",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Self {
+        if raw == "date" { Self::OnDate } else { Self::After }
+    }
+}
+
 /// The form as typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
+    /// Whose access: empty for one's own.
+    pub subject: String,
     pub kind: Kind,
     pub role: String,
     pub projects: Vec<i64>,
     pub temporary: bool,
+    pub ends: Ends,
     pub duration: String,
     pub unit: Unit,
+    /// `YYYY-MM-DD`, for [`Ends::OnDate`].
+    pub end_date: String,
     pub reason: String,
     pub ticket: String,
+}
+
+/// When access with an end date ends: the last minute of that day, UTC.
+pub fn end_of_day(date: &str) -> Option<DateTime<Utc>> {
+    let d = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok()?;
+    Some(d.and_hms_opt(23, 59, 0)?.and_utc())
+}
+
+/// A plausible email address (the API checks it against PostHog).
+fn looks_like_email(raw: &str) -> bool {
+    let mut parts = raw.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(user), Some(domain), None)
+        if !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && raw.len() <= 254
+        && !raw.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// The policy's cap for a role, in minutes; `None` for a role the form does not offer.
@@ -133,9 +175,14 @@ pub const OWNER_NOTE: &str = "Owner is never granted through Hogwarden: an owner
 /// Why a removal cannot be temporary.
 pub const REMOVAL_NOTE: &str = "Removal from a project is permanent: untick Temporary access, or ask for a lower role for a while instead.";
 
-/// Turns the form into the API's body, or lists every problem in words.
-pub fn build(draft: &Draft, policy: &PolicyDto) -> Result<CreateRequest, Vec<String>> {
+/// Turns the form into the API's body, or lists every problem in words. `now` checks
+/// an end date against the policy's cap.
+pub fn build(draft: &Draft, policy: &PolicyDto, now: DateTime<Utc>) -> Result<CreateRequest, Vec<String>> {
     let mut problems = Vec::new();
+    let subject = draft.subject.trim().to_ascii_lowercase();
+    if !subject.is_empty() && !looks_like_email(&subject) {
+        problems.push("Enter the person's email address, such as dana@example.com, or leave For empty to ask for yourself.".into());
+    }
     let role = draft.role.trim().to_ascii_lowercase();
     let cap = max_minutes(policy, draft.kind, &role);
     if draft.kind == Kind::Removal {
@@ -169,11 +216,36 @@ pub fn build(draft: &Draft, policy: &PolicyDto) -> Result<CreateRequest, Vec<Str
         problems.push(format!("A request may hold at most {} changes; choose fewer projects.", policy.max_changes_per_request));
     }
 
-    let duration_minutes = if draft.temporary && draft.kind != Kind::Removal {
+    let temporary = draft.temporary && draft.kind != Kind::Removal;
+    let limit = cap.unwrap_or(ABSOLUTE_MAX_MINUTES).min(ABSOLUTE_MAX_MINUTES);
+    let ends_at = if temporary && draft.ends == Ends::OnDate {
+        match end_of_day(&draft.end_date) {
+            None => {
+                problems.push("Enter the end date as a date, such as 2026-12-31.".into());
+                None
+            }
+            Some(at) if at <= now => {
+                problems.push("The end date has passed; choose a later day.".into());
+                None
+            }
+            Some(at) if (at - now).num_minutes() > limit => {
+                problems.push(format!(
+                    "Temporary {} access may last at most {}; {} is further away.",
+                    crate::format::title(&role),
+                    crate::format::minutes(limit),
+                    draft.end_date.trim()
+                ));
+                None
+            }
+            Some(at) => Some(at),
+        }
+    } else {
+        None
+    };
+    let duration_minutes = if temporary && draft.ends == Ends::After {
         match draft.duration.trim().parse::<i64>() {
             Ok(n) if n >= 1 => {
                 let total = n.saturating_mul(draft.unit.minutes());
-                let limit = cap.unwrap_or(ABSOLUTE_MAX_MINUTES).min(ABSOLUTE_MAX_MINUTES);
                 if total > limit {
                     problems.push(format!(
                         "Temporary {} access may last at most {}; you asked for {}.",
@@ -210,10 +282,10 @@ pub fn build(draft: &Draft, policy: &PolicyDto) -> Result<CreateRequest, Vec<Str
         return Err(problems);
     }
     Ok(CreateRequest {
-        subject_email: None,
+        subject_email: (!subject.is_empty()).then_some(subject),
         changes,
         duration_minutes,
-        ends_at: None,
+        ends_at,
         reason: reason.to_owned(),
         ticket: (!ticket.is_empty()).then(|| ticket.to_owned()),
     })
@@ -247,14 +319,22 @@ mod tests {
         }
     }
 
+    fn now() -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap()
+    }
+
     fn draft() -> Draft {
         Draft {
+            subject: String::new(),
             kind: Kind::Org,
             role: "admin".into(),
             projects: vec![],
             temporary: true,
+            ends: Ends::After,
             duration: "2".into(),
             unit: Unit::Hours,
+            end_date: String::new(),
             reason: "  Incident INC-7: rotate the ingestion key  ".into(),
             ticket: "INC-7".into(),
         }
@@ -262,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_temporary_org_admin_request_becomes_the_apis_body() {
-        let body = build(&draft(), &policy()).unwrap();
+        let body = build(&draft(), &policy(), now()).unwrap();
         assert_eq!(body.changes, vec![ChangeDto::OrgRole { role: "admin".into() }]);
         assert_eq!(body.duration_minutes, Some(120));
         assert_eq!(body.reason, "Incident INC-7: rotate the ingestion key");
@@ -272,29 +352,29 @@ mod tests {
 
     #[test]
     fn owner_is_refused_with_the_reason() {
-        let problems = build(&Draft { role: "owner".into(), ..draft() }, &policy()).unwrap_err();
+        let problems = build(&Draft { role: "owner".into(), ..draft() }, &policy(), now()).unwrap_err();
         assert_eq!(problems, vec![OWNER_NOTE.to_owned()]);
         assert!(!Kind::Org.roles().contains(&"owner"));
     }
 
     #[test]
     fn a_duration_over_the_roles_cap_is_refused_before_sending() {
-        let problems = build(&Draft { duration: "2".into(), unit: Unit::Days, ..draft() }, &policy()).unwrap_err();
+        let problems = build(&Draft { duration: "2".into(), unit: Unit::Days, ..draft() }, &policy(), now()).unwrap_err();
         assert_eq!(problems, vec!["Temporary Admin access may last at most 1 day; you asked for 2 days.".to_owned()]);
-        assert!(build(&Draft { duration: "24".into(), ..draft() }, &policy()).is_ok());
+        assert!(build(&Draft { duration: "24".into(), ..draft() }, &policy(), now()).is_ok());
     }
 
     #[test]
     fn a_permanent_change_sends_no_duration() {
-        let body = build(&Draft { temporary: false, duration: "junk".into(), ..draft() }, &policy()).unwrap();
+        let body = build(&Draft { temporary: false, duration: "junk".into(), ..draft() }, &policy(), now()).unwrap();
         assert_eq!(body.duration_minutes, None);
     }
 
     #[test]
     fn a_project_role_needs_projects_and_respects_the_change_limit() {
         let d = Draft { kind: Kind::Project, role: "viewer".into(), ..draft() };
-        assert_eq!(build(&d, &policy()).unwrap_err(), vec!["Choose at least one project.".to_owned()]);
-        let body = build(&Draft { projects: vec![3, 2, 3], ..d.clone() }, &policy()).unwrap();
+        assert_eq!(build(&d, &policy(), now()).unwrap_err(), vec!["Choose at least one project.".to_owned()]);
+        let body = build(&Draft { projects: vec![3, 2, 3], ..d.clone() }, &policy(), now()).unwrap();
         assert_eq!(
             body.changes,
             vec![
@@ -302,25 +382,59 @@ mod tests {
                 ChangeDto::ProjectRole { project_id: 3, role: "viewer".into() }
             ]
         );
-        let too_many = build(&Draft { projects: vec![1, 2, 3], ..d }, &policy()).unwrap_err();
+        let too_many = build(&Draft { projects: vec![1, 2, 3], ..d }, &policy(), now()).unwrap_err();
         assert_eq!(too_many, vec!["A request may hold at most 2 changes; choose fewer projects.".to_owned()]);
     }
 
     #[test]
     fn a_removal_is_permanent_and_names_the_projects() {
         let d = Draft { kind: Kind::Removal, role: String::new(), projects: vec![7], temporary: false, ..draft() };
-        let body = build(&d, &policy()).unwrap();
+        let body = build(&d, &policy(), now()).unwrap();
         assert_eq!(body.changes, vec![ChangeDto::RemoveFromProject { project_id: 7 }]);
         assert_eq!(body.duration_minutes, None);
-        assert_eq!(build(&Draft { temporary: true, ..d }, &policy()).unwrap_err(), vec![REMOVAL_NOTE.to_owned()]);
+        assert_eq!(build(&Draft { temporary: true, ..d }, &policy(), now()).unwrap_err(), vec![REMOVAL_NOTE.to_owned()]);
         assert_eq!(needs_approval(&policy(), Kind::Removal, ""), Some(true));
         assert_eq!(max_minutes(&policy(), Kind::Removal, ""), None);
     }
 
     #[test]
+    fn a_contractor_end_date_ends_that_day_and_respects_the_cap() {
+        let d = Draft {
+            subject: " Dana@Example.com ".into(),
+            kind: Kind::Project,
+            role: "member".into(),
+            projects: vec![2],
+            ends: Ends::OnDate,
+            end_date: "2027-01-31".into(),
+            ..draft()
+        };
+        let body = build(&d, &policy(), now()).unwrap();
+        assert_eq!(body.subject_email.as_deref(), Some("dana@example.com"));
+        assert_eq!(body.ends_at.map(|t| t.to_rfc3339()), Some("2027-01-31T23:59:00+00:00".into()));
+        assert_eq!(body.duration_minutes, None);
+
+        let past = build(&Draft { end_date: "2026-11-26".into(), ..d.clone() }, &policy(), now()).unwrap_err();
+        assert_eq!(past, vec!["The end date has passed; choose a later day.".to_owned()]);
+        let far = build(&Draft { end_date: "2027-12-31".into(), ..d.clone() }, &policy(), now()).unwrap_err();
+        assert_eq!(far, vec!["Temporary Member access may last at most 90 days; 2027-12-31 is further away.".to_owned()]);
+        let junk = build(&Draft { end_date: "31/01/2027".into(), ..d }, &policy(), now()).unwrap_err();
+        assert_eq!(junk, vec!["Enter the end date as a date, such as 2026-12-31.".to_owned()]);
+    }
+
+    #[test]
+    fn for_someone_else_needs_an_email() {
+        assert_eq!(build(&draft(), &policy(), now()).unwrap().subject_email, None);
+        for bad in ["dana", "dana@", "da na@example.com", "a@b@example.com", "dana@example"] {
+            let problems = build(&Draft { subject: bad.into(), ..draft() }, &policy(), now()).unwrap_err();
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+            assert!(problems[0].starts_with("Enter the person's email address"), "{bad}: {problems:?}");
+        }
+    }
+
+    #[test]
     fn every_problem_is_listed_at_once() {
         let d = Draft { duration: "0".into(), reason: "no".into(), ticket: "OPS 1".into(), ..draft() };
-        assert_eq!(build(&d, &policy()).unwrap_err().len(), 3);
+        assert_eq!(build(&d, &policy(), now()).unwrap_err().len(), 3);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::app::{Alert, Loading, use_ctx};
 use crate::format;
+use crate::pages::local_to_utc;
 use crate::pkce::encode;
 
 const KINDS: [&str; 9] =
@@ -21,19 +22,6 @@ struct Filters {
     kind: String,
     from: String,
     to: String,
-}
-
-/// A `datetime-local` value (the reader's local time) as RFC 3339 UTC.
-fn local_to_utc(raw: &str) -> Option<String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(raw));
-    if d.get_time().is_nan() {
-        return None;
-    }
-    d.to_iso_string().as_string()
 }
 
 impl Filters {

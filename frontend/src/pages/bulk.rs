@@ -250,7 +250,10 @@ fn SetView(id: String) -> impl IntoView {
                 let can_apply = s.phase == "applying" && ctx.has_role("admin");
                 view! {
                     <h2>{format!("Change set {}", s.id)}</h2>
-                    <p>{format!("One access request by {}, status {}.", s.requester, s.request_status)}</p>
+                    <p>
+                        <a href=format!("#/requests/{}", s.id)>"The access request"</a>
+                        {format!(" by {}, status {}.", s.requester, s.request_status)}
+                    </p>
                     <div role="status" aria-label="Progress">
                         <p>{phase}{rate}</p>
                         <label for="bulk-progress">"Items settled"</label>

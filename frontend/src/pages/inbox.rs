@@ -51,7 +51,7 @@ pub fn InboxPage() -> impl IntoView {
 }
 
 #[component]
-fn RequestCard(
+pub(crate) fn RequestCard(
     request: RequestDto,
     projects: Vec<ProjectDto>,
     message: RwSignal<Option<Result<String, String>>>,
@@ -143,7 +143,7 @@ fn RequestCard(
                 <dt>"Why"</dt>
                 <dd>{request.reason.clone()}</dd>
                 <dt>"How long"</dt>
-                <dd>{format::duration(request.duration_minutes)}</dd>
+                <dd>{format::lasts(request.duration_minutes, request.ends_at)}</dd>
                 <dt>"Ticket"</dt>
                 <dd>{request.ticket.clone().unwrap_or_else(|| "None".into())}</dd>
                 <dt>"Requested"</dt>
@@ -154,6 +154,7 @@ fn RequestCard(
                 <dd>{format!("{approvals} ({} needed)", request.approvals_required)}</dd>
             </dl>
             {actions}
+            <p><a href=format!("#/requests/{}", request.id)>"Open the request page"</a></p>
         </article>
     }
 }

@@ -1,11 +1,14 @@
-//! My access: my active grants with the time they have left and a "Revoke now" button,
-//! and every request I made with its status.
+//! My access: my active grants with the time they have left, "Revoke now" and, for
+//! temporary ones, "Extend" (a new end and a reason, approved like any request); and
+//! every request I made with its status and a link to its page.
 
-use hogwarden_api_types::{GrantDto, ProjectDto, RequestDto};
+use hogwarden_api_types::{ExtendBody, GrantDto, ProjectDto, RequestDto};
 use leptos::prelude::*;
 
 use crate::app::{Alert, Loading, use_ctx};
 use crate::format;
+use crate::pages::{local_to_utc, utc_to_local};
+use crate::validate::{REASON_MAX, REASON_MIN};
 
 #[component]
 pub fn MyAccessPage() -> impl IntoView {
@@ -50,6 +53,21 @@ pub fn MyAccessPage() -> impl IntoView {
         });
     };
 
+    let extending = RwSignal::new(None::<GrantDto>);
+    let extend = move |g: GrantDto| {
+        message.set(None);
+        extending.set(Some(g));
+    };
+    let extended = move |r: Result<String, String>| {
+        let ok = r.is_ok();
+        message.set(Some(r));
+        if ok {
+            extending.set(None);
+            grants.refetch();
+            requests.refetch();
+        }
+    };
+
     view! {
         <h1>"My access"</h1>
         {move || match message.get() {
@@ -63,8 +81,9 @@ pub fn MyAccessPage() -> impl IntoView {
                 None => view! { <Loading /> }.into_any(),
                 Some(Err(e)) => view! { <Alert message=format!("Your grants could not be loaded. {e}") /> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"You have no active grants."</p> }.into_any(),
-                Some(Ok(list)) => view! { <GrantTable grants=list projects=names() busy=busy revoke=revoke /> }.into_any(),
+                Some(Ok(list)) => view! { <GrantTable grants=list projects=names() busy=busy revoke=revoke extend=extend /> }.into_any(),
             }}
+            {move || extending.get().map(|g| view! { <ExtendForm grant=g projects=names() done=extended cancel=move || extending.set(None) /> })}
         </section>
         <section aria-labelledby="requests-h">
             <h2 id="requests-h">"My requests"</h2>
@@ -84,6 +103,7 @@ fn GrantTable(
     projects: Vec<ProjectDto>,
     busy: RwSignal<Option<String>>,
     revoke: impl Fn(GrantDto) + Copy + 'static,
+    extend: impl Fn(GrantDto) + Copy + 'static,
 ) -> impl IntoView {
     let ctx = use_ctx();
     view! {
@@ -117,14 +137,20 @@ fn GrantTable(
                         };
                         let what = format::change(&g.change, &projects);
                         let label = format!("Revoke {what} now");
+                        let extend_label = format!("Extend {what}");
                         let grant = g.clone();
+                        let to_extend = g.clone();
+                        let first_end = g.extensions.first().map(|e| e.original_expiration);
                         view! {
                             <tr>
                                 <td>{what}</td>
                                 <td>{format::title(&g.baseline)}</td>
                                 <td>{format::title(&g.confirmed)}</td>
                                 <td>{format::when(g.applied_at)}</td>
-                                <td>{g.expires_at.map_or_else(|| "Never".to_owned(), format::when)}</td>
+                                <td>
+                                    {g.expires_at.map_or_else(|| "Never".to_owned(), format::when)}
+                                    {first_end.map(|at| view! { <br /><small>{format!("extended; first set to end {}", format::when(at))}</small> })}
+                                </td>
                                 <td>{left}</td>
                                 <td>
                                     <button
@@ -135,6 +161,11 @@ fn GrantTable(
                                     >
                                         "Revoke now"
                                     </button>
+                                    {g.expires_at.is_some().then(|| view! {
+                                        <button type="button" title=extend_label on:click=move |_| extend(to_extend.clone())>
+                                            "Extend"
+                                        </button>
+                                    })}
                                 </td>
                             </tr>
                         }
@@ -171,8 +202,8 @@ fn RequestTable(requests: Vec<RequestDto>, projects: Vec<ProjectDto>) -> impl In
                         view! {
                             <tr>
                                 <td>{format::when(r.created_at)}</td>
-                                <td>{format::changes(&r.changes, &projects)}</td>
-                                <td>{format::duration(r.duration_minutes)}</td>
+                                <td><a href=format!("#/requests/{}", r.id)>{format::changes(&r.changes, &projects)}</a></td>
+                                <td>{format::lasts(r.duration_minutes, r.ends_at)}</td>
                                 <td>{r.reason.clone()}</td>
                                 <td>
                                     <span class=format!("status {}", r.status)>{format::status(&r.status)}</span>
@@ -184,5 +215,78 @@ fn RequestTable(requests: Vec<RequestDto>, projects: Vec<ProjectDto>) -> impl In
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// Asks for a later end of one temporary grant: the new end (local time) and why.
+#[component]
+fn ExtendForm(
+    grant: GrantDto,
+    projects: Vec<ProjectDto>,
+    done: impl Fn(Result<String, String>) + Copy + 'static,
+    cancel: impl Fn() + Copy + 'static,
+) -> impl IntoView {
+    let ctx = use_ctx();
+    let what = format::change(&grant.change, &projects);
+    let current = grant.expires_at;
+    let until = RwSignal::new(current.map(|at| utc_to_local(at + chrono::Duration::days(1))).unwrap_or_default());
+    let reason = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let id = StoredValue::new(grant.id.clone());
+    let label = StoredValue::new(what.clone());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        problem.set(None);
+        let text = reason.get_untracked().trim().to_owned();
+        let n = text.chars().count();
+        let at = local_to_utc(&until.get_untracked()).and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.to_utc());
+        let Some(at) = at else {
+            problem.set(Some("Enter the new end as a date and time.".into()));
+            return;
+        };
+        if current.is_some_and(|c| at <= c) {
+            problem.set(Some(format!("The new end must be after the current end, {}.", current.map(format::when).unwrap_or_default())));
+            return;
+        }
+        if !(REASON_MIN..=REASON_MAX).contains(&n) {
+            problem.set(Some(format!("Say why the access is still needed, in {REASON_MIN} to {REASON_MAX} characters.")));
+            return;
+        }
+        busy.set(true);
+        let c = ctx.client();
+        leptos::task::spawn_local(async move {
+            let what = label.get_value();
+            let r = match c.extend(&id.get_value(), &ExtendBody { until: at, reason: text }).await {
+                Ok(req) if req.status == "pending" => {
+                    Ok(format!("Extension requested: {what} until {} is waiting for approval.", format::when(at)))
+                }
+                Ok(req) if req.status == "applied" => Ok(format!("Extended: {what} now ends {}.", format::when(at))),
+                Ok(req) => Ok(format!("Extension {}: {what}.", format::status(&req.status).to_lowercase())),
+                Err(e) => Err(format!("Could not extend {what}. {e}")),
+            };
+            busy.set(false);
+            done(r);
+        });
+    };
+    view! {
+        <form aria-label="Extend access" class="extend" on:submit=submit novalidate>
+            <h3>{format!("Extend {what}")}</h3>
+            <p class="hint">
+                {format!("It ends {} now. An extension is approved like a request; the audit log keeps the original end, the new one and your reason.",
+                    current.map(format::when).unwrap_or_default())}
+            </p>
+            <div class="field">
+                <label for="extend-until">"New end"</label>
+                <input id="extend-until" type="datetime-local" prop:value=move || until.get() on:input=move |ev| until.set(event_target_value(&ev)) />
+            </div>
+            <div class="field">
+                <label for="extend-reason">"Reason for extending"</label>
+                <textarea id="extend-reason" rows="2" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
+            </div>
+            {move || problem.get().map(|p| view! { <Alert message=p /> })}
+            <button type="submit" class="primary" disabled=move || busy.get()>"Request extension"</button>
+            <button type="button" on:click=move |_| cancel()>"Cancel"</button>
+        </form>
     }
 }

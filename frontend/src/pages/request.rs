@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::app::{Alert, Loading, Route, use_ctx};
 use crate::format;
-use crate::validate::{self, Draft, Kind, Unit};
+use crate::validate::{self, Draft, Ends, Kind, Unit};
 
 #[component]
 pub fn RequestPage() -> impl IntoView {
@@ -36,12 +36,15 @@ pub fn RequestPage() -> impl IntoView {
 fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>, crate::api::ApiError>>) -> impl IntoView {
     let ctx = use_ctx();
     let policy = StoredValue::new(policy);
+    let subject = RwSignal::new(String::new());
     let kind = RwSignal::new(Kind::Org);
     let role = RwSignal::new("member".to_owned());
     let chosen = RwSignal::new(Vec::<i64>::new());
     let temporary = RwSignal::new(true);
+    let ends = RwSignal::new(Ends::After);
     let duration = RwSignal::new("1".to_owned());
     let unit = RwSignal::new(Unit::Hours);
+    let end_date = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
     let ticket = RwSignal::new(String::new());
     let problems = RwSignal::new(Vec::<String>::new());
@@ -76,16 +79,19 @@ fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>
         }
         outcome.set(None);
         let draft = Draft {
+            subject: subject.get_untracked(),
             kind: kind.get_untracked(),
             role: role.get_untracked(),
             projects: chosen.get_untracked(),
             temporary: temporary.get_untracked(),
+            ends: ends.get_untracked(),
             duration: duration.get_untracked(),
             unit: unit.get_untracked(),
+            end_date: end_date.get_untracked(),
             reason: reason.get_untracked(),
             ticket: ticket.get_untracked(),
         };
-        let body = match policy.with_value(|p| validate::build(&draft, p)) {
+        let body = match policy.with_value(|p| validate::build(&draft, p, chrono::Utc::now())) {
             Ok(b) => b,
             Err(list) => {
                 problems.set(list);
@@ -108,6 +114,21 @@ fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>
 
     view! {
         <form aria-label="Access request" on:submit=submit novalidate>
+            <div class="field">
+                <label for="subject">"For"</label>
+                <input
+                    id="subject"
+                    type="email"
+                    autocomplete="off"
+                    aria-describedby="subject-hint"
+                    prop:value=move || subject.get()
+                    on:input=move |ev| subject.set(event_target_value(&ev))
+                />
+                <p id="subject-hint" class="hint">
+                    "Leave empty to ask for yourself. To sponsor a contractor or a teammate, enter their PostHog email: they and you are told when it starts and before it ends."
+                </p>
+            </div>
+
             <div class="field">
                 <label for="kind">"Kind of change"</label>
                 <select
@@ -198,6 +219,30 @@ fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>
             </Show>
 
             <Show when=move || temporary.get() && kind.get() != Kind::Removal>
+                <div class="field">
+                    <label for="ends">"Access ends"</label>
+                    <select id="ends" on:change=move |ev| ends.set(Ends::parse(&event_target_value(&ev)))>
+                        <option value="after" selected=move || ends.get() == Ends::After>"After a duration"</option>
+                        <option value="date" selected=move || ends.get() == Ends::OnDate>"On a date"</option>
+                    </select>
+                </div>
+            </Show>
+
+            <Show when=move || temporary.get() && kind.get() != Kind::Removal && ends.get() == Ends::OnDate>
+                <div class="field">
+                    <label for="end-date">"End date"</label>
+                    <input
+                        id="end-date"
+                        type="date"
+                        aria-describedby="end-date-hint"
+                        prop:value=move || end_date.get()
+                        on:input=move |ev| end_date.set(event_target_value(&ev))
+                    />
+                    <p id="end-date-hint" class="hint">"Access ends at 23:59 UTC on this day. Hogwarden reminds the person and you before it ends, and removes it by itself."</p>
+                </div>
+            </Show>
+
+            <Show when=move || temporary.get() && kind.get() != Kind::Removal && ends.get() == Ends::After>
                 <div class="field inline">
                     <label for="duration">"Duration"</label>
                     <input
@@ -286,6 +331,7 @@ fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>
                             <div role="status" class="ok">
                                 <p>{text}</p>
                                 <p><a href=Route::MyAccess.href()>"See it in My access"</a></p>
+                                <p><a href=format!("#/requests/{}", r.id)>"Open the request"</a></p>
                             </div>
                         }
                         .into_any(),

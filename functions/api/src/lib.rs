@@ -35,22 +35,22 @@ impl ApiState {
 
 /// Requests, approvals, the inbox, grants and the audit log (the grants Lambda).
 pub fn grants_router(state: ApiState) -> Router {
-    routes::grants(state.clone()).merge(routes::audit(state.clone())).merge(routes::meta(state)).layer(common_layers())
+    one_function(routes::grants(state.clone()).merge(routes::audit(state.clone())).merge(routes::meta(state)))
 }
 
 /// Early revoke of a grant (the reverts Lambda, which also runs the sweep).
 pub fn reverts_router(state: ApiState) -> Router {
-    routes::reverts(state).layer(common_layers())
+    one_function(routes::reverts(state))
 }
 
 /// Who has what, and access snapshots (the reviews Lambda).
 pub fn reviews_router(state: ApiState) -> Router {
-    routes::reviews(state).layer(common_layers())
+    one_function(routes::reviews(state))
 }
 
 /// The PostHog keys Hogwarden holds (the key-rotation Lambda).
 pub fn keys_router(state: ApiState) -> Router {
-    routes::keys(state).layer(common_layers())
+    one_function(routes::keys(state))
 }
 
 /// Every route, plus the OpenAPI document and a JSON 404 for anything else.
@@ -65,6 +65,12 @@ pub fn router(state: ApiState) -> Router {
         .merge(openapi::routes())
         .fallback(routes::not_found)
         .layer(common_layers())
+}
+
+/// One Lambda's routes: anything else is a JSON 404 (API Gateway only sends a function
+/// its own routes, but `{proxy+}` routes can carry paths the function does not serve).
+fn one_function(routes: Router) -> Router {
+    routes.fallback(routes::not_found).layer(common_layers())
 }
 
 fn common_layers() -> tower::layer::util::Stack<DefaultBodyLimit, tower::layer::util::Identity> {

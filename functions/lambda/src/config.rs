@@ -21,6 +21,8 @@ pub struct Config {
     pub web_url: Url,
     /// The policy ([`env::POLICY`]), or the built-in default.
     pub policy: Policy,
+    /// The SES sender for email notifications ([`env::EMAIL_FROM`]); `None` logs them only.
+    pub email_from: Option<String>,
 }
 
 /// Why the environment does not make a configuration. The messages name the
@@ -70,7 +72,8 @@ impl Config {
                 policy
             }
         };
-        Ok(Self { table, posthog_key_secret, posthog_host, posthog_org_id, web_url, policy })
+        let email_from = lookup(env::EMAIL_FROM).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Ok(Self { table, posthog_key_secret, posthog_host, posthog_org_id, web_url, policy, email_from })
     }
 }
 

@@ -13,6 +13,9 @@ pub const POSTHOG_ORG_ID: &str = "POSTHOG_ORG_ID";
 pub const WEB_URL: &str = "HOGWARDEN_WEB_URL";
 /// The policy as JSON (optional: the built-in default policy when unset).
 pub const POLICY: &str = "HOGWARDEN_POLICY";
+/// The verified SES sender for email notifications, e.g. `Hogwarden <hogwarden@example.com>`
+/// (optional: without it, notifications are only logged).
+pub const EMAIL_FROM: &str = "HOGWARDEN_EMAIL_FROM";
 /// Log filter, as for `tracing_subscriber::EnvFilter` (optional).
 pub const LOG: &str = "RUST_LOG";
 
@@ -24,5 +27,6 @@ pub const VARIABLES: &[(&str, bool)] = &[
     (POSTHOG_ORG_ID, true),
     (WEB_URL, true),
     (POLICY, false),
+    (EMAIL_FROM, false),
     (LOG, false),
 ];

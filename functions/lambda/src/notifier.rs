@@ -1,6 +1,6 @@
-//! The Lambdas' notifier for now: one structured log line per notification
-//! (recipient and subject; the body stays out of the logs). Slack and email
-//! notifiers replace it when they exist.
+//! The Lambdas' notifier when no email sender is configured (`HOGWARDEN_EMAIL_FROM`):
+//! one structured log line per notification (recipient and subject; the body stays
+//! out of the logs). With a sender, the stack sends email through SES instead.
 
 use async_trait::async_trait;
 use hogwarden_core::ports::{Notification, Notifier};

@@ -13,6 +13,8 @@ use hogwarden_posthog::{PostHogClient, PostHogConfig};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
 
 use crate::config::{Config, ConfigError};
+use hogwarden_notify::SesNotifier;
+
 use crate::notifier::LogNotifier;
 
 /// What every Lambda is built from: the application and the API state around it.
@@ -40,6 +42,8 @@ pub enum StartupError {
     NoKey { secret: String },
     #[error("the PostHog client cannot be built: {0}")]
     PostHog(#[from] hogwarden_posthog::ClientError),
+    #[error("the email notifier cannot be built: {0}")]
+    Notifier(String),
 }
 
 /// `main` returning this error prints it with `{:?}`: make that the readable message.
@@ -56,7 +60,8 @@ pub struct AwsStackBuilder {
     config: Config,
     sdk: Option<SdkConfig>,
     clock: Arc<dyn Clock>,
-    notifier: Arc<dyn Notifier>,
+    /// `None`: email through SES when [`Config::email_from`] is set, else the log.
+    notifier: Option<Arc<dyn Notifier>>,
     posthog_retry_base: Option<Duration>,
     allow_plain_http: bool,
 }
@@ -73,7 +78,7 @@ impl AwsStack {
             config,
             sdk: None,
             clock: Arc::new(SystemClock),
-            notifier: Arc::new(LogNotifier),
+            notifier: None,
             posthog_retry_base: None,
             allow_plain_http: false,
         }
@@ -92,8 +97,9 @@ impl AwsStackBuilder {
         self
     }
 
+    /// A notifier instead of the configured one (tests).
     pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
-        self.notifier = notifier;
+        self.notifier = Some(notifier);
         self
     }
 
@@ -134,6 +140,14 @@ impl AwsStackBuilder {
             posthog.backoff.min_delay = delay;
         }
         let posthog: Arc<dyn PostHog> = Arc::new(PostHogClient::new(posthog)?);
+
+        let notifier: Arc<dyn Notifier> = match (notifier, &config.email_from) {
+            (Some(n), _) => n,
+            (None, Some(from)) => Arc::new(
+                SesNotifier::new(aws_sdk_sesv2::Client::new(&sdk), from.clone()).map_err(|e| StartupError::Notifier(e.to_string()))?,
+            ),
+            (None, None) => Arc::new(LogNotifier),
+        };
 
         let app = Hogwarden {
             store,

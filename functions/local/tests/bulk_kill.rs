@@ -65,7 +65,8 @@ fn bulk_apply(url: &str, file: &std::path::Path, extra: &[&str]) -> Command {
 }
 
 async fn token(url: &str, email: &str) -> String {
-    let res = reqwest::Client::new().post(format!("{url}/auth/dev-login")).json(&serde_json::json!({ "email": email })).send().await.unwrap();
+    let res =
+        reqwest::Client::new().post(format!("{url}/auth/dev-login")).json(&serde_json::json!({ "email": email })).send().await.unwrap();
     res.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
 }
 

@@ -308,6 +308,6 @@ mod change_set_key_tests {
         assert!(change_item_sk(10) < change_item_sk(u32::MAX));
         let (lo, hi) = change_items_range();
         assert!(lo < change_item_sk(0) && change_item_sk(u32::MAX) < hi);
-        assert!(!(lo <= CHANGE_SET_SK.to_owned() && CHANGE_SET_SK.to_owned() <= hi), "the header is not an item");
+        assert!(!(lo.as_str() <= CHANGE_SET_SK && CHANGE_SET_SK <= hi.as_str()), "the header is not an item");
     }
 }

@@ -278,7 +278,8 @@ impl DynamoStore {
         for chunk in all.chunks(BATCH_WRITE) {
             let mut requests = Vec::with_capacity(chunk.len());
             for item in chunk {
-                let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
+                let put =
+                    PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
             let mut pending = HashMap::from([(self.table.to_string(), requests)]);

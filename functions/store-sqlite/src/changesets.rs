@@ -100,7 +100,9 @@ pub(crate) fn write_item(tx: &Transaction<'_>, i: &ItemColumns, expected: Option
 fn guard_failed(what: &str, id: &str, expected: Option<i64>) -> StoreError {
     match expected {
         None => StoreError::Conflict(format!("{what} {id} already exists")),
-        Some(v) => StoreError::Conflict(format!("{what} {id} is no longer at version {v}: someone else changed it; reload it and try again")),
+        Some(v) => {
+            StoreError::Conflict(format!("{what} {id} is no longer at version {v}: someone else changed it; reload it and try again"))
+        }
     }
 }
 

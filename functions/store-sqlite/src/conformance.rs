@@ -743,7 +743,15 @@ pub async fn a_stale_item_write_conflicts_and_rolls_back_its_grant_and_audit(sto
         let g = grant(&r, project(1001), at(1), None);
         let item = ChangeItem { status: ItemStatus::Done, grant_id: Some(g.id), version: 2, ..items[0].clone() };
         let audit = draft(marker, at(1), person("ana"), AuditKind::Applied, Some(&email("person0")), Some(r.id));
-        (g.id, Commit { grants: vec![Guarded::create(g)], change_items: vec![Guarded::update(item, 1)], audit: vec![audit], ..Commit::default() })
+        (
+            g.id,
+            Commit {
+                grants: vec![Guarded::create(g)],
+                change_items: vec![Guarded::update(item, 1)],
+                audit: vec![audit],
+                ..Commit::default()
+            },
+        )
     };
     let (first_grant, first) = done(1);
     let (second_grant, second) = done(2);
@@ -778,7 +786,6 @@ pub async fn items_cannot_be_put_again_once_their_set_exists(store: &dyn Store) 
     assert_conflict(again, "putting the items of an existing set");
     assert_eq!(store.list_change_items(r.id).await.unwrap()[0], moved);
 }
-
 
 /// Writes one conformance `#[tokio::test]` per check for a `Store` adapter.
 ///

@@ -141,6 +141,20 @@ impl Browser {
         e.send_keys(text).await.with_context(|| format!("typing into \"{label}\""))
     }
 
+    /// Sets a date or time field's value (typing into one depends on the browser's
+    /// locale) and fires the `input` and `change` events the page listens to.
+    pub async fn set_value(&self, label: &str, value: &str) -> anyhow::Result<()> {
+        let e = self.find(Target::Field(label)).await?;
+        let script = "const [e, v] = arguments; e.value = v; \
+                      e.dispatchEvent(new Event('input', { bubbles: true })); \
+                      e.dispatchEvent(new Event('change', { bubbles: true }));";
+        self.client
+            .execute(script, vec![serde_json::to_value(&e)?, serde_json::Value::from(value)])
+            .await
+            .with_context(|| format!("setting \"{label}\" to {value:?}"))?;
+        Ok(())
+    }
+
     /// Chooses the option with this text in the select with this label.
     pub async fn choose(&self, label: &str, option: &str) -> anyhow::Result<()> {
         let e = self.find(Target::Field(label)).await?;

@@ -22,6 +22,8 @@ pub enum Target<'a> {
     Article(&'a str),
     /// A form named exactly so.
     Form(&'a str),
+    /// A list (`ul`/`ol`) named exactly so.
+    List(&'a str),
     /// A live `status` region whose text contains this.
     Status(&'a str),
     /// An `alert` whose text contains this (empty: any alert).
@@ -54,6 +56,7 @@ impl Target<'_> {
             Target::Table(caption) => format!(".//table[caption[normalize-space(.)={}]]", lit(caption)),
             Target::Article(name) => format!(".//*[(self::article or @role='article') and {}]", labelled(name)),
             Target::Form(name) => format!(".//*[(self::form or @role='form') and {}]", labelled(name)),
+            Target::List(name) => format!(".//*[(self::ul or self::ol or @role='list') and {}]", labelled(name)),
             Target::Status(text) => {
                 format!(".//*[(@role='status' or self::output) and contains(normalize-space(.), {})]", lit(text))
             }
@@ -76,6 +79,7 @@ impl fmt::Display for Target<'_> {
             Target::Table(n) => write!(f, "table \"{n}\""),
             Target::Article(n) => write!(f, "article \"{n}\""),
             Target::Form(n) => write!(f, "form \"{n}\""),
+            Target::List(n) => write!(f, "list \"{n}\""),
             Target::Status(t) => write!(f, "status containing \"{t}\""),
             Target::Alert(t) => write!(f, "alert containing \"{t}\""),
             Target::Row { table, containing } => write!(f, "row of table \"{table}\" containing \"{containing}\""),

@@ -78,6 +78,26 @@ impl RequestAccess<'_> {
         b.fill("Ticket", r.ticket).await
     }
 
+    /// Act: asks on someone else's behalf (a sponsor for a contractor).
+    pub async fn act_sponsor(&self, email: &str) -> anyhow::Result<()> {
+        self.0.fill("For", email).await
+    }
+
+    /// Act: ticks these projects (for a project role or a removal).
+    pub async fn act_tick_projects(&self, names: &[&str]) -> anyhow::Result<()> {
+        for n in names {
+            self.0.set_checked(n, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Act: temporary access that ends on a fixed day (`YYYY-MM-DD`) instead of after a duration.
+    pub async fn act_end_on(&self, date: &str) -> anyhow::Result<()> {
+        self.0.set_checked("Temporary access", true).await?;
+        self.0.choose("Access ends", "On a date").await?;
+        self.0.set_value("End date", date).await
+    }
+
     /// Check: the policy facts the form shows for the chosen change (in the status
     /// region "Policy for this change").
     pub async fn check_policy_says(&self, text: &str) -> anyhow::Result<()> {
@@ -130,6 +150,34 @@ impl MyAccess<'_> {
         let text = self.0.text_of(&done).await?;
         self.0.check_gone(Target::Row { table: ACTIVE_GRANTS, containing: change }).await?;
         Ok(text)
+    }
+
+    /// The Ends cell of the grant with this change.
+    pub async fn grant_ends(&self, change: &str) -> anyhow::Result<String> {
+        let changes = self.0.column(ACTIVE_GRANTS, "Change").await?;
+        let ends = self.0.column(ACTIVE_GRANTS, "Ends").await?;
+        let row = changes.iter().position(|c| c.contains(change)).with_context(|| format!("no grant {change:?} in {changes:?}"))?;
+        Ok(ends.get(row).cloned().unwrap_or_default())
+    }
+
+    /// Act: asks to extend the grant (keeping the form's proposed new end, a day after the
+    /// current one); check: the page confirms the extension request.
+    pub async fn act_extend(&self, change: &str, reason: &str) -> anyhow::Result<String> {
+        let row = self.find_grant(change).await?;
+        self.0.click_within(&row, Target::Button("Extend")).await?;
+        let form = self.0.find(Target::Form("Extend access")).await?;
+        self.0.fill("Reason for extending", reason).await?;
+        self.0.click_within(&form, Target::Button("Request extension")).await?;
+        let done = self.0.find(Target::Status("Extension requested")).await?;
+        self.0.text_of(&done).await
+    }
+
+    /// Act: opens the page of my request with this change (from the My requests table).
+    pub async fn act_open_request(&self, change: &str) -> anyhow::Result<()> {
+        let row = self.0.find(Target::Row { table: MY_REQUESTS, containing: change }).await?;
+        let link = row.find(fantoccini::Locator::XPath(".//a")).await.context("the request's link")?;
+        link.click().await?;
+        self.0.check_shown(Target::Heading("Request details")).await
     }
 
     /// Check: the status of my request with this change.
@@ -241,5 +289,43 @@ impl BulkChanges<'_> {
         self.0.click(Target::Button("Apply now")).await?;
         let finished = self.0.find(Target::Status("Finished:")).await?;
         self.0.text_of(&finished).await
+    }
+}
+
+/// One request's page (`/#/requests/{id}`).
+#[derive(Debug)]
+pub struct RequestDetails<'a>(pub &'a Browser);
+
+impl RequestDetails<'_> {
+    pub async fn find_page(&self) -> anyhow::Result<()> {
+        self.0.check_shown(Target::Heading("Request details")).await
+    }
+
+    /// The security checklist's items, each starting `Done:` or `Missing:`.
+    pub async fn checklist(&self) -> anyhow::Result<Vec<String>> {
+        self.0.check_shown(Target::Heading("Security checklist")).await?;
+        let list = self.0.find(Target::List("Security checklist")).await?;
+        let mut items = Vec::new();
+        for li in list.find_all(fantoccini::Locator::XPath("./li")).await? {
+            items.push(self.0.text_of(&li).await?);
+        }
+        Ok(items)
+    }
+}
+
+/// The access diagnosis (`/#/diagnose`).
+#[derive(Debug)]
+pub struct Diagnose<'a>(pub &'a Browser);
+
+impl Diagnose<'_> {
+    /// Act: asks why this person can or cannot see the project; returns the verdict
+    /// card's text.
+    pub async fn act_diagnose(&self, email: &str, project: &str) -> anyhow::Result<String> {
+        self.0.check_shown(Target::Heading("Access diagnosis")).await?;
+        self.0.fill("Email", email).await?;
+        self.0.choose("Project", project).await?;
+        self.0.click(Target::Button("Check access")).await?;
+        let card = self.0.find(Target::Article("Diagnosis")).await?;
+        self.0.text_of(&card).await
     }
 }

@@ -28,12 +28,18 @@ pub const APPROVER: &str = "alice@example.com";
 pub const SECOND_APPROVER: &str = "bob@example.com";
 
 pub async fn spawn_stack() -> TestStack {
+    spawn_stack_with(|_| {}).await
+}
+
+/// A test stack whose configuration `adjust` changes first (e.g. its policy).
+pub async fn spawn_stack_with(adjust: impl FnOnce(&mut StackConfig)) -> TestStack {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 15, 9, 0, 0).unwrap()));
     let mut config = StackConfig::new(dir.path());
     config.sweep_interval = None;
     config.clock = clock.clone();
     config.posthog_retry_base = Duration::from_millis(10);
+    adjust(&mut config);
     let stack = Stack::start(config).await.expect("stack starts");
     TestStack { stack, clock, http: reqwest::Client::new(), _dir: dir }
 }

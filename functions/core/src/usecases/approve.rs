@@ -10,6 +10,16 @@ use crate::types::{Actor, Principal, RequestId, Role};
 
 use super::Hogwarden;
 
+/// What one attempt at recording an approval did.
+enum Recorded {
+    /// Approved, still waiting for more approvals.
+    Pending(AccessRequest),
+    /// Fully approved: to be applied.
+    Approved(AccessRequest),
+    /// The request changed since it was read; read it again.
+    Changed,
+}
+
 impl Hogwarden {
     #[tracing::instrument(skip_all, fields(request_id = %id, approver = %who.email))]
     pub async fn approve(&self, who: &Principal, id: RequestId, reason: Option<String>) -> Result<AccessRequest> {
@@ -24,12 +34,37 @@ impl Hogwarden {
         if !who.has(Role::Approver) {
             return Err(Error::Forbidden("You need the approver role to approve requests.".into()));
         }
+        // A token outlives a departure: the approver must still be in the organization.
+        if self.posthog.find_member(&who.email).await?.is_none() {
+            return Err(Error::Forbidden(
+                "You are no longer an active member of the PostHog organization, so you cannot approve requests.".into(),
+            ));
+        }
         self.approve_as(who.actor(), request, reason).await
     }
 
     /// Records one approval (by a person or by policy) and applies the request once
-    /// enough approvals are in.
+    /// enough approvals are in. When the request changed since it was read (a reminder
+    /// was recorded, or another approver decided at the same moment), it is read again
+    /// and the decision re-checked on the fresh copy, so a reminder never costs an
+    /// approver a "reload" and a second approval never overwrites the first.
     pub(super) async fn approve_as(&self, actor: Actor, mut request: AccessRequest, reason: Option<String>) -> Result<AccessRequest> {
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            let id = request.id;
+            match self.record_approval(&actor, request, &reason).await? {
+                Recorded::Pending(r) => return Ok(r),
+                Recorded::Approved(r) => return self.apply_approved(r).await,
+                Recorded::Changed => {
+                    request = self.store.get_request(id).await?.ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+                }
+            }
+        }
+        Err(Error::Conflict("Someone else decided this request at the same moment; reload it.".into()))
+    }
+
+    /// One conditional write of one approval, with its audit entry.
+    async fn record_approval(&self, actor: &Actor, mut request: AccessRequest, reason: &Option<String>) -> Result<Recorded> {
         let now = self.clock.now();
         if request.status != RequestStatus::Pending {
             return Err(Error::Conflict(format!("The request is already {}.", request.status.as_str())));
@@ -37,7 +72,7 @@ impl Hogwarden {
         if request.expires_at <= now {
             return Err(Error::Conflict("The request expired before it was approved; ask again.".into()));
         }
-        if let Actor::Person(email) = &actor {
+        if let Actor::Person(email) = actor {
             if request.approvals.iter().any(|a| &a.by == email) {
                 return Err(Error::Conflict("You already approved this request.".into()));
             }
@@ -62,15 +97,17 @@ impl Hogwarden {
             "approvals_required": request.approvals_required,
             "baselines": request.baselines,
         });
-        let audit = self.draft(actor, AuditKind::Approved, &request.subject, request.id, None, details);
+        let audit = self.draft(actor.clone(), AuditKind::Approved, &request.subject, request.id, None, details);
         let commit = Commit { requests: vec![Guarded::update(request.clone(), expected)], audit: vec![audit], ..Commit::default() };
-        self.store.commit(commit).await.map_err(|e| match e {
-            Error::Conflict(_) => Error::Conflict("Someone else decided this request at the same moment; reload it.".into()),
-            other => other,
-        })?;
-        if !fully_approved {
-            return Ok(request);
+        match self.store.commit(commit).await {
+            Ok(_) if fully_approved => Ok(Recorded::Approved(request)),
+            Ok(_) => Ok(Recorded::Pending(request)),
+            Err(Error::Conflict(_)) => Ok(Recorded::Changed),
+            Err(e) => Err(e),
         }
+    }
+
+    async fn apply_approved(&self, request: AccessRequest) -> Result<AccessRequest> {
         match self.apply(request.id).await {
             Ok(applied) => Ok(applied),
             // Approved but PostHog is unavailable: the sweep applies it later.

@@ -85,10 +85,10 @@ impl Hogwarden {
         };
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(new.content.as_bytes())));
         for set in self.store.find_change_sets(&who.email, &digest).await? {
-            if let Some(request) = self.store.get_request(set.request_id).await? {
-                if matches!(request.status, RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Applied) {
-                    return Ok((self.progress_of(set, request).await?, false));
-                }
+            if let Some(request) = self.store.get_request(set.request_id).await?
+                && matches!(request.status, RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Applied)
+            {
+                return Ok((self.progress_of(set, request).await?, false));
             }
         }
 
@@ -103,7 +103,9 @@ impl Hogwarden {
         let changes: Vec<AccessChange> =
             plan.items.iter().filter(|i| i.action == PlanAction::Change).filter_map(|i| i.change.clone()).collect();
         if changes.is_empty() {
-            return Err(Error::PolicyViolation("Every row is a no-op: PostHog already shows all of it, so there is nothing to apply.".into()));
+            return Err(Error::PolicyViolation(
+                "Every row is a no-op: PostHog already shows all of it, so there is nothing to apply.".into(),
+            ));
         }
         let justification = match &new.reason {
             Some(r) => Justification::parse(r)?,
@@ -375,11 +377,11 @@ impl Hogwarden {
         let members = self.posthog.list_members().await?;
         let mut roles = HashMap::new();
         for item in &items {
-            if let AccessTarget::Project(p) = item.change.target() {
-                if let std::collections::hash_map::Entry::Vacant(slot) = roles.entry(p) {
-                    let read = self.posthog.project_roles(p).await?;
-                    slot.insert(read.into_iter().map(|(m, r)| (m.to_ascii_lowercase(), r)).collect::<HashMap<_, _>>());
-                }
+            if let AccessTarget::Project(p) = item.change.target()
+                && let std::collections::hash_map::Entry::Vacant(slot) = roles.entry(p)
+            {
+                let read = self.posthog.project_roles(p).await?;
+                slot.insert(read.into_iter().map(|(m, r)| (m.to_ascii_lowercase(), r)).collect::<HashMap<_, _>>());
             }
         }
         Ok(State { members: members.into_iter().map(|m| (m.email.as_str().to_owned(), m)).collect(), roles })
@@ -438,7 +440,9 @@ impl Hogwarden {
             AccessChange::ProjectRole { project, role } => {
                 AccessLevel::Project(self.posthog.set_project_role(member, *project, Some(*role)).await?)
             }
-            AccessChange::RemoveFromProject { project } => AccessLevel::Project(self.posthog.set_project_role(member, *project, None).await?),
+            AccessChange::RemoveFromProject { project } => {
+                AccessLevel::Project(self.posthog.set_project_role(member, *project, None).await?)
+            }
         })
     }
 

@@ -8,12 +8,7 @@ use posthog_sandbox::{NewMember, OrgLevel, SandboxHandle};
 pub fn add_people(sandbox: &SandboxHandle, people: usize) {
     for i in 0..people {
         sandbox
-            .add_member(NewMember {
-                email: email(i),
-                first_name: format!("Bulk{i}"),
-                last_name: "Tester".into(),
-                level: OrgLevel::Member,
-            })
+            .add_member(NewMember { email: email(i), first_name: format!("Bulk{i}"), last_name: "Tester".into(), level: OrgLevel::Member })
             .expect("adding a sandbox member");
     }
 }

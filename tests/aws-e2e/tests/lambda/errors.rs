@@ -112,3 +112,21 @@ async fn a_request_without_authorizer_claims_gets_401_in_the_api_error_shape() {
     assert_eq!(t.sandbox.write_count(), writes);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_path_a_function_does_not_serve_is_a_json_404() {
+    // Arrange: `/api/requests/{proxy+}` sends any sub-path to the grants Lambda.
+    let t = spawn_aws_stack().await;
+
+    // Act
+    let grants = t.call(&t.grants, Some(MEMBER), "GET", "/api/requests/abc/nonsense", None).await;
+    let keys = t.call(&t.key_rotation, Some(MEMBER), "GET", "/api/keys/extra", None).await;
+
+    // Assert
+    for reply in [grants, keys] {
+        assert_eq!(reply.status, 404, "{:?}", reply.body);
+        assert_eq!(reply.code(), "not_found", "{:?}", reply.body);
+        assert_eq!(reply.message(), "There is no such API route.");
+    }
+    t.shutdown().await;
+}

@@ -5,5 +5,6 @@
 mod bulk;
 mod errors;
 mod idempotency;
+mod notifications;
 mod reviews_and_keys;
 mod temporary_elevation;

@@ -3,6 +3,8 @@
 //! `tests/output/browser/<test>/`.
 
 mod bulk_changes;
+mod contractor;
+mod diagnose;
 mod self_approval;
 mod sign_in;
 mod temporary_admin;

@@ -2,7 +2,7 @@
 //! meets PostHog failing. Each must apply or revert exactly once and lose nothing.
 
 use hogwarden_api_types as dto;
-use hogwarden_e2e::{APPROVER, MEMBER, SECOND_APPROVER, spawn_stack};
+use hogwarden_e2e::{APPROVER, MEMBER, SECOND_APPROVER, spawn_stack, spawn_stack_with};
 use posthog_sandbox::FaultKind;
 
 #[tokio::test]
@@ -27,6 +27,28 @@ async fn two_approvals_at_the_same_moment_apply_once() {
     assert_eq!(kinds.iter().filter(|k| *k == "applied").count(), 1);
     let r: dto::RequestDto = t.get(MEMBER, &format!("/api/requests/{}", request.id)).await.json();
     assert_eq!(r.grants.len(), 1, "one grant");
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn when_two_approvals_are_needed_two_approvers_at_the_same_moment_both_count() {
+    // Arrange: policy needs two approvers.
+    let t = spawn_stack_with(|c| c.policy.approvals_required = 2).await;
+    let request = t.request_temporary_admin(MEMBER, 60).await;
+    assert_eq!(request.approvals_required, 2);
+
+    // Act
+    let (a, b) = tokio::join!(t.approve(APPROVER, &request.id), t.approve(SECOND_APPROVER, &request.id));
+
+    // Assert: neither approval is lost to the other's write; the request is applied once.
+    assert_eq!((a.status, b.status), (200, 200), "{:?} / {:?}", a.body, b.body);
+    let r: dto::RequestDto = t.get(MEMBER, &format!("/api/requests/{}", request.id)).await.json();
+    let mut by: Vec<_> = r.approvals.iter().map(|d| d.by.as_str()).collect();
+    by.sort_unstable();
+    assert_eq!(by, [APPROVER, SECOND_APPROVER]);
+    assert_eq!(r.status, "applied");
+    assert_eq!(t.sandbox().member_level(MEMBER), Some(8));
+    assert_eq!(t.audit_kinds().await.iter().filter(|k| *k == "approved").count(), 2);
     t.shutdown().await;
 }
 

@@ -58,3 +58,23 @@ async fn a_removed_approver_is_not_told_and_a_removed_person_gets_nothing() {
     assert!(sent.iter().all(|n| n.to.as_str() != "grace@example.com" && n.to.as_str() != SECOND_APPROVER), "{sent:?}");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_approver_who_left_the_organization_cannot_approve_with_a_token_issued_before() {
+    // Arrange: bob signs in, then leaves the organization.
+    let t = spawn_stack().await;
+    let request = t.request_temporary_admin(MEMBER, 60).await;
+    t.sandbox().remove_member_as(SERVICE_EMAIL, SECOND_APPROVER).expect("bob is removed");
+
+    // Act
+    let refused = t.approve(SECOND_APPROVER, &request.id).await;
+    let allowed = t.approve(APPROVER, &request.id).await;
+
+    // Assert: refused with the reason, nothing recorded for bob; alice still can.
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert!(refused.body.to_string().contains("no longer an active member"), "{:?}", refused.body);
+    assert_eq!(allowed.status, 200, "{:?}", allowed.body);
+    let approved: hogwarden_api_types::RequestDto = t.get(APPROVER, &format!("/api/requests/{}", request.id)).await.json();
+    assert_eq!(approved.approvals.iter().map(|a| a.by.as_str()).collect::<Vec<_>>(), [APPROVER]);
+    t.shutdown().await;
+}
