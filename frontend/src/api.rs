@@ -249,6 +249,62 @@ impl Client {
 }
 
 /// Reads `config.json`, which sits next to `index.html`.
+/// A path segment with the characters review and drift ids hold (`@`, `#`) escaped.
+fn segment(raw: &str) -> String {
+    String::from(js_sys::encode_uri_component(raw))
+}
+
+/// Access reviews and drift (the reviews Lambda).
+impl Client {
+    pub async fn campaigns(&self) -> ApiResult<hogwarden_api_types::CampaignList> {
+        self.get("/api/reviews").await
+    }
+
+    pub async fn open_campaign(&self) -> ApiResult<hogwarden_api_types::CampaignDetail> {
+        self.post("/api/reviews", &hogwarden_api_types::OpenCampaignBody::default()).await
+    }
+
+    pub async fn campaign(&self, id: &str) -> ApiResult<hogwarden_api_types::CampaignDetail> {
+        self.get(&format!("/api/reviews/{}", segment(id))).await
+    }
+
+    pub async fn close_campaign(&self, id: &str) -> ApiResult<hogwarden_api_types::CampaignDetail> {
+        self.post(&format!("/api/reviews/{}/close", segment(id)), &serde_json::json!({})).await
+    }
+
+    pub async fn evidence(&self, id: &str) -> ApiResult<hogwarden_api_types::EvidenceDto> {
+        self.get(&format!("/api/reviews/{}/evidence", segment(id))).await
+    }
+
+    pub async fn review_queue(&self) -> ApiResult<hogwarden_api_types::ReviewQueueDto> {
+        self.get("/api/review-queue").await
+    }
+
+    pub async fn bulk_decide(
+        &self,
+        campaign: &str,
+        body: &hogwarden_api_types::BulkDecideBody,
+    ) -> ApiResult<hogwarden_api_types::BulkDecideResult> {
+        self.post(&format!("/api/reviews/{}/decisions", segment(campaign)), body).await
+    }
+
+    pub async fn drift(&self) -> ApiResult<hogwarden_api_types::DriftReportDto> {
+        self.get("/api/drift").await
+    }
+
+    pub async fn check_drift(&self) -> ApiResult<hogwarden_api_types::DriftReportDto> {
+        self.post("/api/drift/check", &serde_json::json!({})).await
+    }
+
+    pub async fn adopt_drift(&self, id: &str) -> ApiResult<hogwarden_api_types::DriftFindingDto> {
+        self.post(&format!("/api/drift/{}/adopt", segment(id)), &serde_json::json!({})).await
+    }
+
+    pub async fn revert_drift(&self, id: &str) -> ApiResult<RequestDto> {
+        self.post(&format!("/api/drift/{}/revert", segment(id)), &serde_json::json!({})).await
+    }
+}
+
 pub async fn runtime_config() -> ApiResult<RuntimeConfig> {
     let (status, text) = send("GET", "config.json", &[("Accept", "application/json")], None).await?;
     if status != 200 {

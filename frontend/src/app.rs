@@ -23,6 +23,9 @@ pub enum Route {
     Diagnose,
     /// One request's page, `#/requests/{id}` (where notifications link).
     RequestDetail,
+    Reviews,
+    ReviewQueue,
+    Drift,
 }
 
 impl Route {
@@ -35,6 +38,9 @@ impl Route {
             "bulk" => Self::Bulk,
             "diagnose" => Self::Diagnose,
             "requests" => Self::RequestDetail,
+            "reviews" => Self::Reviews,
+            "review-queue" => Self::ReviewQueue,
+            "drift" => Self::Drift,
             _ => Self::Request,
         }
     }
@@ -49,6 +55,9 @@ impl Route {
             Self::Bulk => "#/bulk",
             Self::Diagnose => "#/diagnose",
             Self::RequestDetail => "#/my-access",
+            Self::Reviews => "#/reviews",
+            Self::ReviewQueue => "#/review-queue",
+            Self::Drift => "#/drift",
         }
     }
 
@@ -62,6 +71,9 @@ impl Route {
             Self::Bulk => "Bulk changes",
             Self::Diagnose => "Access diagnosis",
             Self::RequestDetail => "Request details",
+            Self::Reviews => "Access reviews",
+            Self::ReviewQueue => "My reviews",
+            Self::Drift => "Drift",
         }
     }
 }
@@ -225,6 +237,11 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
         links.push(Route::Bulk);
     }
     links.push(Route::Audit);
+    links.push(Route::ReviewQueue);
+    if is("admin") {
+        links.push(Route::Reviews);
+        links.push(Route::Drift);
+    }
     Effect::new(move || {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&format!("{} · Hogwarden", route.get().title()));
@@ -281,6 +298,9 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                     Some(id) => view! { <pages::request_detail::RequestDetailPage id=id /> }.into_any(),
                     None => view! { <h1>"Request details"</h1><p class="empty">"No request was named in the address."</p> }.into_any(),
                 },
+                Route::Reviews => view! { <pages::reviews::CampaignsPage /> }.into_any(),
+                Route::ReviewQueue => view! { <pages::reviews::QueuePage /> }.into_any(),
+                Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),
             }}
         </main>
     }

@@ -10,7 +10,8 @@
 //! - `package`: the four Lambda zips for AWS (arm64), as infra/template.yaml names them.
 //! - `bench`: figures, not pass/fail tests: the bulk apply rate against PostHog's
 //!   limit (1,000 rows), the expiry sweep's read cost on a large
-//!   table, each Lambda's zip size and its cold init time.
+//!   table, the PostHog calls and time of opening an access review over 2,000
+//!   members, each Lambda's zip size and its cold init time.
 //!
 //! Each task installs what it needs if it is missing, and says what it is doing.
 
@@ -191,6 +192,16 @@ fn bench() -> Result<(), String> {
         "bench: bulk apply (1,000 rows, sandbox at 8 requests/s)",
         "cargo",
         &["run", "--quiet", "--package", "hogwarden-local", "--example", "bulk_bench"],
+    ) {
+        failed.push(e);
+    }
+
+    // (a2) Opening an access review over 2,000 members and 20 projects in the sandbox:
+    // PostHog calls and time.
+    if let Err(e) = step(
+        "bench: opening an access review (2,000 members, 20 projects, sandbox)",
+        "cargo",
+        &["run", "--quiet", "--release", "--package", "hogwarden-e2e", "--example", "review_open"],
     ) {
         failed.push(e);
     }

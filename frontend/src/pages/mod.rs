@@ -9,6 +9,7 @@ pub mod my_access;
 pub mod overview;
 pub mod request;
 pub mod request_detail;
+pub mod reviews;
 
 /// A `datetime-local` value (the reader's local time) as RFC 3339 UTC.
 pub fn local_to_utc(raw: &str) -> Option<String> {

@@ -516,3 +516,6 @@ pub struct BulkItemDto {
     pub read_back: Option<String>,
     pub error: Option<String>,
 }
+
+mod reviews;
+pub use reviews::*;

@@ -31,10 +31,22 @@ pub enum AuditKind {
     Extended,
     /// Someone was reminded: access ending soon, or a request waiting for approval.
     Reminded,
+    /// A reviewer decided an access review item.
+    ReviewDecided,
+    /// An access review item went to another reviewer.
+    ReviewReassigned,
+    /// An access review campaign closed.
+    ReviewClosed,
+    /// The first drift check recorded PostHog's access as the ledger's baseline.
+    DriftBaseline,
+    /// A drift check found access that differs from the ledger.
+    DriftDetected,
+    /// An admin accepted drift into the ledger.
+    DriftAdopted,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 19] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -48,6 +60,12 @@ impl AuditKind {
         Self::ServiceKeyRejected,
         Self::Extended,
         Self::Reminded,
+        Self::ReviewDecided,
+        Self::ReviewReassigned,
+        Self::ReviewClosed,
+        Self::DriftBaseline,
+        Self::DriftDetected,
+        Self::DriftAdopted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +83,12 @@ impl AuditKind {
             Self::ServiceKeyRejected => "service_key_rejected",
             Self::Extended => "extended",
             Self::Reminded => "reminded",
+            Self::ReviewDecided => "review_decided",
+            Self::ReviewReassigned => "review_reassigned",
+            Self::ReviewClosed => "review_closed",
+            Self::DriftBaseline => "drift_baseline",
+            Self::DriftDetected => "drift_detected",
+            Self::DriftAdopted => "drift_adopted",
         }
     }
 

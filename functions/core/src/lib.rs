@@ -13,6 +13,7 @@ pub mod model;
 pub mod policy;
 pub mod ports;
 pub mod recipients;
+pub mod reviews;
 pub mod types;
 pub mod usecases;
 

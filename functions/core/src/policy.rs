@@ -65,6 +65,9 @@ pub struct Policy {
     /// whatever its changes; a smaller one follows the rules per change.
     #[serde(default = "default_bulk_approval_over")]
     pub bulk_approval_over: usize,
+    /// Access reviews and drift detection.
+    #[serde(default)]
+    pub reviews: crate::reviews::ReviewPolicy,
 }
 
 fn default_bulk_approval_over() -> usize {
@@ -98,6 +101,7 @@ impl Default for Policy {
             reminder_days_before: default_reminder_days(),
             approver_reminder_minutes: default_approver_reminder(),
             bulk_approval_over: default_bulk_approval_over(),
+            reviews: crate::reviews::ReviewPolicy::default(),
         }
     }
 }
@@ -140,6 +144,7 @@ impl Policy {
         if !(1..=100).contains(&self.max_changes_per_request) {
             return Err(PolicyError("max_changes_per_request must be between 1 and 100".into()));
         }
+        self.reviews.validate().map_err(PolicyError)?;
         Ok(())
     }
 

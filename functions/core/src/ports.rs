@@ -100,6 +100,9 @@ pub trait Store: Send + Sync {
     async fn find_change_sets(&self, requester: &Email, digest: &str) -> Result<Vec<ChangeSet>>;
     /// Every item of a change set, in `seq` order, read consistently.
     async fn list_change_items(&self, id: RequestId) -> Result<Vec<ChangeItem>>;
+    /// Review campaigns, their items, the ledger and drift findings (their own access
+    /// patterns, in [`crate::reviews::ReviewStore`]).
+    fn reviews(&self) -> &dyn crate::reviews::ReviewStore;
 }
 
 // ---------------------------------------------------------------- PostHog
@@ -252,6 +255,13 @@ pub trait PostHog: Send + Sync {
         project: ProjectId,
         role: Option<ProjectRole>,
     ) -> Result<Option<ProjectRole>, PostHogError>;
+    /// Changes to memberships and access rules since `since`, from PostHog's activity
+    /// log, oldest first. A PostHog without the activity log (a plan without audit
+    /// logs) answers an empty list: who and when are then unknown.
+    async fn access_activity(&self, since: DateTime<Utc>) -> Result<Vec<crate::reviews::ActivityRecord>, PostHogError> {
+        let _ = since;
+        Ok(Vec::new())
+    }
 }
 
 // ---------------------------------------------------------------- Vault

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use hogwarden_core::Hogwarden;
-use hogwarden_core::types::Actor;
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
@@ -36,10 +35,15 @@ pub enum Task {
     /// Apply approved bulk change sets, resuming where the last run stopped, within
     /// the invocation's time budget (reverts).
     BulkApply,
+    /// Remind reviewers of open access review items (reviews).
+    ReviewReminders,
+    /// Compare PostHog's access with Hogwarden's ledger (reviews).
+    DriftCheck,
 }
 
 impl Task {
-    pub const ALL: [Task; 5] = [Task::Sweep, Task::QuarterlyReview, Task::KeyCheck, Task::Remind, Task::BulkApply];
+    pub const ALL: [Task; 7] =
+        [Task::Sweep, Task::QuarterlyReview, Task::KeyCheck, Task::Remind, Task::BulkApply, Task::ReviewReminders, Task::DriftCheck];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -48,6 +52,8 @@ impl Task {
             Task::KeyCheck => "key_check",
             Task::Remind => "remind",
             Task::BulkApply => "bulk_apply",
+            Task::ReviewReminders => "review_reminders",
+            Task::DriftCheck => "drift_check",
         }
     }
 
@@ -128,7 +134,11 @@ impl Handler {
 
     /// Who has what over HTTP, and the quarterly access snapshot on schedule.
     pub fn reviews(stack: &AwsStack) -> Self {
-        Self::new(hogwarden_api::reviews_router(stack.api.clone()), stack.app.clone(), &[Task::QuarterlyReview])
+        Self::new(
+            hogwarden_api::reviews_router(stack.api.clone()),
+            stack.app.clone(),
+            &[Task::QuarterlyReview, Task::ReviewReminders, Task::DriftCheck],
+        )
     }
 
     /// The keys Hogwarden holds over HTTP, and the service-key check on schedule.
@@ -186,7 +196,9 @@ impl Handler {
         tracing::info!(task = task.name(), scheduled_time = %input.scheduled_time, execution_id = %input.execution_id, "scheduled task");
         let outcome = match task {
             Task::Sweep => self.sweep().await?,
-            Task::QuarterlyReview => self.quarterly_review().await?,
+            Task::QuarterlyReview => self.quarterly_review(input.scheduled_time).await?,
+            Task::ReviewReminders => self.review_reminders().await?,
+            Task::DriftCheck => self.drift_check().await?,
             Task::KeyCheck => self.key_check().await?,
             Task::Remind => self.remind().await?,
             Task::BulkApply => self.bulk_apply().await?,
@@ -235,24 +247,42 @@ impl Handler {
 }
 
 impl Handler {
-    /// Records who has what in the audit log: the evidence a review starts from.
-    async fn quarterly_review(&self) -> Result<Value, HandlerError> {
-        let (_, counts) = self
+    /// Opens the quarter's access review with its snapshot of who has what (recorded
+    /// in the audit log). Once per quarter: a retried or repeated schedule finds the
+    /// campaign (a conditional write) and records nothing twice.
+    async fn quarterly_review(&self, scheduled_time: DateTime<Utc>) -> Result<Value, HandlerError> {
+        let (campaign, opened) = self
             .app
-            .access_snapshot(Actor::System("quarterly-review".into()))
+            .open_scheduled_campaign(scheduled_time)
             .await
             .map_err(|source| HandlerError::TaskFailed { task: "quarterly_review", source })?;
+        let s = &campaign.summary;
         let outcome = serde_json::json!({
-            "members": counts.members,
-            "owners": counts.owners,
-            "admins": counts.admins,
-            "org_members": counts.org_members,
-            "projects": counts.projects,
-            "project_roles": counts.project_roles,
-            "temporary_grants": counts.temporary_grants,
+            "campaign": campaign.id,
+            "opened": opened,
+            "members": s.total_members,
+            "owners": s.owners.len(),
+            "admins": s.admins.len(),
+            "org_members": s.members.len() + s.viewers.len(),
+            "viewers": s.viewers.len(),
+            "projects": s.projects.len(),
+            "items": campaign.item_count,
         });
-        tracing::info!(counts = %outcome, "access snapshot recorded");
+        tracing::info!(counts = %outcome, "quarterly access review");
         Ok(outcome)
+    }
+
+    async fn review_reminders(&self) -> Result<Value, HandlerError> {
+        let report = self.app.remind_reviewers().await.map_err(|source| HandlerError::TaskFailed { task: "review_reminders", source })?;
+        Ok(serde_json::json!({ "campaigns": report.campaigns, "reviewers_told": report.reviewers_told }))
+    }
+
+    async fn drift_check(&self) -> Result<Value, HandlerError> {
+        let report = self.app.check_drift().await.map_err(|source| HandlerError::TaskFailed { task: "drift_check", source })?;
+        if !report.findings.is_empty() {
+            tracing::warn!(findings = report.findings.len(), "access differs from Hogwarden's ledger");
+        }
+        Ok(serde_json::json!({ "baseline_taken": report.baseline_taken, "findings": report.findings.len() }))
     }
 
     /// Asks PostHog whether Hogwarden's key still works. A rejected key is an answer

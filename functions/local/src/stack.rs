@@ -106,6 +106,22 @@ impl Stack {
             // The demo organization's approvers are told of requests waiting for them.
             policy.approvers = demo::approvers();
         }
+        if let Some(s) = &sandbox {
+            // The demo organization's review: its name in the evidence, Hogwarden's own
+            // service account left out, the demo approvers as named reviewers.
+            let defaults = hogwarden_core::reviews::ReviewPolicy::default();
+            if policy.reviews.organization_name == defaults.organization_name {
+                policy.reviews.organization_name = s.organization_name();
+            }
+            if let Ok(bot) = hogwarden_core::types::Email::parse(posthog_sandbox::SERVICE_EMAIL)
+                && !policy.reviews.excluded.contains(&bot)
+            {
+                policy.reviews.excluded.push(bot);
+            }
+            if policy.reviews.named_reviewers.is_empty() {
+                policy.reviews.named_reviewers = demo::approvers();
+            }
+        }
         let notifier = notifier(&config.notify, outbox.clone())?;
         let app = Hogwarden { store, posthog, clock: config.clock.clone(), notifier, policy: Arc::new(policy), web_url: url.clone() };
 
@@ -128,6 +144,10 @@ impl Stack {
         let sweeper = config.sweep_interval.map(|every| {
             let app = app.clone();
             tokio::spawn(async move {
+                // Review work (the quarter's campaign, reviewer reminders, the drift
+                // check) runs hourly on the same timer, not on every sweep tick.
+                let review_every = std::time::Duration::from_secs(3600);
+                let mut last_review: Option<tokio::time::Instant> = None;
                 let mut tick = tokio::time::interval(every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
@@ -152,6 +172,10 @@ impl Stack {
                         }
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "reminders failed; they run again on the next tick"),
+                    }
+                    if last_review.is_none_or(|t| t.elapsed() >= review_every) {
+                        last_review = Some(tokio::time::Instant::now());
+                        run_review_jobs(&app).await;
                     }
                 }
             })
@@ -269,4 +293,24 @@ async fn openid_configuration(State(s): State<LocalState>) -> Json<serde_json::V
         "jwks_uri": format!("{}/.well-known/jwks.json", s.issuer.issuer()),
         "id_token_signing_alg_values_supported": ["ES256"],
     }))
+}
+
+/// The reviews Lambda's scheduled work, on the local timer: open the quarter's campaign
+/// (once per quarter), remind reviewers, check drift. Each logs and carries on.
+async fn run_review_jobs(app: &Hogwarden) {
+    match app.open_scheduled_campaign(app.clock.now()).await {
+        Ok((c, true)) => tracing::info!(campaign = %c.id, items = c.item_count, "access review opened"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "opening the quarter's access review failed; the next run retries"),
+    }
+    match app.remind_reviewers().await {
+        Ok(r) if r.reviewers_told > 0 => tracing::info!(reviewers = r.reviewers_told, "review reminders"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "review reminders failed; the next run retries"),
+    }
+    match app.check_drift().await {
+        Ok(r) if !r.findings.is_empty() => tracing::warn!(findings = r.findings.len(), "access differs from Hogwarden's ledger"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "the drift check failed; the next run retries"),
+    }
 }

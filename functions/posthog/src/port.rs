@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use hogwarden_core::ports::{AccessSource, EffectiveAccess, Invitation, KeyCheck, Member, PostHog, PostHogError, Project};
+use hogwarden_core::reviews::ActivityRecord;
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 
 use crate::client::PostHogClient;
@@ -233,6 +234,22 @@ impl PostHog for PostHogClient {
             .into_iter()
             .map(|i| to_invitation(i, now).map_err(PostHogError::Unavailable))
             .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn access_activity(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<ActivityRecord>, PostHogError> {
+        let entries = self.access_activity_since(since).await?;
+        Ok(entries
+            .into_iter()
+            .map(|e| ActivityRecord {
+                at: e.created_at,
+                actor: e.user.and_then(|u| u.email).and_then(|m| Email::parse(&m).ok()),
+                scope: e.scope,
+                item_id: e.item_id.unwrap_or_default(),
+                project: e.team_id.and_then(|t| ProjectId::new(t).ok()),
+                name: e.detail.and_then(|d| d.name),
+            })
+            .collect())
     }
 
     #[tracing::instrument(skip_all)]

@@ -264,6 +264,35 @@ pub struct ErrorBody {
     pub attr: Option<String>,
 }
 
+/// One entry of the activity log (`ActivityLogSerializer`), as much of it as
+/// Hogwarden reads: who, when, what kind of thing, which one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActivityLogEntry {
+    #[serde(default)]
+    pub user: Option<ActivityUser>,
+    pub scope: String,
+    #[serde(default)]
+    pub item_id: Option<String>,
+    #[serde(default)]
+    pub team_id: Option<i64>,
+    #[serde(default)]
+    pub detail: Option<ActivityDetail>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The acting user of an activity-log entry (`UserBasic`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActivityUser {
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActivityDetail {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! Who has what (API Gateway HTTP API) and the quarterly access snapshot (EventBridge Scheduler, `{"task":"quarterly_review",...}`).
+//! Who has what, access review campaigns and drift (API Gateway HTTP API); the quarterly review, reviewer reminders and the drift check (EventBridge Scheduler `{"task":"quarterly_review"|"review_reminders"|"drift_check",...}`).
 //! Wiring only: everything it runs lives in hogwarden-lambda and hogwarden-api.
 
 use hogwarden_lambda::{AwsStack, Config, Handler};

@@ -204,6 +204,32 @@ pub fn audit_entry_sk(at: DateTime<Utc>, s: u64) -> String {
 /// The partition of chain locators.
 pub const CHAIN_PK: &str = "AUDIT#CHAIN";
 
+// ---------------------------------------------------------------- reviews and drift
+//
+// | item | PK | SK | GSI1PK / GSI1SK |
+// |---|---|---|---|
+// | campaign | `REVIEW#<id>` | `CAMPAIGN` | `REVIEWS` / `<opened_at>#<id>` (campaigns newest first) |
+// | review item | `REVIEW#<id>` | `ITEM#<person>#<target>` | |
+// | ledger entry | `LEDGER` | `<person>#<target>` | |
+// | ledger head | `LEDGER-HEAD` | `HEAD` | |
+// | drift finding | `DRIFT` | `<person>#<target>` | |
+
+pub fn campaign_pk(id: &hogwarden_core::reviews::CampaignId) -> String {
+    format!("REVIEW#{id}")
+}
+
+pub const CAMPAIGN_SK: &str = "CAMPAIGN";
+pub const CAMPAIGNS_PK: &str = "REVIEWS";
+pub const ITEM_PREFIX: &str = "ITEM#";
+
+pub fn item_sk(id: &str) -> String {
+    format!("{ITEM_PREFIX}{id}")
+}
+
+pub const LEDGER_PK: &str = "LEDGER";
+pub const LEDGER_HEAD_PK: &str = "LEDGER-HEAD";
+pub const DRIFT_PK: &str = "DRIFT";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,8 @@
 pub mod error;
 mod items;
 pub mod keys;
-pub mod store;
+mod reviews;
+mod store;
 pub mod vault;
 
 pub use error::StoreError;

@@ -42,7 +42,7 @@ const HEAD_ATTEMPTS: u32 = 25;
 
 /// The first pause before sealing again; it grows with each attempt, plus jitter,
 /// so racing writers spread out instead of colliding again in step.
-const HEAD_BACKOFF: Duration = Duration::from_millis(5);
+pub(crate) const HEAD_BACKOFF: Duration = Duration::from_millis(5);
 
 /// A page size for reads without a caller's limit.
 const PAGE: i32 = 1000;
@@ -51,13 +51,13 @@ const PAGE: i32 = 1000;
 const BATCH_GET: usize = 100;
 
 /// BatchWriteItem writes at most 25 items per call.
-const BATCH_WRITE: usize = 25;
+pub(crate) const BATCH_WRITE: usize = 25;
 
 /// The DynamoDB-backed [`Store`]. Cheap to clone; clones share the client and the
 /// read counter.
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
+    pub(crate) client: Client,
     table: Arc<str>,
     sweep_reads: Arc<AtomicU64>,
 }
@@ -129,7 +129,7 @@ pub async fn create_table(client: &Client, table: &str) -> std::result::Result<(
 }
 
 /// A sort-key condition of a query.
-enum SortKey {
+pub(crate) enum SortKey {
     Any,
     Between(String, String),
     After(String),
@@ -137,7 +137,7 @@ enum SortKey {
 }
 
 /// One query: a partition of the table or of an index, a sort-key range, an order.
-struct Query {
+pub(crate) struct Query {
     /// `None` = the base table, which is read strongly consistent.
     index: Option<usize>,
     pk: String,
@@ -146,32 +146,32 @@ struct Query {
 }
 
 impl Query {
-    fn on(index: usize, pk: String) -> Self {
+    pub(crate) fn on(index: usize, pk: String) -> Self {
         Self { index: Some(index), pk, sk: SortKey::Any, forward: true }
     }
 
-    fn base(pk: impl Into<String>) -> Self {
+    pub(crate) fn base(pk: impl Into<String>) -> Self {
         Self { index: None, pk: pk.into(), sk: SortKey::Any, forward: true }
     }
 
-    fn sk(self, sk: SortKey) -> Self {
+    pub(crate) fn sk(self, sk: SortKey) -> Self {
         Self { sk, ..self }
     }
 
-    fn newest_first(self) -> Self {
+    pub(crate) fn newest_first(self) -> Self {
         Self { forward: false, ..self }
     }
 }
 
 /// The record guards of a commit, in transaction order, for naming a failed one.
-struct RecordGuard {
-    what: &'static str,
-    id: String,
-    expected: Option<u64>,
+pub(crate) struct RecordGuard {
+    pub(crate) what: &'static str,
+    pub(crate) id: String,
+    pub(crate) expected: Option<u64>,
 }
 
 /// The version a guarded write must carry: one more than expected, or 1 when new.
-fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> std::result::Result<(), StoreError> {
+pub(crate) fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> std::result::Result<(), StoreError> {
     let required = expected.map_or(Some(1), |v| v.checked_add(1));
     if required != Some(written) {
         return Err(StoreError::Contract(format!(
@@ -183,7 +183,7 @@ fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> s
 }
 
 /// A conditional `Put` of a guarded record.
-fn guarded_put(table: &str, item: Item, expected: Option<u64>) -> std::result::Result<TransactWriteItem, StoreError> {
+pub(crate) fn guarded_put(table: &str, item: Item, expected: Option<u64>) -> std::result::Result<TransactWriteItem, StoreError> {
     let put = Put::builder().table_name(table).set_item(Some(item));
     let put = match expected {
         None => put.condition_expression("attribute_not_exists(PK)"),
@@ -273,39 +273,9 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Writes items with `BatchWriteItem`, 25 at a time, retrying unprocessed ones.
-    async fn batch_put(&self, all: Vec<Item>) -> std::result::Result<(), StoreError> {
-        for chunk in all.chunks(BATCH_WRITE) {
-            let mut requests = Vec::with_capacity(chunk.len());
-            for item in chunk {
-                let put =
-                    PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-            let mut pending = HashMap::from([(self.table.to_string(), requests)]);
-            let mut wait = HEAD_BACKOFF;
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                pending = out.unprocessed_items.unwrap_or_default();
-                pending.retain(|_, writes| !writes.is_empty());
-                if !pending.is_empty() {
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Runs a query to the end or until `limit` items, following `LastEvaluatedKey`.
     /// Queries on the sweep path add their `ScannedCount` to [`Self::reads`].
-    async fn query(&self, q: &Query, limit: usize, sweep: bool) -> std::result::Result<Vec<Item>, StoreError> {
+    pub(crate) async fn query(&self, q: &Query, limit: usize, sweep: bool) -> std::result::Result<Vec<Item>, StoreError> {
         let mut found: Vec<Item> = Vec::new();
         self.query_each(q, limit, sweep, |item| {
             found.push(item);
@@ -382,7 +352,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn get(&self, key: Item) -> std::result::Result<Option<Item>, StoreError> {
+    pub(crate) async fn get(&self, key: Item) -> std::result::Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -440,6 +410,30 @@ impl DynamoStore {
             return Ok(None);
         };
         Ok(Some((items::number(&item, items::HEAD_SEQ, "audit head")?, items::string(&item, items::HEAD_HASH, "audit head")?.to_owned())))
+    }
+
+    /// Writes guarded records and the commit's audit entries in one transaction,
+    /// sealing again while the chain head moves under it.
+    pub(crate) async fn commit_with_audit(
+        &self,
+        records: &[TransactWriteItem],
+        guards: &[RecordGuard],
+        commit: &Commit,
+    ) -> Result<Vec<AuditEntry>> {
+        let mut wait = HEAD_BACKOFF;
+        for attempt in 1..=HEAD_ATTEMPTS {
+            match self.try_commit(records, guards, commit).await? {
+                Ok(sealed) => return Ok(sealed),
+                Err(Cancelled::Record(i)) => return Err(conflict(&guards[i]).into()),
+                Err(_) => {
+                    tracing::debug!(attempt, "the audit head moved; sealing again");
+                    let jitter = Duration::from_millis(rand::random_range(0..=wait.as_millis().try_into().unwrap_or(50)));
+                    tokio::time::sleep(wait + jitter).await;
+                    wait = (wait * 2).min(Duration::from_millis(200));
+                }
+            }
+        }
+        Err(StoreError::Busy(format!("the chain head moved {HEAD_ATTEMPTS} times while this change was being written")).into())
     }
 
     /// One attempt at a commit: seal onto the current head, write everything at once.
@@ -561,20 +555,7 @@ impl Store for DynamoStore {
             records.push(guarded_put(&self.table, items::change_item_item(record)?, *expected_version)?);
             guards.push(RecordGuard { what: "change item", id, expected: *expected_version });
         }
-        let mut wait = HEAD_BACKOFF;
-        for attempt in 1..=HEAD_ATTEMPTS {
-            match self.try_commit(&records, &guards, &commit).await? {
-                Ok(sealed) => return Ok(sealed),
-                Err(Cancelled::Record(i)) => return Err(conflict(&guards[i]).into()),
-                Err(_) => {
-                    tracing::debug!(attempt, "the audit head moved; sealing again");
-                    let jitter = Duration::from_millis(rand::random_range(0..=wait.as_millis().try_into().unwrap_or(50)));
-                    tokio::time::sleep(wait + jitter).await;
-                    wait = (wait * 2).min(Duration::from_millis(200));
-                }
-            }
-        }
-        Err(StoreError::Busy(format!("the chain head moved {HEAD_ATTEMPTS} times while this change was being written")).into())
+        self.commit_with_audit(&records, &guards, &commit).await
     }
 
     async fn get_request(&self, id: RequestId) -> Result<Option<AccessRequest>> {
@@ -738,6 +719,10 @@ impl Store for DynamoStore {
             tracing::warn!(missing = locators.len() - found.len(), "audit entries named by the chain are missing");
         }
         Ok(found.iter().map(items::audit_from).collect::<std::result::Result<_, _>>()?)
+    }
+
+    fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
+        self
     }
 }
 

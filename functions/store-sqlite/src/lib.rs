@@ -22,6 +22,7 @@
 
 mod changesets;
 mod error;
+mod reviews;
 mod rows;
 mod schema;
 mod store;
@@ -30,6 +31,8 @@ mod vault;
 // Unit tests use its fixtures too.
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod review_conformance;
 
 pub use error::{StoreError, VaultError};
 pub use store::SqliteStore;

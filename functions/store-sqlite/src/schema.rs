@@ -85,7 +85,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_request ON audit (request_id, at);
     CREATE INDEX audit_by_actor ON audit (actor, at);
     "#,
-    // 2: bulk change sets and their items.
+    // 2: access reviews and drift (crate::reviews): each record whole as JSON, keyed
+    // like the DynamoDB table (`REVIEW#<campaign>` holds a campaign and its items).
+    r#"
+    CREATE TABLE review_records (
+        partition   TEXT NOT NULL,
+        sort        TEXT NOT NULL,
+        listed      TEXT,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body)),
+        PRIMARY KEY (partition, sort)
+    ) WITHOUT ROWID;
+    -- Campaigns newest first.
+    CREATE INDEX review_records_listed ON review_records (sort, listed) WHERE listed IS NOT NULL;
+    "#,
+    // 3: bulk change sets and their items.
     r#"
     CREATE TABLE change_sets (
         id          TEXT PRIMARY KEY NOT NULL REFERENCES requests (id),
@@ -173,7 +187,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 5);
+        assert_eq!(tables, 6);
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl SqliteStore {
 
     /// Runs `op` with the connection on the blocking pool, trying again a few times
     /// if another process holds the write lock.
-    async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
@@ -119,7 +119,7 @@ struct PreparedCommit {
 
 /// The version a guarded write must carry: one more than expected, or 1 when new.
 /// Anything else is the caller's bug, caught before it can corrupt the guard.
-fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> Result<Option<i64>, StoreError> {
+pub(crate) fn check_version(what: &str, id: &str, written: u64, expected: Option<u64>) -> Result<Option<i64>, StoreError> {
     let required = expected.map_or(Some(1), |v| v.checked_add(1));
     if required != Some(written) {
         return Err(StoreError::Contract(format!(
@@ -266,7 +266,7 @@ fn guard_failed(tx: &Transaction<'_>, what: &str, table: &str, id: &str, expecte
 }
 
 /// Seals each draft onto the chain head read inside the transaction and appends it.
-fn append_audit(tx: &Transaction<'_>, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
+pub(crate) fn append_audit(tx: &Transaction<'_>, drafts: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
     if drafts.is_empty() {
         return Ok(Vec::new());
     }
@@ -494,6 +494,10 @@ impl Store for SqliteStore {
     async fn list_change_items(&self, id: RequestId) -> Result<Vec<ChangeItem>> {
         let id = id.to_string();
         Ok(self.run(move |conn| changesets::list_items(conn, &id)).await?)
+    }
+
+    fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
+        self
     }
 }
 

@@ -8,6 +8,7 @@ mod bulk_sets;
 mod diagnose;
 mod meta;
 mod requests;
+mod reviews;
 mod revoke;
 
 use axum::Router;
@@ -26,6 +27,11 @@ pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use requests::{
     __path_approve, __path_create_request, __path_deny, __path_export_request, __path_extend_grant, __path_get_request, __path_inbox,
     __path_list_grants, __path_my_requests,
+};
+pub(crate) use reviews::{
+    __path_adopt_drift, __path_bulk_decide, __path_check_drift, __path_close_campaign, __path_decide_item, __path_drift_report,
+    __path_evidence, __path_evidence_csv, __path_evidence_markdown, __path_get_campaign, __path_list_campaigns, __path_open_campaign,
+    __path_reassign_item, __path_revert_drift, __path_review_queue,
 };
 pub(crate) use revoke::__path_revoke_grant;
 
@@ -63,7 +69,24 @@ pub(crate) fn meta(state: ApiState) -> Router {
 }
 
 pub(crate) fn reviews(state: ApiState) -> Router {
-    Router::new().route("/api/access", get(access::access_overview)).route("/api/diagnose", get(diagnose::diagnose)).with_state(state)
+    Router::new()
+        .route("/api/access", get(access::access_overview))
+        .route("/api/diagnose", get(diagnose::diagnose))
+        .route("/api/reviews", get(reviews::list_campaigns).post(reviews::open_campaign))
+        .route("/api/reviews/{id}", get(reviews::get_campaign))
+        .route("/api/reviews/{id}/close", post(reviews::close_campaign))
+        .route("/api/reviews/{id}/decisions", post(reviews::bulk_decide))
+        .route("/api/reviews/{id}/items/{item}/decision", post(reviews::decide_item))
+        .route("/api/reviews/{id}/items/{item}/reassign", post(reviews::reassign_item))
+        .route("/api/reviews/{id}/evidence", get(reviews::evidence))
+        .route("/api/reviews/{id}/evidence/csv", get(reviews::evidence_csv))
+        .route("/api/reviews/{id}/evidence/markdown", get(reviews::evidence_markdown))
+        .route("/api/review-queue", get(reviews::review_queue))
+        .route("/api/drift", get(reviews::drift_report))
+        .route("/api/drift/check", post(reviews::check_drift))
+        .route("/api/drift/{id}/adopt", post(reviews::adopt_drift))
+        .route("/api/drift/{id}/revert", post(reviews::revert_drift))
+        .with_state(state)
 }
 
 pub(crate) fn keys(state: ApiState) -> Router {

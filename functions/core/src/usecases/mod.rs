@@ -5,9 +5,11 @@
 mod apply;
 mod approve;
 mod bulk_apply;
+mod campaign;
 mod checklist;
 mod deny;
 mod diagnose;
+mod drift;
 mod extend;
 mod overview;
 mod queries;
@@ -24,8 +26,10 @@ use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
 pub use bulk_apply::{BulkRunReport, NewChangeSet};
+pub use campaign::{Evidence, ReviewRemindReport};
 pub use checklist::Checklist;
 pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
+pub use drift::DriftReport;
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;

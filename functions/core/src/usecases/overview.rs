@@ -132,7 +132,7 @@ impl Hogwarden {
         Ok(check)
     }
 
-    async fn read_access(&self) -> Result<AccessOverview> {
+    pub(super) async fn read_access(&self) -> Result<AccessOverview> {
         let generated_at = self.clock.now();
         let mut members = self.posthog.list_members().await?;
         members.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));

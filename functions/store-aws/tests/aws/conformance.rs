@@ -3,3 +3,9 @@
 use crate::harness::fresh_store;
 
 hogwarden_store_sqlite::store_conformance_tests!(fresh_store);
+
+mod reviews {
+    use super::fresh_store;
+
+    hogwarden_store_sqlite::review_conformance_tests!(fresh_store);
+}

@@ -21,6 +21,12 @@ async fn fresh_store() -> (Arc<dyn Store>, TempDir) {
 
 hogwarden_store_sqlite::store_conformance_tests!(fresh_store);
 
+mod reviews {
+    use super::fresh_store;
+
+    hogwarden_store_sqlite::review_conformance_tests!(fresh_store);
+}
+
 /// A store on a new file plus the file's path, for raw-SQL access.
 fn store_on_file() -> (SqliteStore, PathBuf, TempDir) {
     let dir = TempDir::new().expect("temporary folder");

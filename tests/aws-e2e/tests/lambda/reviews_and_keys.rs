@@ -85,3 +85,30 @@ async fn the_hourly_remind_schedule_reaches_the_reverts_lambda_and_reminds_once(
     assert!(audit.entries.iter().any(|e| e.kind == "reminded" && e.request_id.as_deref() == Some(request.id.as_str())));
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_retried_quarterly_schedule_opens_the_campaign_once_and_the_reminder_and_drift_tasks_run() {
+    // Arrange
+    let t = spawn_aws_stack().await;
+    let at = Utc.with_ymd_and_hms(2026, 4, 1, 7, 0, 0).unwrap();
+
+    // Act: the schedule fires, and EventBridge retries it; then the other review tasks.
+    let first = invoke(&t.reviews, scheduler_event("quarterly_review", at, "exec-q2")).await.expect("opened");
+    let retried = invoke(&t.reviews, scheduler_event("quarterly_review", at, "exec-q2")).await.expect("found");
+    let reminders = invoke(&t.reviews, scheduler_event("review_reminders", at, "exec-r1")).await.expect("reminders run");
+    let baseline = invoke(&t.reviews, scheduler_event("drift_check", at, "exec-d1")).await.expect("drift checked");
+    let campaigns = t.call(&t.reviews, Some(APPROVER), "GET", "/api/reviews", None).await;
+
+    // Assert: one campaign and one snapshot in DynamoDB, whatever the retries.
+    assert_eq!(first["outcome"]["campaign"], "2026-q2", "{first}");
+    assert_eq!(first["outcome"]["opened"], true, "{first}");
+    assert_eq!(retried["outcome"]["opened"], false, "{retried}");
+    assert_eq!(retried["outcome"]["items"], first["outcome"]["items"]);
+    let audit = t.audit().await;
+    assert_eq!(audit.entries.iter().filter(|e| e.kind == "access_snapshot").count(), 1);
+    assert_eq!(reminders["outcome"]["campaigns"], 0, "nothing is due for a reminder on the opening day");
+    assert_eq!(baseline["outcome"]["baseline_taken"], true, "{baseline}");
+    assert_eq!(campaigns.status, 200, "{:?}", campaigns.body);
+    assert_eq!(campaigns.json::<dto::CampaignList>().campaigns.len(), 1);
+    t.shutdown().await;
+}

@@ -5,6 +5,7 @@
 mod bulk_changes;
 mod contractor;
 mod diagnose;
+mod reviews;
 mod self_approval;
 mod sign_in;
 mod temporary_admin;

@@ -13,5 +13,6 @@ mod extensions;
 mod notifications;
 mod openapi;
 mod rate_limit;
+mod reviews;
 mod scenarios;
 mod temporary_elevation;
