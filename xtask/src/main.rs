@@ -9,7 +9,7 @@
 //! - `size`: the release front end's WASM size, raw and gzipped, against its budget.
 //! - `package`: the four Lambda zips for AWS (arm64), as infra/template.yaml names them.
 //! - `bench`: figures, not pass/fail tests: the bulk apply rate against PostHog's
-//!   limit (1,000 rows), the expiry sweep's read cost on a large
+//!   limit (1,000 rows), a leaked-key alert's response time, the expiry sweep's read cost on a large
 //!   table, the PostHog calls and time of opening an access review over 2,000
 //!   members, each Lambda's zip size and its cold init time.
 //!
@@ -196,7 +196,16 @@ fn bench() -> Result<(), String> {
         failed.push(e);
     }
 
-    // (a2) Opening an access review over 2,000 members and 20 projects in the sandbox:
+    // (a3) Leaked-key alert → key rotated, stored and audited (local stack, sandbox at 50 ms).
+    if let Err(e) = step(
+        "bench: leaked-key alert → rotated, stored and audited (100 alerts, local stack, 50 ms sandbox)",
+        "cargo",
+        &["run", "--quiet", "--package", "hogwarden-e2e", "--example", "leak_response"],
+    ) {
+        failed.push(e);
+    }
+
+    // (a4) Opening an access review over 2,000 members and 20 projects in the sandbox:
     // PostHog calls and time.
     if let Err(e) = step(
         "bench: opening an access review (2,000 members, 20 projects, sandbox)",

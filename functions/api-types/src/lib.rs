@@ -517,5 +517,7 @@ pub struct BulkItemDto {
     pub error: Option<String>,
 }
 
+mod keys;
+pub use keys::{AlertReportDto, LeakActionDto, ServiceKeyBody};
 mod reviews;
 pub use reviews::*;

@@ -25,11 +25,29 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct ApiState {
     pub app: Hogwarden,
     pub auth: Arc<AuthMode>,
+    /// Leaked-key webhooks (`POST /webhooks/{provider}`); `None` answers 503.
+    pub leaks: Option<Arc<hogwarden_core::usecases::LeakResponse>>,
+    /// Replacing Hogwarden's own key (`PUT /api/keys/service`).
+    pub service_keys: Option<Arc<hogwarden_core::usecases::ServiceKeys>>,
 }
 
 impl ApiState {
     pub fn new(app: Hogwarden, auth: AuthMode) -> Self {
-        Self { app, auth: Arc::new(auth) }
+        Self { app, auth: Arc::new(auth), leaks: None, service_keys: None }
+    }
+
+    /// Answers leaked-key webhooks with `leaks`.
+    #[must_use]
+    pub fn with_leaks(mut self, leaks: hogwarden_core::usecases::LeakResponse) -> Self {
+        self.leaks = Some(Arc::new(leaks));
+        self
+    }
+
+    /// Lets admins replace Hogwarden's key with `keys`.
+    #[must_use]
+    pub fn with_service_keys(mut self, keys: hogwarden_core::usecases::ServiceKeys) -> Self {
+        self.service_keys = Some(Arc::new(keys));
+        self
     }
 }
 

@@ -14,7 +14,7 @@ use hogwarden_api_types as dto;
     info(title = "Hogwarden API", description = "Self-service, audited access management for PostHog."),
     paths(bulk_plan, bulk_submit, bulk_get_set, bulk_apply, create_request, my_requests, get_request, export_request, approve, deny, inbox, list_grants, extend_grant, revoke_grant, list_audit, verify_audit, export_audit, get_me, get_policy, list_projects, access_overview, list_keys, diagnose,
         list_campaigns, open_campaign, get_campaign, close_campaign, decide_item, bulk_decide, reassign_item, review_queue, evidence,
-        evidence_csv, evidence_markdown, drift_report, check_drift, adopt_drift, revert_drift),
+        evidence_csv, evidence_markdown, drift_report, check_drift, adopt_drift, revert_drift, receive_webhook, replace_service_key),
     components(schemas(dto::ErrorBody, dto::ErrorDetail, dto::ChangeDto, dto::CreateRequest, dto::ApproveBody, dto::DenyBody, dto::DecisionDto,
         dto::RequestDto, dto::GrantDto, dto::RequestList, dto::GrantList, dto::AuditEntryDto, dto::VerificationDto, dto::AuditList,
         dto::PolicyDto, dto::MaxDurationsDto, dto::NeedsApprovalDto, dto::MeDto, dto::ProjectDto, dto::ProjectList, dto::AccessOverviewDto,
@@ -23,7 +23,8 @@ use hogwarden_api_types as dto;
         dto::BulkPlanBody, dto::BulkPlanDto, dto::BulkPlanItemDto, dto::BulkSubmitBody, dto::BulkSetDto, dto::BulkItemDto, dto::DiagnosisDto, dto::DiagnosisCheckDto,
         dto::AccessSummaryDto, dto::CampaignCountsDto, dto::CampaignDto, dto::CampaignList, dto::ReviewItemDto, dto::CampaignDetail,
         dto::ReviewQueueDto, dto::OpenCampaignBody, dto::DecideBody, dto::BulkDecideBody, dto::RefusedItemDto, dto::BulkDecideResult,
-        dto::ReassignBody, dto::EvidenceDto, dto::DriftFindingDto, dto::DriftReportDto)),
+        dto::ReassignBody, dto::EvidenceDto, dto::DriftFindingDto, dto::DriftReportDto,
+        dto::AlertReportDto, dto::LeakActionDto, dto::ServiceKeyBody)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

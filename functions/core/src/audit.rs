@@ -31,6 +31,10 @@ pub enum AuditKind {
     Extended,
     /// Someone was reminded: access ending soon, or a request waiting for approval.
     Reminded,
+    /// A step of a key rotation (created, promoted, old key deleted, a failed test).
+    KeyRotation,
+    /// A leaked-key alert or a rejected stored key, and what Hogwarden did about it.
+    KeyAlert,
     /// A reviewer decided an access review item.
     ReviewDecided,
     /// An access review item went to another reviewer.
@@ -46,7 +50,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -60,6 +64,8 @@ impl AuditKind {
         Self::ServiceKeyRejected,
         Self::Extended,
         Self::Reminded,
+        Self::KeyRotation,
+        Self::KeyAlert,
         Self::ReviewDecided,
         Self::ReviewReassigned,
         Self::ReviewClosed,
@@ -83,6 +89,8 @@ impl AuditKind {
             Self::ServiceKeyRejected => "service_key_rejected",
             Self::Extended => "extended",
             Self::Reminded => "reminded",
+            Self::KeyRotation => "key_rotation",
+            Self::KeyAlert => "key_alert",
             Self::ReviewDecided => "review_decided",
             Self::ReviewReassigned => "review_reassigned",
             Self::ReviewClosed => "review_closed",

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bulk;
 pub mod changeset;
 pub mod error;
+pub mod keys;
 pub mod model;
 pub mod policy;
 pub mod ports;
@@ -16,6 +17,7 @@ pub mod recipients;
 pub mod reviews;
 pub mod types;
 pub mod usecases;
+pub mod webhooks;
 
 pub use error::Error;
 pub use usecases::Hogwarden;

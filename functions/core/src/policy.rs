@@ -68,6 +68,33 @@ pub struct Policy {
     /// Access reviews and drift detection.
     #[serde(default)]
     pub reviews: crate::reviews::ReviewPolicy,
+    /// Key rotation and personal-key reminders.
+    #[serde(default)]
+    pub keys: KeyPolicy,
+}
+
+/// How long an old project secret key keeps working after rotation, and when people
+/// are reminded about their personal API keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyPolicy {
+    /// Minutes the previous project secret key stays in PostHog after a rotation, so
+    /// consumers that cached it keep working while they move to the new one.
+    pub secret_key_grace_minutes: i64,
+    /// Owners are reminded to roll personal API keys older than this (days since
+    /// created or last rolled).
+    pub personal_key_max_age_days: i64,
+    /// Owners are reminded to delete personal API keys unused this long (days).
+    pub personal_key_unused_days: i64,
+    /// Vault names of the project secret keys Hogwarden rotates (a leaked `phs_` value is
+    /// matched against them).
+    pub managed_secrets: Vec<String>,
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        Self { secret_key_grace_minutes: 24 * 60, personal_key_max_age_days: 90, personal_key_unused_days: 30, managed_secrets: Vec::new() }
+    }
 }
 
 fn default_bulk_approval_over() -> usize {
@@ -101,6 +128,7 @@ impl Default for Policy {
             reminder_days_before: default_reminder_days(),
             approver_reminder_minutes: default_approver_reminder(),
             bulk_approval_over: default_bulk_approval_over(),
+            keys: KeyPolicy::default(),
             reviews: crate::reviews::ReviewPolicy::default(),
         }
     }

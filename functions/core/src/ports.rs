@@ -283,6 +283,9 @@ pub trait Vault: Send + Sync {
     async fn stage_pending(&self, name: &str, version_id: &str, value: SecretString) -> Result<()>;
     /// Makes the pending version `version_id` current (the old current becomes previous).
     async fn promote(&self, name: &str, version_id: &str) -> Result<()>;
+    /// One version by id, with the stages it carries (`None` when there is no such
+    /// version). Rotation steps use it to tell a retried step from a new one.
+    async fn version(&self, name: &str, version_id: &str) -> Result<Option<(SecretString, Vec<Stage>)>>;
 }
 
 // ---------------------------------------------------------------- Clock

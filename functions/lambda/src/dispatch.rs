@@ -10,6 +10,8 @@ use std::sync::Arc;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use hogwarden_core::Hogwarden;
+use hogwarden_core::keys::RotationStep;
+use hogwarden_core::usecases::KeyRotation;
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
@@ -85,6 +87,16 @@ pub enum HandlerError {
         "the scheduled input is not valid ({0}); a schedule's Input must be {{\"task\":\"...\",\"scheduled_time\":\"<aws.scheduler.scheduled-time>\",\"execution_id\":\"<aws.scheduler.execution-id>\"}}"
     )]
     BadScheduledInput(String),
+    #[error(
+        "the Secrets Manager rotation event is not valid ({0}); it must be {{\"Step\":\"createSecret|setSecret|testSecret|finishSecret\",\"SecretId\":\"...\",\"ClientRequestToken\":\"...\"}}"
+    )]
+    BadRotationEvent(String),
+    #[error("this function does not rotate secrets; point the secret's rotation at the key-rotation function")]
+    NotARotationFunction,
+    #[error(
+        "the {step} step of the rotation of {secret} failed: {source}; AWSCURRENT is unchanged and Secrets Manager's next attempt resumes"
+    )]
+    RotationFailed { step: &'static str, secret: String, source: hogwarden_core::Error },
     #[error("unknown scheduled task '{task}'; this function runs: {runs}")]
     UnknownTask { task: String, runs: String },
     #[error("the {task} task failed: {source}; nothing was lost, its next run retries")]
@@ -102,6 +114,9 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::BadHttpEvent(_) => "BadHttpEvent",
             HandlerError::BadScheduledInput(_) => "BadScheduledInput",
             HandlerError::UnknownTask { .. } => "UnknownTask",
+            HandlerError::BadRotationEvent(_) => "BadRotationEvent",
+            HandlerError::NotARotationFunction => "NotARotationFunction",
+            HandlerError::RotationFailed { .. } => "RotationFailed",
             HandlerError::TaskFailed { .. } => "TaskFailed",
             HandlerError::SweepIncomplete { .. } => "SweepIncomplete",
         };
@@ -115,11 +130,13 @@ pub struct Handler {
     router: Router,
     app: Hogwarden,
     tasks: Vec<Task>,
+    /// Set on the key-rotation function: Secrets Manager's rotation events run here.
+    rotation: Option<KeyRotation>,
 }
 
 impl Handler {
     pub fn new(router: Router, app: Hogwarden, tasks: &[Task]) -> Self {
-        Self { router, app, tasks: tasks.to_vec() }
+        Self { router, app, tasks: tasks.to_vec(), rotation: None }
     }
 
     /// Requests, approvals, the inbox, grants and the audit log; no schedule.
@@ -141,9 +158,12 @@ impl Handler {
         )
     }
 
-    /// The keys Hogwarden holds over HTTP, and the service-key check on schedule.
+    /// The keys Hogwarden holds over HTTP, the service-key check on schedule, and
+    /// Secrets Manager's rotation steps for project secret keys.
     pub fn key_rotation(stack: &AwsStack) -> Self {
-        Self::new(hogwarden_api::keys_router(stack.api.clone()), stack.app.clone(), &[Task::KeyCheck])
+        let mut handler = Self::new(hogwarden_api::keys_router(stack.api.clone()), stack.app.clone(), &[Task::KeyCheck]);
+        handler.rotation = Some(stack.rotation.clone());
+        handler
     }
 
     /// Handles one invocation, whatever its source.
@@ -155,6 +175,8 @@ impl Handler {
                 self.http(&payload, context).await
             } else if payload.get("task").is_some() {
                 self.scheduled(payload).await
+            } else if payload.get("Step").is_some() && payload.get("SecretId").is_some() {
+                self.rotation_step(payload).await
             } else {
                 let fields = match &payload {
                     Value::Object(map) => map.keys().take(10).map(String::as_str).collect::<Vec<_>>().join(", "),
@@ -296,6 +318,37 @@ impl Handler {
             tracing::error!(fingerprint = %check.fingerprint, "PostHog rejects Hogwarden's key; an admin must store a new one");
         }
         Ok(serde_json::json!({ "fingerprint": check.fingerprint, "accepted": check.accepted }))
+    }
+}
+
+/// Secrets Manager's rotation event (`SecretsManagerSecretRotationEvent`, plus the
+/// `RotationToken` current AWS docs add for cross-account rotation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RotationEvent {
+    step: String,
+    secret_id: String,
+    client_request_token: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    rotation_token: Option<String>,
+}
+
+impl Handler {
+    async fn rotation_step(&self, payload: Value) -> Result<Value, HandlerError> {
+        let rotation = self.rotation.as_ref().ok_or(HandlerError::NotARotationFunction)?;
+        let event: RotationEvent = serde_json::from_value(payload).map_err(|e| HandlerError::BadRotationEvent(e.to_string()))?;
+        let step = RotationStep::parse(&event.step)
+            .ok_or_else(|| HandlerError::BadRotationEvent(format!("unknown step '{}'", event.step.chars().take(32).collect::<String>())))?;
+        if event.client_request_token.is_empty() || event.client_request_token.len() > 64 {
+            return Err(HandlerError::BadRotationEvent("ClientRequestToken must be 1 to 64 characters".into()));
+        }
+        tracing::info!(step = step.as_str(), secret = %event.secret_id, token = %event.client_request_token, "rotation step");
+        let outcome = rotation
+            .step(&event.secret_id, step, &event.client_request_token)
+            .await
+            .map_err(|source| HandlerError::RotationFailed { step: step.as_str(), secret: event.secret_id.clone(), source })?;
+        Ok(serde_json::json!({ "step": step.as_str(), "outcome": outcome }))
     }
 }
 

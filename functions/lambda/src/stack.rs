@@ -9,7 +9,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use hogwarden_api::{ApiState, AuthMode};
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
-use hogwarden_posthog::{PostHogClient, PostHogConfig};
+use hogwarden_core::usecases::{KeyRotation, LeakResponse, ServiceKeys};
+use hogwarden_core::webhooks::DeliveryLog;
+use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
 
 use crate::config::{Config, ConfigError};
@@ -25,6 +27,8 @@ pub struct AwsStack {
     pub api: ApiState,
     /// The Secrets Manager vault (the key-rotation function works on it).
     pub vault: Arc<SecretsManagerVault>,
+    /// Project secret key rotation (Secrets Manager's four steps) on that vault.
+    pub rotation: KeyRotation,
 }
 
 /// Why a Lambda could not start. The messages say what to fix and carry no secret.
@@ -125,7 +129,9 @@ impl AwsStackBuilder {
             Some(sdk) => sdk,
             None => aws_config::load_defaults(BehaviorVersion::latest()).await,
         };
-        let store: Arc<dyn Store> = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
+        let dynamo = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone()));
+        let store: Arc<dyn Store> = dynamo.clone();
+        let deliveries: Arc<dyn DeliveryLog> = dynamo;
         let vault = Arc::new(SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk)));
 
         let secret = config.posthog_key_secret.clone();
@@ -139,7 +145,11 @@ impl AwsStackBuilder {
         if let Some(delay) = posthog_retry_base {
             posthog.backoff.min_delay = delay;
         }
-        let posthog: Arc<dyn PostHog> = Arc::new(PostHogClient::new(posthog)?);
+        // A warm container follows the secret: after PostHog answers 401 it re-reads
+        // AWSCURRENT and switches to a newer key an admin (or a rotation) stored.
+        let vault_port: Arc<dyn Vault> = vault.clone();
+        let client = Arc::new(RefreshingClient::new(posthog, vault_port, config.posthog_key_secret.clone())?);
+        let posthog: Arc<dyn PostHog> = client.clone();
 
         let notifier: Arc<dyn Notifier> = match (notifier, &config.email_from) {
             (Some(n), _) => n,
@@ -157,7 +167,15 @@ impl AwsStackBuilder {
             policy: Arc::new(config.policy),
             web_url: config.web_url.as_str().trim_end_matches('/').to_owned(),
         };
-        let api = ApiState::new(app.clone(), AuthMode::Gateway);
-        Ok(AwsStack { app, api, vault })
+        let rotation = KeyRotation::new(app.clone(), vault.clone(), client.clone());
+        let leaks = LeakResponse::new(rotation.clone(), vault.clone(), deliveries, client.clone(), config.posthog_key_secret.clone())
+            .managing(app.policy.keys.managed_secrets.clone())
+            .with_github(Arc::new(GitHubAlertsClient::new(
+                url::Url::parse("https://api.github.com").expect("a constant URL"),
+                vault.clone(),
+            )));
+        let service_keys = ServiceKeys::new(app.clone(), vault.clone(), config.posthog_key_secret.clone(), client);
+        let api = ApiState::new(app.clone(), AuthMode::Gateway).with_leaks(leaks).with_service_keys(service_keys);
+        Ok(AwsStack { app, api, vault, rotation })
     }
 }

@@ -56,6 +56,9 @@ pub struct StackConfig {
     /// 480/minute and 4800/hour (a sandbox with its time scaled down, a benchmark).
     pub posthog_rate_limits: Option<(hogwarden_posthog::RateLimit, hogwarden_posthog::RateLimit)>,
     pub notify: NotifyConfig,
+    /// GitHub's REST API (for `secret_scanning_alert` webhooks): `https://api.github.com`,
+    /// or a sandbox in tests. The token lives in the vault (`hogwarden/github-token`).
+    pub github_api: url::Url,
 }
 
 impl std::fmt::Debug for StackConfig {
@@ -86,6 +89,7 @@ impl StackConfig {
             posthog_retry_base: Duration::from_millis(200),
             posthog_rate_limits: None,
             notify: NotifyConfig::default(),
+            github_api: url::Url::parse("https://api.github.com").expect("a constant URL"),
         }
     }
 }

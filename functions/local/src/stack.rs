@@ -13,8 +13,9 @@ use hogwarden_api::{ApiError, ApiJson, ApiState, AuthMode, JwtVerifier};
 use hogwarden_api_types as dto;
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
+use hogwarden_core::usecases::{KeyRotation, LeakResponse, ServiceKeys};
 use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
-use hogwarden_posthog::{PostHogClient, PostHogConfig};
+use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
 use posthog_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use secrecy::SecretString;
@@ -51,6 +52,12 @@ pub struct StackHandle {
     /// The in-process sandbox, when the stack started one.
     pub sandbox: Option<SandboxHandle>,
     pub database: PathBuf,
+    /// Project secret key rotation (the four Secrets Manager steps, driven locally).
+    pub rotation: KeyRotation,
+    /// Leaked-key alerts (what `POST /webhooks/{provider}` runs).
+    pub leaks: LeakResponse,
+    /// The local vault (0600 file).
+    pub vault: Arc<FileVault>,
     server: JoinHandle<()>,
     sweeper: Option<JoinHandle<()>>,
     bulk_runner: Option<JoinHandle<()>>,
@@ -96,10 +103,15 @@ impl Stack {
             ph.burst = burst;
             ph.sustained = sustained;
         }
-        let posthog: Arc<dyn PostHog> = Arc::new(PostHogClient::new(ph)?);
+        // The client follows the vault: after a 401 it re-reads the key (an admin may
+        // have stored a new one since start-up).
+        let vault_port: Arc<dyn Vault> = vault.clone();
+        let client = Arc::new(RefreshingClient::new(ph, vault_port.clone(), POSTHOG_KEY_SECRET)?);
+        let posthog: Arc<dyn PostHog> = client.clone();
 
         let database = config.data_dir.join("hogwarden.db");
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&database)?);
+        let sqlite = Arc::new(SqliteStore::open(&database)?);
+        let store: Arc<dyn Store> = sqlite.clone();
         let outbox = if config.notify.log { OutboxNotifier::default() } else { OutboxNotifier::quiet() };
         let mut policy = config.policy.clone();
         if policy.approvers.is_empty() && matches!(config.posthog, PostHogTarget::Sandbox { .. }) {
@@ -127,7 +139,15 @@ impl Stack {
 
         let issuer = Arc::new(LocalIssuer::load_or_create(&config.data_dir, url.clone(), AUDIENCE)?);
         let verifier = JwtVerifier::from_jwks(issuer.jwks_json(), issuer.issuer(), AUDIENCE)?;
-        let api = hogwarden_api::router(ApiState::new(app.clone(), AuthMode::Verify(verifier)));
+        // Project secret key rotation runs the same four steps Secrets Manager drives in AWS.
+        let rotation = KeyRotation::new(app.clone(), vault_port.clone(), client.clone());
+        let leaks = LeakResponse::new(rotation.clone(), vault_port, sqlite, client.clone(), POSTHOG_KEY_SECRET)
+            .managing(app.policy.keys.managed_secrets.clone())
+            .with_github(Arc::new(GitHubAlertsClient::new(config.github_api.clone(), vault.clone())));
+        let service_keys = ServiceKeys::new(app.clone(), vault.clone(), POSTHOG_KEY_SECRET, client);
+        let api = hogwarden_api::router(
+            ApiState::new(app.clone(), AuthMode::Verify(verifier)).with_leaks(leaks.clone()).with_service_keys(service_keys),
+        );
         let mut router = local_routes(LocalState { issuer: issuer.clone() }).merge(api);
         if let Some(dir) = &config.frontend_dir {
             let index = dir.join("index.html");
@@ -199,7 +219,7 @@ impl Stack {
             })
         });
 
-        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, server, sweeper, bulk_runner })
+        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, rotation, leaks, vault, server, sweeper, bulk_runner })
     }
 }
 

@@ -40,7 +40,7 @@ pub struct PostHogClient {
 }
 
 pub(crate) struct Inner {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     pub(crate) config: PostHogConfig,
     fingerprint: String,
     budget: Arc<Budget>,
@@ -57,17 +57,17 @@ impl std::fmt::Debug for PostHogClient {
 }
 
 /// A request ready to go out, kept whole so it can be sent again.
-struct Call {
-    method: Method,
-    url: Url,
-    body: Option<Vec<u8>>,
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) body: Option<Vec<u8>>,
     /// A DELETE that answers 404 after an attempt that may have reached PostHog has
     /// done its job: the earlier attempt deleted it.
-    gone_is_done: bool,
+    pub(crate) gone_is_done: bool,
 }
 
 /// A successful answer.
-enum Reply {
+pub(crate) enum Reply {
     Body(Vec<u8>),
     NoContent,
 }
@@ -258,13 +258,13 @@ impl PostHogClient {
     }
 
     /// `/api/projects/{id}/<action>/`: `{id}` is the project's own id, not a parent.
-    fn project_url(&self, project: ProjectId, action: &str) -> Result<Url, ClientError> {
+    pub(crate) fn project_url(&self, project: ProjectId, action: &str) -> Result<Url, ClientError> {
         self.url(&["api", "projects", &project.get().to_string(), action], &[])
     }
 
     /// `base_url` + segments (each percent-encoded, so an id cannot change the path)
     /// + a trailing slash, as Django's routes expect.
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, ClientError> {
+    pub(crate) fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, ClientError> {
         let mut url = self.inner.config.base_url.clone();
         url.set_query(None);
         url.set_fragment(None);
@@ -283,7 +283,7 @@ impl PostHogClient {
     /// the offset; PostHog's `next` link only says whether there is more. It is never
     /// requested, so a `next` pointing at another host (a misconfigured proxy, or
     /// worse) cannot receive the key.
-    async fn list_all<T: DeserializeOwned>(&self, path: &[&str], filters: &[(&str, &str)]) -> Result<Vec<T>, ClientError> {
+    pub(crate) async fn list_all<T: DeserializeOwned>(&self, path: &[&str], filters: &[(&str, &str)]) -> Result<Vec<T>, ClientError> {
         let limit = self.inner.config.page_size.to_string();
         let mut items = Vec::new();
         let mut offset: u64 = 0;
@@ -322,7 +322,7 @@ impl PostHogClient {
     }
 
     /// Sends a call until it succeeds, fails for good, or runs out of patience.
-    async fn execute(&self, call: Call) -> Result<Reply, ClientError> {
+    pub(crate) async fn execute(&self, call: Call) -> Result<Reply, ClientError> {
         let config = &self.inner.config;
         let mut backoff = ExponentialBuilder::new()
             .with_min_delay(config.backoff.min_delay)
@@ -467,17 +467,17 @@ impl PostHogClient {
 }
 
 impl Call {
-    fn get(url: Url) -> Self {
+    pub(crate) fn get(url: Url) -> Self {
         Self { method: Method::GET, url, body: None, gone_is_done: false }
     }
 
-    fn json(method: Method, url: Url, body: &impl Serialize) -> Result<Self, ClientError> {
+    pub(crate) fn json(method: Method, url: Url, body: &impl Serialize) -> Result<Self, ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::Decode(format!("cannot encode the request: {e}")))?;
         Ok(Self { method, url, body: Some(body), gone_is_done: false })
     }
 }
 
-fn decode<T: DeserializeOwned>(reply: Reply) -> Result<T, ClientError> {
+pub(crate) fn decode<T: DeserializeOwned>(reply: Reply) -> Result<T, ClientError> {
     match reply {
         Reply::Body(body) => serde_json::from_slice(&body).map_err(|e| ClientError::Decode(e.to_string())),
         Reply::NoContent => Err(ClientError::Decode("PostHog answered without a body where one was expected".into())),

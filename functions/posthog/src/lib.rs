@@ -14,11 +14,16 @@
 mod client;
 mod config;
 mod error;
+mod github;
+mod keys;
 mod limiter;
 mod port;
+mod refresh;
 pub mod wire;
 
 pub use client::PostHogClient;
 pub use config::{Backoff, DEFAULT_VIEWER_RESOURCES, EU_CLOUD, PostHogConfig, RateLimit, US_CLOUD};
 pub use error::{ApiError, ApiErrorKind, ClientError};
+pub use github::{GITHUB_TOKEN_SECRET, GitHubAlertsClient};
 pub use limiter::fingerprint;
+pub use refresh::RefreshingClient;

@@ -2,7 +2,8 @@
 //! (layout in [`keys`]), and [`SecretsManagerVault`], the `Vault` port on AWS Secrets
 //! Manager. Both map every SDK error into [`hogwarden_core::Error`] through [`error`].
 
-pub mod error;
+pub mod deliveries;
+mod error;
 mod items;
 pub mod keys;
 mod reviews;

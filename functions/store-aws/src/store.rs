@@ -62,6 +62,12 @@ pub struct DynamoStore {
     sweep_reads: Arc<AtomicU64>,
 }
 
+impl DynamoStore {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
 impl std::fmt::Debug for DynamoStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DynamoStore").field("table", &self.table).finish_non_exhaustive()

@@ -52,6 +52,15 @@ impl SecretsManagerVault {
         }
     }
 
+    /// Whether the version holds a value (a version RotateSecret announced may not yet).
+    async fn has_value(&self, name: &str, version_id: &str) -> std::result::Result<bool, StoreError> {
+        match self.client.get_secret_value().secret_id(name).version_id(version_id).send().await {
+            Ok(out) => Ok(out.secret_string.is_some() || out.secret_binary.is_some()),
+            Err(err) if matches!(err.as_service_error(), Some(GetSecretValueError::ResourceNotFoundException(_))) => Ok(false),
+            Err(err) => Err(StoreError::secrets("GetSecretValue", err)),
+        }
+    }
+
     /// Moves `stage` to `to` (or removes it with `None`) from `from`.
     async fn move_stage(&self, name: &str, stage: &str, to: Option<&str>, from: Option<&str>) -> std::result::Result<(), StoreError> {
         self.client
@@ -86,8 +95,10 @@ impl Vault for SecretsManagerVault {
     #[tracing::instrument(skip_all, fields(name = %name, version_id = %version_id))]
     async fn stage_pending(&self, name: &str, version_id: &str, value: SecretString) -> Result<()> {
         match self.versions(name).await? {
-            // Retried createSecret step: the version exists, so the value is not replaced.
-            Some(versions) if versions.contains_key(version_id) => return Ok(()),
+            // Retried createSecret step: the version holds a value, so it is not replaced.
+            // (RotateSecret itself lists the token's version before createSecret has put
+            // a value in it; that version still gets its value below.)
+            Some(versions) if versions.contains_key(version_id) && self.has_value(name, version_id).await? => return Ok(()),
             Some(_) => {}
             None => {
                 // Created without a value so that every value goes through the same
@@ -125,5 +136,25 @@ impl Vault for SecretsManagerVault {
             self.move_stage(name, PENDING, None, Some(version_id)).await?;
         }
         Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(name = %name, version_id = %version_id))]
+    async fn version(&self, name: &str, version_id: &str) -> Result<Option<(SecretString, Vec<Stage>)>> {
+        let Some(versions) = self.versions(name).await? else { return Ok(None) };
+        let Some(labels) = versions.get(version_id) else { return Ok(None) };
+        let stages = labels
+            .iter()
+            .filter_map(|l| match l.as_str() {
+                CURRENT => Some(Stage::Current),
+                PENDING => Some(Stage::Pending),
+                PREVIOUS => Some(Stage::Previous),
+                _ => None,
+            })
+            .collect();
+        match self.client.get_secret_value().secret_id(name).version_id(version_id).send().await {
+            Ok(out) => Ok(out.secret_string.map(|v| (SecretString::from(v), stages))),
+            Err(err) if matches!(err.as_service_error(), Some(GetSecretValueError::ResourceNotFoundException(_))) => Ok(None),
+            Err(err) => Err(StoreError::secrets("GetSecretValue", err).into()),
+        }
     }
 }

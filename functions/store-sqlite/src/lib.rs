@@ -21,6 +21,7 @@
 //! any adapter.
 
 mod changesets;
+mod deliveries;
 mod error;
 mod reviews;
 mod rows;

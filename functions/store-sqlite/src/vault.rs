@@ -172,6 +172,21 @@ impl Vault for FileVault {
         .await?;
         Ok(())
     }
+
+    async fn version(&self, name: &str, version_id: &str) -> Result<Option<(SecretString, Vec<Stage>)>> {
+        let name = secret_name(name)?;
+        let version_id = version_name(version_id)?;
+        let inner = Arc::clone(&self.inner);
+        let found = tokio::task::spawn_blocking(move || {
+            let _guard = inner.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut doc = inner.load()?;
+            let versions = doc.secrets.remove(&name).unwrap_or_default();
+            Ok::<_, VaultError>(versions.into_iter().find(|v| v.id == version_id).map(|v| (v.value, vec![v.stage])))
+        })
+        .await
+        .map_err(|e| VaultError::Worker(e.to_string()))??;
+        Ok(found)
+    }
 }
 
 /// Makes `versions[index]` current: the current one becomes previous and the old

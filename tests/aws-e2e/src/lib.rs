@@ -49,6 +49,8 @@ pub struct AwsTestStack {
     pub reverts_other_container: Handler,
     pub reviews: Handler,
     pub key_rotation: Handler,
+    /// The key-rotation container's rotation use case (to enrol a project key).
+    pub rotation: hogwarden_core::usecases::KeyRotation,
     pub clock: Arc<ManualClock>,
     pub sandbox: SandboxHandle,
     pub config: Config,
@@ -94,13 +96,15 @@ pub async fn spawn_aws_stack() -> AwsTestStack {
             .await
             .expect("the Lambda starts")
     };
+    let key_stack = container().await;
     AwsTestStack {
         grants: Handler::grants(&container().await),
         grants_other_container: Handler::grants(&container().await),
         reverts: Handler::reverts(&container().await),
         reverts_other_container: Handler::reverts(&container().await),
         reviews: Handler::reviews(&container().await),
-        key_rotation: Handler::key_rotation(&container().await),
+        key_rotation: Handler::key_rotation(&key_stack),
+        rotation: key_stack.rotation.clone(),
         clock,
         sandbox,
         config,

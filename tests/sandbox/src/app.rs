@@ -51,6 +51,7 @@ struct Shared {
     throttle: Mutex<Throttle>,
     faults: Mutex<Faults>,
     requests: Mutex<Vec<RecordedRequest>>,
+    keyring: Mutex<crate::keyring::KeyRing>,
     writes: AtomicUsize,
     base_url: RwLock<String>,
     service_key: String,
@@ -84,6 +85,7 @@ impl SandboxState {
             throttle: Mutex::new(Throttle::new(config.rate_limit)),
             faults: Mutex::new(Faults::new(config.faults.clone(), fault_seed)),
             requests: Mutex::new(Vec::new()),
+            keyring: Mutex::new(crate::keyring::KeyRing::default()),
             writes: AtomicUsize::new(0),
             base_url: RwLock::new("http://testserver".to_owned()),
             service_key: seeded.service_key,
@@ -95,6 +97,12 @@ impl SandboxState {
     /// The store, locked.
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.shared.store)
+    }
+
+    /// Project secret keys, captured events and leaked-key emails, locked. Never hold it
+    /// together with [`Self::store`] unless the store was locked first.
+    pub(crate) fn keyring(&self) -> MutexGuard<'_, crate::keyring::KeyRing> {
+        lock(&self.shared.keyring)
     }
 
     /// The organization's uuid.

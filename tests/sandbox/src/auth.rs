@@ -70,12 +70,23 @@ impl FromRequestParts<SandboxState> for Caller {
             Found::Header(value) => (value, "Authorization header"),
             Found::QueryString(value) => (value, "query string"),
         };
-        let store = state.store();
+        let now = state.now();
+        let mut store = state.store();
         let key = store.key_by_value(&value).filter(|key| store.user(key.user_id).is_some_and(|u| u.is_active));
-        match key {
-            Some(key) => Ok(Self { user_id: key.user_id, key_id: key.id, scopes: key.scopes.clone() }),
+        match key.map(|key| Self { user_id: key.user_id, key_id: key.id, scopes: key.scopes.clone() }) {
+            Some(caller) => {
+                store.touch_key(caller.key_id, now);
+                Ok(caller)
+            }
             None => Err(ApiError::invalid_key(source, state.www_authenticate())),
         }
+    }
+}
+
+impl Caller {
+    /// The id of the personal API key the request authenticated with.
+    pub(crate) fn key_id(&self) -> Uuid {
+        self.key_id
     }
 }
 

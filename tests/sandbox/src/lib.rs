@@ -23,6 +23,9 @@ mod cli;
 mod config;
 mod control;
 mod errors;
+mod github;
+mod key_control;
+mod keyring;
 mod limits;
 mod model;
 mod routes;
@@ -45,6 +48,8 @@ pub use config::{
     Behaviour, Budget, FaultKind, FaultPlan, MemberDenialText, OwnerRemoval, RateLimit, SandboxConfig, Seed, default_seed_anchor,
 };
 pub use control::{ActivityRecord, InviteRecord, NewMember};
+pub use github::GitHubSandbox;
+pub use key_control::{CapturedEvent, ExposedKeyEmail, PersonalKeyRecord, SecretKeyRecord};
 pub use model::{ACCESS_CONTROL_RESOURCES, INVITE_DAYS_VALIDITY, InvalidScope, OrgLevel};
 pub use routes::router;
 pub use rules::{LevelDenial, RemovalDenial};

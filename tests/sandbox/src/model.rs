@@ -494,6 +494,14 @@ pub struct ApiKey {
     pub value: String,
     /// What the key may do.
     pub scopes: Vec<Scope>,
+    /// The owner's name for it.
+    pub label: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (PostHog updates it at most once an hour).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was last rolled.
+    pub last_rolled_at: Option<DateTime<Utc>>,
 }
 
 /// One field change inside an activity-log entry.

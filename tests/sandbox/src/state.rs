@@ -379,9 +379,24 @@ impl Store {
 
     /// Issues a personal API key for `user_id`; `value` is generated when `None`.
     pub fn issue_key(&mut self, user_id: i64, scopes: Vec<Scope>, value: Option<String>) -> String {
+        let label = format!("key {}", self.keys.len() + 1);
+        self.issue_key_at(user_id, scopes, value, &label, truncate_to_micros(Utc::now()))
+    }
+
+    /// Issues a personal API key with a label, created at `now`.
+    pub fn issue_key_at(&mut self, user_id: i64, scopes: Vec<Scope>, value: Option<String>, label: &str, now: DateTime<Utc>) -> String {
         let value = value.unwrap_or_else(|| self.ids.token("phx_", 35));
         let id = self.ids.uuid();
-        self.keys.push(ApiKey { id, user_id, value: value.clone(), scopes });
+        self.keys.push(ApiKey {
+            id,
+            user_id,
+            value: value.clone(),
+            scopes,
+            label: label.to_owned(),
+            created_at: now,
+            last_used_at: None,
+            last_rolled_at: None,
+        });
         value
     }
 
@@ -392,10 +407,71 @@ impl Store {
 
     /// Gives the key a new secret, as PostHog's roll does; the old secret stops working.
     pub fn roll_key(&mut self, value: &str) -> Option<String> {
+        self.roll_key_at(value, truncate_to_micros(Utc::now()))
+    }
+
+    /// [`Self::roll_key`] at `now` (sets `last_rolled_at`).
+    pub fn roll_key_at(&mut self, value: &str, now: DateTime<Utc>) -> Option<String> {
         let fresh = self.ids.token("phx_", 35);
         let key = self.keys.iter_mut().find(|k| k.value == value)?;
         key.value = fresh.clone();
+        key.last_rolled_at = Some(now);
         Some(fresh)
+    }
+
+    /// Every personal API key (the session-only organization inventory reads them).
+    pub fn keys(&self) -> &[ApiKey] {
+        &self.keys
+    }
+
+    /// Notes that the key was used, at most once an hour as PostHog does.
+    pub fn touch_key(&mut self, id: Uuid, now: DateTime<Utc>) {
+        if let Some(key) = self.keys.iter_mut().find(|k| k.id == id)
+            && key.last_used_at.is_none_or(|at| now - at > chrono::Duration::hours(1))
+        {
+            key.last_used_at = Some(now);
+        }
+    }
+
+    /// A fresh random token with PostHog's prefix and length.
+    pub fn token(&mut self, prefix: &str, nbytes: usize) -> String {
+        self.ids.token(prefix, nbytes)
+    }
+
+    /// A fresh uuid.
+    pub fn uuid(&mut self) -> Uuid {
+        self.ids.uuid()
+    }
+
+    /// Gives the project a new public token, as `reset_token_and_save` does: the old
+    /// one stops working at once. Logs the change (scope `Team`, field `api_token`).
+    pub fn reset_project_token(&mut self, project_id: i64, actor: Actor, now: DateTime<Utc>) -> Option<String> {
+        let fresh = self.ids.token("phc_", 32);
+        let project = self.projects.iter_mut().find(|p| p.id == project_id)?;
+        let before = std::mem::replace(&mut project.api_token, fresh.clone());
+        let name = project.name.clone();
+        self.log(ActivityDraft {
+            actor,
+            team_id: Some(project_id),
+            scope: "Team",
+            activity: "updated",
+            item_id: project_id.to_string(),
+            name: Some(name),
+            changes: vec![Change {
+                kind: "Team".into(),
+                action: "changed".into(),
+                field: Some("api_token".into()),
+                before: serde_json::Value::String(before),
+                after: serde_json::Value::String(fresh.clone()),
+            }],
+            at: now,
+        });
+        Some(fresh)
+    }
+
+    /// The project whose public token is `token`.
+    pub fn project_by_token(&self, token: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.api_token == token)
     }
 
     // ----- projects -----

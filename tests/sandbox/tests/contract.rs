@@ -13,6 +13,8 @@ mod activity;
 mod auth;
 #[path = "contract/invites.rs"]
 mod invites;
+#[path = "contract/keys.rs"]
+mod keys;
 #[path = "contract/members.rs"]
 mod members;
 #[path = "contract/router.rs"]

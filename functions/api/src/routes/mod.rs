@@ -10,6 +10,7 @@ mod meta;
 mod requests;
 mod reviews;
 mod revoke;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -34,6 +35,7 @@ pub(crate) use reviews::{
     __path_reassign_item, __path_revert_drift, __path_review_queue,
 };
 pub(crate) use revoke::__path_revoke_grant;
+pub(crate) use webhooks::{__path_receive_webhook, __path_replace_service_key};
 
 pub(crate) fn grants(state: ApiState) -> Router {
     Router::new()
@@ -90,7 +92,11 @@ pub(crate) fn reviews(state: ApiState) -> Router {
 }
 
 pub(crate) fn keys(state: ApiState) -> Router {
-    Router::new().route("/api/keys", get(access::list_keys)).with_state(state)
+    Router::new()
+        .route("/api/keys", get(access::list_keys))
+        .route("/api/keys/service", axum::routing::put(webhooks::replace_service_key))
+        .route("/webhooks/{provider}", post(webhooks::receive_webhook))
+        .with_state(state)
 }
 
 pub(crate) fn reverts(state: ApiState) -> Router {

@@ -11,11 +11,14 @@ mod deny;
 mod diagnose;
 mod drift;
 mod extend;
+mod leaks;
 mod overview;
 mod queries;
 mod remind;
 mod request;
 mod revert;
+mod rotation;
+mod service_key;
 mod sweep;
 
 use std::sync::Arc;
@@ -30,11 +33,14 @@ pub use campaign::{Evidence, ReviewRemindReport};
 pub use checklist::Checklist;
 pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
 pub use drift::DriftReport;
+pub use leaks::{AlertError, AlertReport, LeakAction, LeakResponse, webhook_secret_name};
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
 pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};
+pub use rotation::{KeyRotation, RotationReport, StepOutcome, rotation_label};
+pub use service_key::{CandidateKey, SERVICE_KEY_SCOPES, ServiceKeyCheck, ServiceKeys};
 pub use sweep::SweepReport;
 
 /// The application: the ports plus policy. Cheap to clone.

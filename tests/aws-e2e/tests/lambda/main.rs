@@ -7,4 +7,5 @@ mod errors;
 mod idempotency;
 mod notifications;
 mod reviews_and_keys;
+mod rotation;
 mod temporary_elevation;

@@ -3,7 +3,9 @@
 
 mod access_controls;
 mod activity;
+mod capture;
 mod invites;
+pub(crate) mod keys;
 mod members;
 mod projects;
 
@@ -41,6 +43,22 @@ pub fn router(state: SandboxState) -> Router {
         ("/api/projects/{project_id}/global_access_controls/", access_controls::resource_routes()),
         ("/api/projects/{project_id}/users_with_access/", access_controls::users_with_access_routes()),
         ("/api/projects/{project_id}/activity_log/", activity::project_routes()),
+        // Keys (routes/keys.rs) and capture (routes/capture.rs).
+        ("/api/projects/{project_id}/project_secret_api_keys/", keys::secret_keys_routes()),
+        ("/api/projects/{project_id}/project_secret_api_keys/{key_id}/", keys::secret_key_routes()),
+        ("/api/projects/{project_id}/project_secret_api_keys/{key_id}/roll/", keys::secret_key_roll_routes()),
+        ("/api/projects/{project_id}/reset_token/", keys::reset_token_routes()),
+        ("/api/environments/{project_id}/reset_token/", keys::reset_token_routes()),
+        ("/api/personal_api_keys/", keys::personal_keys_routes()),
+        ("/api/personal_api_keys/{key_id}/", keys::personal_key_routes()),
+        ("/api/personal_api_keys/{key_id}/roll/", keys::personal_key_roll_routes()),
+        ("/api/organizations/{org_id}/personal_api_keys/", keys::org_personal_keys_routes()),
+        ("/api/revoke_leaked_key/", keys::revoke_leaked_key_routes()),
+        ("/api/feature_flag/local_evaluation/", keys::local_evaluation_routes()),
+        ("/i/v0/e/", capture::routes()),
+        ("/e/", capture::routes()),
+        ("/capture/", capture::routes()),
+        ("/batch/", capture::routes()),
     ];
     let mut app = Router::new();
     for (path, method_router) in routes {

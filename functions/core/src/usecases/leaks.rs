@@ -1,0 +1,216 @@
+//! Leaked-key alerts: a webhook is verified, checked against replay, and every leaked
+//! value it carries is matched by fingerprint and answered as PostHog allows (DESIGN.md,
+//! "Keys and leaked-key response"):
+//!
+//! | leaked | response |
+//! |---|---|
+//! | a managed project secret key (`phs_`) | rotated at once, the leaked key deleted |
+//! | another `phs_` or any `phx_` | reported to PostHog's public `revoke_leaked_key` (PostHog rolls it and emails its owner); security contacts told |
+//! | Hogwarden's own key | reported too; PostHog writes fail until an admin stores a new key, which the running functions pick up |
+//! | a project token (`phc_`) | security contacts told to start the guided rotation (PostHog resets it only from a session) |
+//!
+//! A refused webhook (bad signature, missing header, stale, replayed, malformed) changes
+//! nothing: it is logged at warn level and answered 4xx. Values never leave this module
+//! except as fingerprints.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::AuditKind;
+use crate::keys::{KeyKind, fingerprint, short_fingerprint};
+use crate::ports::{Stage, Vault};
+use crate::types::Actor;
+use crate::usecases::KeyRotation;
+use crate::webhooks::{self, DeliveryLog, GitHubAlerts, LeakReporter, Provider, WebhookError};
+
+/// The vault entry holding a provider's webhook secret (GitHub's webhook secret,
+/// GitGuardian's signature token, the generic format's shared key).
+pub fn webhook_secret_name(provider: Provider) -> String {
+    format!("hogwarden/webhooks/{}", provider.as_str())
+}
+
+/// What was done about one leaked value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeakAction {
+    /// `project_secret`, `project_token`, `personal`, or `unknown`.
+    pub kind: String,
+    pub fingerprint: String,
+    pub action: String,
+}
+
+/// The answer to an accepted alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertReport {
+    pub provider: String,
+    pub delivery_id: String,
+    pub actions: Vec<LeakAction>,
+}
+
+/// Why an alert was not acted on.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    /// Refused before anything changed (4xx).
+    #[error(transparent)]
+    Refused(#[from] WebhookError),
+    /// Accepted, but the response failed part-way (5xx; the sender retries, and the
+    /// replay record is what makes the retry a no-op… so it is written last).
+    #[error(transparent)]
+    Failed(#[from] crate::Error),
+}
+
+/// Answers leaked-key alerts. Cheap to clone.
+#[derive(Clone)]
+pub struct LeakResponse {
+    rotation: KeyRotation,
+    vault: Arc<dyn Vault>,
+    deliveries: Arc<dyn DeliveryLog>,
+    reporter: Arc<dyn LeakReporter>,
+    github: Option<Arc<dyn GitHubAlerts>>,
+    /// Vault names of the project secret keys Hogwarden rotates.
+    managed: Vec<String>,
+    /// Vault name of Hogwarden's own PostHog key.
+    service_key_secret: String,
+}
+
+impl std::fmt::Debug for LeakResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeakResponse").field("managed", &self.managed).finish_non_exhaustive()
+    }
+}
+
+impl LeakResponse {
+    pub fn new(
+        rotation: KeyRotation,
+        vault: Arc<dyn Vault>,
+        deliveries: Arc<dyn DeliveryLog>,
+        reporter: Arc<dyn LeakReporter>,
+        service_key_secret: impl Into<String>,
+    ) -> Self {
+        Self { rotation, vault, deliveries, reporter, github: None, managed: Vec::new(), service_key_secret: service_key_secret.into() }
+    }
+
+    /// The project secret keys (vault names) a `phs_` leak is matched against.
+    #[must_use]
+    pub fn managing(mut self, secrets: Vec<String>) -> Self {
+        self.managed = secrets;
+        self
+    }
+
+    #[must_use]
+    pub fn with_github(mut self, github: Arc<dyn GitHubAlerts>) -> Self {
+        self.github = Some(github);
+        self
+    }
+
+    /// Handles one webhook delivery: `provider` from the path, `header` by lower-case name.
+    pub async fn receive(
+        &self,
+        provider: &str,
+        header: &(dyn Fn(&str) -> Option<String> + Sync),
+        body: &[u8],
+    ) -> Result<AlertReport, AlertError> {
+        let result = self.receive_inner(provider, header, body).await;
+        if let Err(AlertError::Refused(e)) = &result {
+            tracing::warn!(provider = %provider.chars().take(20).collect::<String>(), reason = e.code(), error = %e, "leaked-key webhook refused; nothing changed");
+        }
+        result
+    }
+
+    async fn receive_inner(
+        &self,
+        provider: &str,
+        header: &(dyn Fn(&str) -> Option<String> + Sync),
+        body: &[u8],
+    ) -> Result<AlertReport, AlertError> {
+        let provider = Provider::parse(provider).ok_or(WebhookError::UnknownProvider)?;
+        let secret = self.vault.get(&webhook_secret_name(provider), Stage::Current).await?.ok_or(WebhookError::NotConfigured)?;
+        let app = self.rotation.app();
+        let verified = webhooks::verify(provider, &secret, header, body, app.clock.now())?;
+        // Only a verified body is read.
+        let values = match provider {
+            Provider::GitHub if header("x-github-event").as_deref() != Some("secret_scanning_alert") => Vec::new(),
+            Provider::GitHub => {
+                let alert = webhooks::github_alert(body)?;
+                let github = self.github.as_ref().ok_or(WebhookError::NotConfigured)?;
+                match alert.action.as_str() {
+                    "created" | "reopened" | "publicly_leaked" | "validated" => {
+                        github.alert_secret(&alert.repository, alert.number).await?.into_iter().collect()
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            other => webhooks::leaked_values(other, body)?.into_iter().map(SecretString::from).collect(),
+        };
+        if !self.deliveries.record_delivery(provider, &verified.delivery_id, app.clock.now()).await? {
+            return Err(WebhookError::Replayed.into());
+        }
+        let mut actions = Vec::new();
+        for value in &values {
+            let action = self.respond(value).await?;
+            app.record(
+                Actor::System(format!("webhook:{}", provider.as_str())),
+                AuditKind::KeyAlert,
+                json!({ "provider": provider.as_str(), "delivery_id": verified.delivery_id, "kind": action.kind, "fingerprint": action.fingerprint, "action": action.action }),
+            )
+            .await?;
+            actions.push(action);
+        }
+        tracing::info!(provider = provider.as_str(), delivery = %verified.delivery_id, leaked = actions.len(), "leaked-key alert handled");
+        Ok(AlertReport { provider: provider.as_str().into(), delivery_id: verified.delivery_id, actions })
+    }
+
+    /// What Hogwarden does about one leaked value.
+    pub async fn respond(&self, value: &SecretString) -> Result<LeakAction, crate::Error> {
+        let raw = value.expose_secret();
+        let full = fingerprint(raw);
+        let short = short_fingerprint(&full);
+        let kind = KeyKind::of(raw);
+        let app = self.rotation.app();
+        let action = match kind {
+            Some(KeyKind::ProjectSecret) => {
+                let mut done = None;
+                for secret in &self.managed {
+                    if let Some(what) = self.rotation.revoke_leaked(secret, &full).await? {
+                        done = Some(format!("{what} ({secret})"));
+                        break;
+                    }
+                }
+                match done {
+                    Some(done) => done,
+                    None => self.report(value, "a project secret key Hogwarden does not manage").await?,
+                }
+            }
+            Some(KeyKind::Personal) => {
+                let own = self.vault.get(&self.service_key_secret, Stage::Current).await?;
+                let is_own = own.as_ref().is_some_and(|k| fingerprint(k.expose_secret()) == full);
+                if is_own {
+                    let reported = self.report(value, "Hogwarden's own key").await?;
+                    format!("{reported}; PostHog writes stop until an admin stores a new service key")
+                } else {
+                    self.report(value, "a personal API key").await?
+                }
+            }
+            Some(KeyKind::ProjectToken) => {
+                "project token: start the guided rotation (PostHog resets it only from a signed-in session)".into()
+            }
+            None => "not a PostHog key; nothing to do".into(),
+        };
+        if kind.is_some() {
+            for contact in &app.policy.security_contacts {
+                let body = format!("A leaked PostHog key ({short}) was reported. Hogwarden's response: {action}.");
+                app.tell(contact, "Leaked PostHog key".into(), body, Some(app.page_link("keys"))).await;
+            }
+        }
+        Ok(LeakAction { kind: kind.map_or("unknown", KeyKind::as_str).into(), fingerprint: short, action })
+    }
+
+    async fn report(&self, value: &SecretString, what: &str) -> Result<String, crate::Error> {
+        Ok(match self.reporter.report_leaked_key(value).await? {
+            Some(kind) => format!("{what}: reported to PostHog, which rolled it ({kind}) and emails its owner"),
+            None => format!("{what}: reported to PostHog, which did not find it"),
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! Project secret API keys (`/api/projects/{id}/project_secret_api_keys/`, contract §4)
+//! with Hogwarden's own key, and the check a `phs_` key makes with itself (flag
+//! definitions for local evaluation, the endpoint such keys exist for).
+//!
+//! Values PostHog returns travel only as [`SecretString`]; nothing here logs one.
+
+use async_trait::async_trait;
+use hogwarden_core::keys::{IssuedKey, ProjectKeys, SecretKeyInfo};
+use hogwarden_core::ports::PostHogError;
+use hogwarden_core::types::ProjectId;
+use reqwest::header::{self, HeaderValue};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::client::{Call, PostHogClient, decode};
+use crate::error::ClientError;
+
+#[derive(Deserialize)]
+struct SecretKeyWire {
+    id: String,
+    label: String,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+impl SecretKeyWire {
+    fn issued(self) -> Result<IssuedKey, ClientError> {
+        let value = self.value.ok_or_else(|| ClientError::Decode("PostHog issued a project secret key without its value".into()))?;
+        Ok(IssuedKey { id: self.id, label: self.label, value: SecretString::from(value) })
+    }
+}
+
+impl PostHogClient {
+    /// One GET of `segments`, decoded.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
+        decode(self.execute(Call::get(self.url(segments, &[])?)).await?)
+    }
+
+    fn secret_keys_url(&self, project: ProjectId, rest: &[&str]) -> Result<url::Url, ClientError> {
+        let id = project.get().to_string();
+        let mut segments = vec!["api", "projects", id.as_str(), "project_secret_api_keys"];
+        segments.extend_from_slice(rest);
+        self.url(&segments, &[])
+    }
+}
+
+#[async_trait]
+impl ProjectKeys for PostHogClient {
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    async fn list_secret_keys(&self, project: ProjectId) -> Result<Vec<SecretKeyInfo>, PostHogError> {
+        let id = project.get().to_string();
+        let keys: Vec<SecretKeyWire> = self.list_all(&["api", "projects", &id, "project_secret_api_keys"], &[]).await?;
+        Ok(keys.into_iter().map(|k| SecretKeyInfo { id: k.id, label: k.label, scopes: k.scopes }).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    async fn create_secret_key(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<IssuedKey, PostHogError> {
+        let call = Call::json(Method::POST, self.secret_keys_url(project, &[])?, &json!({ "label": label, "scopes": scopes }))?;
+        let key: SecretKeyWire = decode(self.execute(call).await?)?;
+        Ok(key.issued()?)
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, key = %id))]
+    async fn roll_secret_key(&self, project: ProjectId, id: &str) -> Result<IssuedKey, PostHogError> {
+        let call = Call::json(Method::POST, self.secret_keys_url(project, &[id, "roll"])?, &json!({}))?;
+        let key: SecretKeyWire = decode(self.execute(call).await?)?;
+        Ok(key.issued()?)
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, key = %id))]
+    async fn delete_secret_key(&self, project: ProjectId, id: &str) -> Result<bool, PostHogError> {
+        let call = Call { method: Method::DELETE, url: self.secret_keys_url(project, &[id])?, body: None, gone_is_done: true };
+        match self.execute(call).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::Api(e)) if e.status == 404 => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One GET of the flag definitions with the key as bearer; no retries beyond one
+    /// transport retry (a check, not a change).
+    #[tracing::instrument(skip_all)]
+    async fn secret_key_works(&self, value: &SecretString) -> Result<bool, PostHogError> {
+        let url = self.url(&["api", "feature_flag", "local_evaluation"], &[])?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", value.expose_secret())).map_err(|_| PostHogError::Rejected {
+            status: 0,
+            code: "config".into(),
+            detail: "the key cannot be sent in a header".into(),
+        })?;
+        auth.set_sensitive(true);
+        let mut last = None;
+        for _ in 0..3 {
+            let sent = self.inner.http.get(url.clone()).header(header::AUTHORIZATION, auth.clone()).send().await;
+            match sent {
+                Ok(r) if r.status().is_success() => return Ok(true),
+                Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => return Ok(false),
+                Ok(r) if r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    last = Some(format!("PostHog answered {}", r.status().as_u16()));
+                }
+                Ok(r) => {
+                    return Err(PostHogError::Rejected {
+                        status: r.status().as_u16(),
+                        code: String::new(),
+                        detail: "unexpected answer to the key check".into(),
+                    });
+                }
+                Err(e) => last = Some(format!("could not reach PostHog: {}", e.without_url())),
+            }
+            tokio::time::sleep(self.config().backoff.min_delay).await;
+        }
+        Err(PostHogError::Unavailable(last.unwrap_or_default()))
+    }
+}
+
+/// `POST /api/revoke_leaked_key`: public, so sent without Hogwarden's key.
+#[async_trait]
+impl hogwarden_core::webhooks::LeakReporter for PostHogClient {
+    #[tracing::instrument(skip_all)]
+    async fn report_leaked_key(&self, value: &SecretString) -> Result<Option<String>, PostHogError> {
+        let url = self.url(&["api", "revoke_leaked_key"], &[])?;
+        let http = reqwest::Client::builder()
+            .timeout(self.config().request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| PostHogError::Unavailable(format!("cannot build the HTTP client: {}", e.without_url())))?;
+        let response = http
+            .post(url)
+            .json(&json!({ "token": value.expose_secret() }))
+            .send()
+            .await
+            .map_err(|e| PostHogError::Unavailable(format!("could not reach PostHog: {}", e.without_url())))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                PostHogError::Unavailable(format!("PostHog answered {} to the leaked-key report", status.as_u16()))
+            } else {
+                PostHogError::Rejected {
+                    status: status.as_u16(),
+                    code: String::new(),
+                    detail: "PostHog refused the leaked-key report".into(),
+                }
+            });
+        }
+        #[derive(Deserialize)]
+        struct Found {
+            found: bool,
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        let found: Found =
+            response.json().await.map_err(|e| PostHogError::Unavailable(format!("unreadable answer: {}", e.without_url())))?;
+        Ok(if found.found { found.kind.or(Some("unknown".into())) } else { None })
+    }
+}

@@ -1,0 +1,109 @@
+//! No PostHog key value in any log line or API answer: this test records every tracing
+//! event (all targets, TRACE) while a project secret key is enrolled, rotated, leaked and
+//! rotated at once, refused webhooks are sent, a personal key is reported, and the keys
+//! page is read; then it scans the log and every answer for `phc_`, `phs_` and `phx_`
+//! values (a prefix followed by 20 or more key characters).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hogwarden_core::types::ProjectId;
+use hogwarden_core::webhooks::sign;
+use hogwarden_e2e::{APPROVER, MEMBER, spawn_stack_with};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every `ph?_` key-shaped value in `text`.
+fn key_values(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for prefix in ["phc_", "phs_", "phx_"] {
+        let mut rest = text;
+        while let Some(i) = rest.find(prefix) {
+            let tail: String = rest[i + 4..].chars().take_while(char::is_ascii_alphanumeric).collect();
+            if tail.len() >= 20 {
+                found.push(format!("{prefix}{tail}"));
+            }
+            rest = &rest[i + 4..];
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling() {
+    // Arrange: capture every log line of this process.
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .try_init()
+        .expect("the only subscriber in this test process");
+    let t = spawn_stack_with(|c| c.policy.keys.managed_secrets = vec!["hogwarden/flags-key".into()]).await;
+    let project = t.sandbox().project_id("Production").unwrap();
+    let mut answers = Vec::new();
+
+    // Act: enrol, rotate on schedule, then leak the key (rotated at once), then refused
+    // webhooks, a leaked personal key, and the keys page.
+    t.stack
+        .rotation
+        .enrol("hogwarden/flags-key", "enrol-1", ProjectId::new(project).unwrap(), &["feature_flag:read".into()])
+        .await
+        .unwrap();
+    let report = t.stack.rotation.rotate("hogwarden/flags-key").await.unwrap();
+    answers.push(serde_json::to_string(&report).unwrap());
+    t.stack.vault.put_current("hogwarden/webhooks/generic", SecretString::from("k")).await.unwrap();
+    let leaked = t.stack.rotation.current_value("hogwarden/flags-key").await.unwrap().expose_secret().to_owned();
+    let personal = t.sandbox().create_personal_key_as(MEMBER, "ci", &["project:read"], chrono::Duration::days(1)).unwrap();
+    for (i, token) in [leaked.as_str(), personal.as_str()].into_iter().enumerate() {
+        let body = json!({ "token": token }).to_string();
+        let ts = {
+            use hogwarden_core::ports::Clock;
+            t.clock.now().timestamp().to_string()
+        };
+        for (signature, delivery) in
+            [(sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]), format!("d-{i}")), ("sha256=00".to_owned(), format!("bad-{i}"))]
+        {
+            let response = t
+                .http
+                .post(t.url("/webhooks/generic"))
+                .header("content-type", "application/json")
+                .header("x-hogwarden-signature", signature)
+                .header("x-hogwarden-timestamp", &ts)
+                .header("x-hogwarden-delivery", delivery)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            answers.push(format!("{} {}", response.status(), response.text().await.unwrap()));
+        }
+    }
+    answers.push(t.get(APPROVER, "/api/keys").await.body.to_string());
+    answers.push(serde_json::to_string(&t.audit(APPROVER).await.entries.iter().map(|e| e.details.clone()).collect::<Vec<_>>()).unwrap());
+
+    // Assert
+    assert!(answers.iter().any(|a| a.starts_with("202")), "the leak alerts were handled: {answers:?}");
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(log.len() > 1000 && log.contains("leaked-key alert handled"), "the log was captured ({} bytes)", log.len());
+    let in_log = key_values(&log);
+    assert!(in_log.is_empty(), "key values in the log: {in_log:?}");
+    let in_answers: Vec<String> = answers.iter().flat_map(|a| key_values(a)).collect();
+    assert!(in_answers.is_empty(), "key values in answers: {in_answers:?}");
+    // The scan can fail: the values it looks for are real.
+    assert_eq!(key_values(&format!("x {leaked} y")), vec![leaked.clone()]);
+}
