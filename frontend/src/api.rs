@@ -5,8 +5,9 @@
 use std::fmt;
 
 use hogwarden_api_types::{
-    AccessOverviewDto, ApproveBody, AuditList, CreateRequest, DemoUserDto, DenyBody, DevLoginBody, DiagnosisDto, ErrorBody, ExtendBody,
-    GrantDto, GrantList, MeDto, PolicyDto, ProjectList, RequestDto, RequestList, TokenResponse,
+    AccessOverviewDto, ApproveBody, AuditList, BulkPlanBody, BulkPlanDto, BulkSetDto, BulkSubmitBody, CreateRequest, DemoUserDto, DenyBody,
+    DevLoginBody, DiagnosisDto, ErrorBody, ExtendBody, GrantDto, GrantList, MeDto, PolicyDto, ProjectList, RequestDto, RequestList,
+    TokenResponse,
 };
 use leptos::prelude::*;
 use serde::Serialize;
@@ -219,6 +220,23 @@ impl Client {
     /// `query` is a ready query string without its `?` (see `pages::audit`).
     pub async fn audit(&self, query: &str) -> ApiResult<AuditList> {
         if query.is_empty() { self.get("/api/audit").await } else { self.get(&format!("/api/audit?{query}")).await }
+    }
+
+    pub async fn bulk_plan(&self, format: &str, content: &str) -> ApiResult<BulkPlanDto> {
+        self.post("/api/bulk/plan", &BulkPlanBody { format: format.into(), content: content.into() }).await
+    }
+
+    pub async fn bulk_submit(&self, format: &str, content: &str, reason: Option<String>) -> ApiResult<BulkSetDto> {
+        self.post("/api/bulk/sets", &BulkSubmitBody { format: format.into(), content: content.into(), reason }).await
+    }
+
+    pub async fn bulk_set(&self, id: &str) -> ApiResult<BulkSetDto> {
+        self.get(&format!("/api/bulk/sets/{}", pkce::encode(id))).await
+    }
+
+    /// One run of at most 5 s on the server; call again until the set is finished.
+    pub async fn bulk_apply(&self, id: &str) -> ApiResult<BulkSetDto> {
+        self.post(&format!("/api/bulk/sets/{}/apply?budget_seconds=5", pkce::encode(id)), &serde_json::json!({})).await
     }
 
     pub async fn demo_users(&self) -> ApiResult<Vec<DemoUserDto>> {

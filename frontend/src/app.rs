@@ -19,6 +19,7 @@ pub enum Route {
     Inbox,
     Access,
     Audit,
+    Bulk,
     Diagnose,
     /// One request's page, `#/requests/{id}` (where notifications link).
     RequestDetail,
@@ -36,6 +37,7 @@ impl Route {
             "inbox" => Self::Inbox,
             "access" => Self::Access,
             "audit" => Self::Audit,
+            "bulk" => Self::Bulk,
             "diagnose" => Self::Diagnose,
             "requests" => Self::RequestDetail,
             "reviews" => Self::Reviews,
@@ -54,6 +56,7 @@ impl Route {
             Self::Inbox => "#/inbox",
             Self::Access => "#/access",
             Self::Audit => "#/audit",
+            Self::Bulk => "#/bulk",
             Self::Diagnose => "#/diagnose",
             Self::RequestDetail => "#/my-access",
             Self::Reviews => "#/reviews",
@@ -71,6 +74,7 @@ impl Route {
             Self::Inbox => "Inbox",
             Self::Access => "Access overview",
             Self::Audit => "Audit log",
+            Self::Bulk => "Bulk changes",
             Self::Diagnose => "Access diagnosis",
             Self::RequestDetail => "Request details",
             Self::Reviews => "Access reviews",
@@ -245,6 +249,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     }
     if is("admin") {
         links.push(Route::Access);
+        links.push(Route::Bulk);
     }
     links.push(Route::Audit);
     links.push(Route::ReviewQueue);
@@ -308,6 +313,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Inbox => view! { <pages::inbox::InboxPage /> }.into_any(),
                 Route::Access => view! { <pages::overview::OverviewPage /> }.into_any(),
                 Route::Audit => view! { <pages::audit::AuditPage /> }.into_any(),
+                Route::Bulk => view! { <pages::bulk::BulkPage /> }.into_any(),
                 Route::Diagnose => view! { <pages::diagnose::DiagnosePage /> }.into_any(),
                 Route::RequestDetail => match pages::request_detail::id_from_hash(&current_hash()) {
                     Some(id) => view! { <pages::request_detail::RequestDetailPage id=id /> }.into_any(),

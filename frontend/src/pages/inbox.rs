@@ -60,7 +60,9 @@ pub(crate) fn RequestCard(
     let ctx = use_ctx();
     let me = ctx.email();
     let mine = request.requester == me || request.subject == me;
-    let what = format::changes(&request.changes, &projects);
+    // A request without changes of its own holds a bulk change set.
+    let bulk = request.changes.is_empty();
+    let what = if bulk { "A bulk change set".to_owned() } else { format::changes(&request.changes, &projects) };
     let heading = format!("{what} for {}", request.subject);
     let deny_reason = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
@@ -134,7 +136,10 @@ pub(crate) fn RequestCard(
                     {(request.subject != request.requester).then(|| format!(" (for {})", request.subject))}
                 </dd>
                 <dt>"What"</dt>
-                <dd>{what}</dd>
+                <dd>
+                    {what}
+                    {bulk.then(|| view! { " " <a href=format!("#/bulk/{}", request.id)>"See the change set"</a> })}
+                </dd>
                 <dt>"Why"</dt>
                 <dd>{request.reason.clone()}</dd>
                 <dt>"How long"</dt>

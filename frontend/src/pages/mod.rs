@@ -2,6 +2,7 @@
 //! a loading, an empty and an error state.
 
 pub mod audit;
+pub mod bulk;
 pub mod diagnose;
 pub mod inbox;
 pub mod my_access;

@@ -460,6 +460,68 @@ pub struct DiagnosisCheckDto {
     pub detail: String,
 }
 
+/// `POST /api/bulk/sets` (admins): submit a change set as one access request. The same
+/// text submitted again by the same person returns the set already made (200, not 201).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkSubmitBody {
+    /// `csv` or `json`.
+    pub format: String,
+    pub content: String,
+    /// Why; a default naming the set's size is used when absent.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A bulk change set: its progress while it is applied, its report once finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkSetDto {
+    /// The id of the access request that holds the set.
+    pub id: String,
+    pub requester: String,
+    /// `awaiting_approval`, `applying`, `finished` or `cancelled`.
+    pub phase: String,
+    /// The request's status: pending, approved, applied, failed, denied or expired.
+    pub request_status: String,
+    pub approvals_required: u8,
+    pub approvals: usize,
+    pub total: usize,
+    pub pending: usize,
+    pub in_flight: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub no_op: usize,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Items applied (done or failed) per second since the first run started.
+    pub rate_per_second: Option<f64>,
+    /// The items asked for (`?items=all|failed|none`; `apply` returns the failed ones).
+    pub items: Vec<BulkItemDto>,
+}
+
+/// One item of a change set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkItemDto {
+    /// The row's line in the submitted file.
+    pub line: usize,
+    pub email: String,
+    /// `organization` or the project's name.
+    pub target: String,
+    /// The access the item asks for.
+    pub desired: String,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// `pending`, `in_flight`, `done`, `failed` or `no_op`.
+    pub status: String,
+    /// The access before the change.
+    pub baseline: Option<String>,
+    /// What PostHog reported after the change.
+    pub read_back: Option<String>,
+    pub error: Option<String>,
+}
+
 mod keys;
 pub use keys::{AlertReportDto, LeakActionDto, ServiceKeyBody};
 mod reviews;

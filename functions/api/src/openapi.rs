@@ -12,7 +12,7 @@ use hogwarden_api_types as dto;
 #[derive(OpenApi, Debug)]
 #[openapi(
     info(title = "Hogwarden API", description = "Self-service, audited access management for PostHog."),
-    paths(bulk_plan, create_request, my_requests, get_request, export_request, approve, deny, inbox, list_grants, extend_grant, revoke_grant, list_audit, verify_audit, export_audit, get_me, get_policy, list_projects, access_overview, list_keys, diagnose,
+    paths(bulk_plan, bulk_submit, bulk_get_set, bulk_apply, create_request, my_requests, get_request, export_request, approve, deny, inbox, list_grants, extend_grant, revoke_grant, list_audit, verify_audit, export_audit, get_me, get_policy, list_projects, access_overview, list_keys, diagnose,
         list_campaigns, open_campaign, get_campaign, close_campaign, decide_item, bulk_decide, reassign_item, review_queue, evidence,
         evidence_csv, evidence_markdown, drift_report, check_drift, adopt_drift, revert_drift, receive_webhook, replace_service_key,
         preview_offboarding, create_offboarding, list_offboardings, get_offboarding, approve_offboarding, deny_offboarding, resume_offboarding,
@@ -22,7 +22,7 @@ use hogwarden_api_types as dto;
         dto::PolicyDto, dto::MaxDurationsDto, dto::NeedsApprovalDto, dto::MeDto, dto::ProjectDto, dto::ProjectList, dto::AccessOverviewDto,
         dto::MemberAccessDto, dto::ProjectAccessDto, dto::TemporaryDto, dto::KeyList, dto::KeyDto,
         dto::ExtensionDto, dto::ExtendBody, dto::ChecklistDto,
-        dto::BulkPlanBody, dto::BulkPlanDto, dto::BulkPlanItemDto, dto::DiagnosisDto, dto::DiagnosisCheckDto,
+        dto::BulkPlanBody, dto::BulkPlanDto, dto::BulkPlanItemDto, dto::BulkSubmitBody, dto::BulkSetDto, dto::BulkItemDto, dto::DiagnosisDto, dto::DiagnosisCheckDto,
         dto::AccessSummaryDto, dto::CampaignCountsDto, dto::CampaignDto, dto::CampaignList, dto::ReviewItemDto, dto::CampaignDetail,
         dto::ReviewQueueDto, dto::OpenCampaignBody, dto::DecideBody, dto::BulkDecideBody, dto::RefusedItemDto, dto::BulkDecideResult,
         dto::ReassignBody, dto::EvidenceDto, dto::DriftFindingDto, dto::DriftReportDto,

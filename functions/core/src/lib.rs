@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod changeset;
 pub mod error;
 pub mod keys;
 pub mod model;

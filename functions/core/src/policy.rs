@@ -64,6 +64,10 @@ pub struct Policy {
     /// SSO attribute mapping: identity-provider claims → PostHog access.
     #[serde(default)]
     pub sso: crate::sso::SsoRules,
+    /// A bulk change set with more changes than this needs approval as one request,
+    /// whatever its changes; a smaller one follows the rules per change.
+    #[serde(default = "default_bulk_approval_over")]
+    pub bulk_approval_over: usize,
     /// Access reviews and drift detection.
     #[serde(default)]
     pub reviews: crate::reviews::ReviewPolicy,
@@ -96,6 +100,10 @@ impl Default for KeyPolicy {
     }
 }
 
+fn default_bulk_approval_over() -> usize {
+    10
+}
+
 fn default_reminder_days() -> Vec<u32> {
     vec![7, 1]
 }
@@ -123,6 +131,7 @@ impl Default for Policy {
             reminder_days_before: default_reminder_days(),
             approver_reminder_minutes: default_approver_reminder(),
             sso: crate::sso::SsoRules::default(),
+            bulk_approval_over: default_bulk_approval_over(),
             keys: KeyPolicy::default(),
             reviews: crate::reviews::ReviewPolicy::default(),
         }
@@ -206,6 +215,12 @@ impl Policy {
             AccessChange::ProjectRole { role: ProjectRole::Admin, .. } => true,
             AccessChange::RemoveFromProject { .. } => a.project_removal,
         }
+    }
+
+    /// How many approvals a bulk change set with these changes needs: a large set
+    /// always needs approval, a small one as its changes do.
+    pub fn bulk_approvals_needed(&self, changes: &[AccessChange]) -> u8 {
+        if changes.len() > self.bulk_approval_over { self.approvals_required.max(1) } else { self.approvals_needed(changes) }
     }
 
     /// How many approvals a request with these changes needs (0 = none).

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditDraft, AuditEntry, AuditKind};
+use crate::changeset::{ChangeItem, ChangeSet};
 use crate::error::Result;
 use crate::model::{AccessRequest, AccessTarget, Grant, RequestStatus};
 use crate::types::{Email, GrantId, OrgLevel, ProjectId, ProjectRole, RequestId};
@@ -25,6 +26,9 @@ pub struct Commit {
     pub requests: Vec<Guarded<AccessRequest>>,
     pub grants: Vec<Guarded<Grant>>,
     pub audit: Vec<AuditDraft>,
+    /// Bulk change-set headers and items (see [`crate::changeset`]).
+    pub change_sets: Vec<Guarded<ChangeSet>>,
+    pub change_items: Vec<Guarded<ChangeItem>>,
 }
 
 /// A record to write and the version the stored one must have. The written record
@@ -98,6 +102,19 @@ pub trait Store: Send + Sync {
         status: Option<crate::offboard::OffboardStatus>,
         limit: usize,
     ) -> Result<Vec<crate::offboard::Offboarding>>;
+
+    // ---- bulk change sets
+
+    /// Writes the items of a new change set (version 1 each), before its header is
+    /// committed: a set may hold more items than one transaction can. Writing the same
+    /// items again changes nothing; items without a header are never run.
+    async fn put_change_items(&self, items: &[ChangeItem]) -> Result<()>;
+    /// A change set's header, by the id of the request that holds it.
+    async fn get_change_set(&self, id: RequestId) -> Result<Option<ChangeSet>>;
+    /// A requester's change sets made from the same text (same digest), newest first.
+    async fn find_change_sets(&self, requester: &Email, digest: &str) -> Result<Vec<ChangeSet>>;
+    /// Every item of a change set, in `seq` order, read consistently.
+    async fn list_change_items(&self, id: RequestId) -> Result<Vec<ChangeItem>>;
     /// Review campaigns, their items, the ledger and drift findings (their own access
     /// patterns, in [`crate::reviews::ReviewStore`]).
     fn reviews(&self) -> &dyn crate::reviews::ReviewStore;

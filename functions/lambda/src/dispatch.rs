@@ -34,6 +34,9 @@ pub enum Task {
     /// Remind holders and sponsors of access ending soon, and approvers of requests
     /// about to expire unanswered (reverts).
     Remind,
+    /// Apply approved bulk change sets, resuming where the last run stopped, within
+    /// the invocation's time budget (reverts).
+    BulkApply,
     /// Remind reviewers of open access review items (reviews).
     ReviewReminders,
     /// Compare PostHog's access with Hogwarden's ledger (reviews).
@@ -41,7 +44,8 @@ pub enum Task {
 }
 
 impl Task {
-    pub const ALL: [Task; 6] = [Task::Sweep, Task::QuarterlyReview, Task::KeyCheck, Task::Remind, Task::ReviewReminders, Task::DriftCheck];
+    pub const ALL: [Task; 7] =
+        [Task::Sweep, Task::QuarterlyReview, Task::KeyCheck, Task::Remind, Task::BulkApply, Task::ReviewReminders, Task::DriftCheck];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -49,6 +53,7 @@ impl Task {
             Task::QuarterlyReview => "quarterly_review",
             Task::KeyCheck => "key_check",
             Task::Remind => "remind",
+            Task::BulkApply => "bulk_apply",
             Task::ReviewReminders => "review_reminders",
             Task::DriftCheck => "drift_check",
         }
@@ -141,7 +146,7 @@ impl Handler {
 
     /// Early revoke over HTTP, and the expiry sweep and reminders on schedule.
     pub fn reverts(stack: &AwsStack) -> Self {
-        Self::new(hogwarden_api::reverts_router(stack.api.clone()), stack.app.clone(), &[Task::Sweep, Task::Remind])
+        Self::new(hogwarden_api::reverts_router(stack.api.clone()), stack.app.clone(), &[Task::Sweep, Task::Remind, Task::BulkApply])
     }
 
     /// Who has what over HTTP, and the quarterly access snapshot on schedule.
@@ -218,6 +223,7 @@ impl Handler {
             Task::DriftCheck => self.drift_check().await?,
             Task::KeyCheck => self.key_check().await?,
             Task::Remind => self.remind().await?,
+            Task::BulkApply => self.bulk_apply().await?,
         };
         Ok(serde_json::json!({
             "task": task.name(),
@@ -225,6 +231,16 @@ impl Handler {
             "execution_id": input.execution_id,
             "outcome": outcome,
         }))
+    }
+
+    /// One slice of every approved bulk change set: the reverts function may run 60 s,
+    /// so a slice stops after 40 and the next schedule (or an API apply call) resumes.
+    async fn bulk_apply(&self) -> Result<Value, HandlerError> {
+        const BUDGET: std::time::Duration = std::time::Duration::from_secs(40);
+        let report = self.app.bulk_resume_all(BUDGET).await.map_err(|source| HandlerError::TaskFailed { task: "bulk_apply", source })?;
+        tracing::info!(sets = report.sets, finished = report.finished, errors = ?report.errors, "bulk change sets");
+        serde_json::to_value(&report)
+            .map_err(|e| HandlerError::TaskFailed { task: "bulk_apply", source: hogwarden_core::Error::Storage(e.to_string()) })
     }
 
     async fn remind(&self) -> Result<Value, HandlerError> {

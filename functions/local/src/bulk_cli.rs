@@ -1,6 +1,10 @@
-//! `hogwarden bulk plan FILE`: sends a change set to a running Hogwarden (the local
-//! stack or the AWS API) and prints the plan, row by row. It is an API client, so it
-//! needs no database or PostHog key of its own.
+//! `hogwarden bulk plan FILE` and `hogwarden bulk apply FILE`: send a change set to a
+//! running Hogwarden (the local stack or the AWS API). `plan` prints each row's change,
+//! no-op or error; `apply` submits the set as one access request (or finds the set
+//! already made from the same file), waits for its approval if asked to, drives the
+//! apply in short runs with a progress bar, and prints the report. It is an API client,
+//! so it needs no database or PostHog key of its own; if it (or Hogwarden) stops, the
+//! same command resumes the same set.
 
 use std::path::PathBuf;
 
@@ -30,12 +34,36 @@ pub enum BulkCommand {
         #[command(flatten)]
         target: BulkTarget,
     },
+    /// Submit a change set as one access request (or resume the one made from the same
+    /// file), apply it within PostHog's rate limit with a progress bar, and print the report.
+    Apply {
+        file: PathBuf,
+        #[command(flatten)]
+        target: BulkTarget,
+        /// Why the changes are needed (recorded on the request).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Wait for the approval instead of stopping when the set needs one.
+        #[arg(long)]
+        wait: bool,
+        /// Seconds each apply call may run on the server (1–25).
+        #[arg(long, default_value_t = 5)]
+        step_seconds: u64,
+        /// How long to keep retrying while Hogwarden does not answer (e.g. a restart).
+        #[arg(long, default_value_t = 120)]
+        retry_seconds: u64,
+    },
 }
 
-/// Runs the command; the exit code is 0 for a clean plan and 3 when rows have errors.
+/// Runs the command. Exit codes: 0 clean; 3 rows with errors (plan) or failed items
+/// (apply); 4 the set waits for approval (apply without `--wait`).
 pub async fn run(command: BulkCommand) -> anyhow::Result<i32> {
     match command {
         BulkCommand::Plan { file, target } => plan(&file, &target).await,
+        BulkCommand::Apply { file, target, reason, wait, step_seconds, retry_seconds } => {
+            let options = ApplyOptions { reason, wait, step_seconds, retry: std::time::Duration::from_secs(retry_seconds) };
+            apply(&file, &target, &options).await
+        }
     }
 }
 
@@ -102,5 +130,159 @@ pub fn render(plan: &dto::BulkPlanDto) -> String {
         ));
     }
     out.push_str(&format!("{} changes, {} no-ops, {} errors. Nothing was written.\n", plan.changes, plan.no_ops, plan.errors));
+    out
+}
+
+/// How `apply` behaves.
+#[derive(Debug, Clone)]
+struct ApplyOptions {
+    reason: Option<String>,
+    wait: bool,
+    step_seconds: u64,
+    retry: std::time::Duration,
+}
+
+/// An API client that keeps trying while Hogwarden does not answer (a restart), and
+/// gives up with the last error after `retry`.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    retry: std::time::Duration,
+}
+
+impl Client {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&serde_json::Value>) -> anyhow::Result<(u16, String)> {
+        let started = std::time::Instant::now();
+        loop {
+            let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.token);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            match req.send().await {
+                Ok(res) => {
+                    let status = res.status().as_u16();
+                    let text = res.text().await.unwrap_or_default();
+                    // A gateway or a stack starting up answers 502/503 for a moment.
+                    if !matches!(status, 502..=504) || started.elapsed() >= self.retry {
+                        return Ok((status, text));
+                    }
+                }
+                Err(e) if started.elapsed() >= self.retry => {
+                    return Err(anyhow::anyhow!("Hogwarden does not answer at {} ({e})", self.base));
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+}
+
+fn refused(status: u16, text: &str) -> anyhow::Error {
+    let message = serde_json::from_str::<dto::ErrorBody>(text).map(|e| e.error.message).unwrap_or_else(|_| text.to_owned());
+    anyhow::anyhow!("Hogwarden refused ({status}): {message}")
+}
+
+async fn apply(file: &PathBuf, target: &BulkTarget, options: &ApplyOptions) -> anyhow::Result<i32> {
+    let content = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let format = if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) { "json" } else { "csv" };
+    let http = reqwest::Client::new();
+    let base = target.api.trim_end_matches('/').to_owned();
+    let token = token(&http, &base, target).await?;
+    let client = Client { http, base, token, retry: options.retry };
+
+    let body = serde_json::to_value(dto::BulkSubmitBody { format: format.into(), content, reason: options.reason.clone() })?;
+    let (status, text) = client.call(reqwest::Method::POST, "/api/bulk/sets", Some(&body)).await?;
+    if !(200..300).contains(&status) {
+        return Err(refused(status, &text));
+    }
+    let mut set: dto::BulkSetDto = serde_json::from_str(&text).context("reading the change set")?;
+    if status == 201 {
+        println!("Submitted change set {} ({} items) as one access request.", set.id, set.total);
+    } else {
+        println!("Resuming change set {} made earlier from the same file.", set.id);
+    }
+
+    while set.phase == "awaiting_approval" {
+        if !options.wait {
+            println!(
+                "It waits for approval ({} of {}): {}/#/bulk/{}. Run the same command again once it is approved (or add --wait).",
+                set.approvals, set.approvals_required, client.base, set.id
+            );
+            return Ok(4);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        set = get_set(&client, &set.id, "none").await?;
+    }
+    if set.phase == "cancelled" {
+        bail!("the change set's request was {}; nothing was applied", set.request_status);
+    }
+
+    let bar = indicatif::ProgressBar::new(set.total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} items  {per_sec}  eta {eta}  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(settled(&set));
+    let path = format!("/api/bulk/sets/{}/apply?budget_seconds={}", set.id, options.step_seconds.clamp(1, 25));
+    while set.phase != "finished" {
+        let before = settled(&set);
+        let (status, text) = client.call(reqwest::Method::POST, &path, None).await?;
+        if status != 200 {
+            bar.abandon();
+            return Err(refused(status, &text));
+        }
+        set = serde_json::from_str(&text).context("reading the progress")?;
+        bar.set_position(settled(&set));
+        bar.set_message(format!("{} done, {} no-ops, {} failed", set.done, set.no_op, set.failed));
+        if settled(&set) == before && set.phase != "finished" {
+            // Another run holds the set (the server's timer, or a run that crashed and
+            // whose claim has not lapsed yet): watch instead of asking again at once.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+    bar.finish_and_clear();
+    let report = get_set(&client, &set.id, "failed").await?;
+    print!("{}", render_report(&report));
+    Ok(if report.failed > 0 { 3 } else { 0 })
+}
+
+async fn get_set(client: &Client, id: &str, items: &str) -> anyhow::Result<dto::BulkSetDto> {
+    let (status, text) = client.call(reqwest::Method::GET, &format!("/api/bulk/sets/{id}?items={items}"), None).await?;
+    if status != 200 {
+        return Err(refused(status, &text));
+    }
+    serde_json::from_str(&text).context("reading the change set")
+}
+
+fn settled(set: &dto::BulkSetDto) -> u64 {
+    (set.done + set.failed + set.no_op) as u64
+}
+
+/// The final report: counts, the rate, and every failed item with its line.
+pub fn render_report(set: &dto::BulkSetDto) -> String {
+    let mut out = format!(
+        "Change set {}: {} items: {} done, {} no-ops, {} failed, {} not settled.\n",
+        set.id,
+        set.total,
+        set.done,
+        set.no_op,
+        set.failed,
+        set.pending + set.in_flight
+    );
+    if let (Some(start), Some(end)) = (set.started_at, set.finished_at) {
+        let secs = (end - start).num_milliseconds() as f64 / 1000.0;
+        out.push_str(&format!("Applied in {secs:.1} s ({:.2} items/s).\n", set.rate_per_second.unwrap_or_default()));
+    }
+    for i in set.items.iter().filter(|i| i.status == "failed") {
+        out.push_str(&format!(
+            "  line {:>5}  {:<28}  {:<14}  -> {:<9}  FAILED: {}\n",
+            i.line,
+            i.email,
+            i.target,
+            i.desired,
+            i.error.as_deref().unwrap_or("")
+        ));
+    }
     out
 }

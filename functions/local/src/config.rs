@@ -52,6 +52,9 @@ pub struct StackConfig {
     pub frontend_dir: Option<PathBuf>,
     /// Retry timing of the PostHog client; tests shorten it.
     pub posthog_retry_base: Duration,
+    /// The PostHog client's (burst, sustained) rate limits, when not PostHog's own
+    /// 480/minute and 4800/hour (a sandbox with its time scaled down, a benchmark).
+    pub posthog_rate_limits: Option<(hogwarden_posthog::RateLimit, hogwarden_posthog::RateLimit)>,
     pub notify: NotifyConfig,
     /// GitHub's REST API (for `secret_scanning_alert` webhooks): `https://api.github.com`,
     /// or a sandbox in tests. The token lives in the vault (`hogwarden/github-token`).
@@ -84,6 +87,7 @@ impl StackConfig {
             clock: Arc::new(SystemClock),
             frontend_dir: None,
             posthog_retry_base: Duration::from_millis(200),
+            posthog_rate_limits: None,
             notify: NotifyConfig::default(),
             github_api: url::Url::parse("https://api.github.com").expect("a constant URL"),
         }

@@ -49,6 +49,13 @@ struct ServeArgs {
     /// A personal API key of a PostHog service account; stored in the vault, never logged.
     #[arg(long, env = "POSTHOG_API_KEY", hide_env_values = true)]
     posthog_api_key: Option<String>,
+    /// The PostHog client's burst rate limit as REQUESTS/SECONDS (default 480/60, PostHog's);
+    /// lower it for a sandbox whose time is scaled down, e.g. 8/1.
+    #[arg(long, env = "HOGWARDEN_POSTHOG_BURST", value_parser = parse_rate)]
+    posthog_burst: Option<hogwarden_posthog::RateLimit>,
+    /// The PostHog client's sustained rate limit as REQUESTS/SECONDS (default 4800/3600).
+    #[arg(long, env = "HOGWARDEN_POSTHOG_SUSTAINED", value_parser = parse_rate)]
+    posthog_sustained: Option<hogwarden_posthog::RateLimit>,
     /// Port for the built-in sandbox (0 = any free port).
     #[arg(long, env = "HOGWARDEN_SANDBOX_PORT", default_value_t = 8010)]
     sandbox_port: u16,
@@ -122,6 +129,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading policy {}: {e}", path.display()))?;
         config.policy = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("policy {}: {e}", path.display()))?;
     }
+    if args.posthog_burst.is_some() || args.posthog_sustained.is_some() {
+        let defaults = hogwarden_posthog::PostHogConfig::DEFAULT_BURST;
+        config.posthog_rate_limits = Some((
+            args.posthog_burst.unwrap_or(defaults),
+            args.posthog_sustained.unwrap_or(hogwarden_posthog::PostHogConfig::DEFAULT_SUSTAINED),
+        ));
+    }
     config.posthog = match args.posthog_host {
         None => PostHogTarget::Sandbox { port: args.sandbox_port },
         Some(host) => PostHogTarget::Existing {
@@ -145,6 +159,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("Stopping.");
     stack.shutdown().await;
     Ok(())
+}
+
+/// `REQUESTS/SECONDS`, e.g. `480/60`.
+fn parse_rate(raw: &str) -> Result<hogwarden_posthog::RateLimit, String> {
+    let bad = || format!("'{raw}' is not a rate: write REQUESTS/SECONDS, e.g. 480/60");
+    let (n, secs) = raw.split_once('/').ok_or_else(bad)?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    let secs: f64 = secs.trim().parse().map_err(|_| bad())?;
+    if n == 0 || !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(bad());
+    }
+    Ok(hogwarden_posthog::RateLimit::new(n, Duration::from_secs_f64(secs)))
 }
 
 /// Reads the chosen notification channels; a missing setting is named in the error.

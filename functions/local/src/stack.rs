@@ -31,6 +31,9 @@ use crate::notifier::OutboxNotifier;
 pub const POSTHOG_KEY_SECRET: &str = "posthog/service-key";
 /// The audience of the local stack's tokens.
 pub const AUDIENCE: &str = "hogwarden";
+/// The bulk timer's pause between runs, and how long one run may go on.
+const BULK_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+const BULK_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a dev sign-in token lasts.
 const TOKEN_TTL_MINUTES: i64 = 12 * 60;
 
@@ -57,6 +60,7 @@ pub struct StackHandle {
     pub vault: Arc<FileVault>,
     server: JoinHandle<()>,
     sweeper: Option<JoinHandle<()>>,
+    bulk_runner: Option<JoinHandle<()>>,
 }
 
 #[derive(Clone)]
@@ -96,6 +100,10 @@ impl Stack {
         let mut ph = PostHogConfig::new(base_url, key, organization_id);
         ph.allow_plain_http = allow_http;
         ph.backoff.min_delay = config.posthog_retry_base;
+        if let Some((burst, sustained)) = config.posthog_rate_limits {
+            ph.burst = burst;
+            ph.sustained = sustained;
+        }
         // The client follows the vault: after a 401 it re-reads the key (an admin may
         // have stored a new one since start-up).
         let vault_port: Arc<dyn Vault> = vault.clone();
@@ -194,7 +202,25 @@ impl Stack {
             })
         });
 
-        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, rotation, leaks, vault, server, sweeper })
+        // Approved bulk change sets are applied (and resumed after a restart) by their
+        // own timer, so a long set never holds up the sweep.
+        let bulk_runner = config.sweep_interval.map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(BULK_PAUSE).await;
+                    match app.bulk_resume_all(BULK_BUDGET).await {
+                        Ok(r) if r.sets > 0 || !r.errors.is_empty() => {
+                            tracing::info!(sets = r.sets, finished = r.finished, errors = ?r.errors, "bulk change sets");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "bulk run failed; it runs again shortly"),
+                    }
+                }
+            })
+        });
+
+        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, rotation, leaks, vault, server, sweeper, bulk_runner })
     }
 }
 
@@ -208,6 +234,9 @@ impl StackHandle {
     pub async fn shutdown(self) {
         if let Some(s) = self.sweeper {
             s.abort();
+        }
+        if let Some(b) = self.bulk_runner {
+            b.abort();
         }
         self.server.abort();
         if let Some(sandbox) = self.sandbox {

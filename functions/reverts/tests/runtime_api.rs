@@ -145,7 +145,7 @@ async fn the_binary_answers_http_and_scheduled_events_through_the_runtime_api() 
     let (_, kind, unknown) = answer("inv-2");
     assert_eq!(*kind, "error", "{unknown}");
     assert_eq!(unknown["errorType"], "Hogwarden.UnknownTask", "{unknown}");
-    assert_eq!(unknown["errorMessage"], "unknown scheduled task 'compact'; this function runs: sweep, remind");
+    assert_eq!(unknown["errorMessage"], "unknown scheduled task 'compact'; this function runs: sweep, remind, bulk_apply");
     let (_, kind, http) = answer("inv-3");
     assert_eq!(*kind, "response", "{http}");
     assert_eq!(http["statusCode"], 401, "{http}");

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use hogwarden_core::audit::AuditEntry;
+use hogwarden_core::changeset::{ChangeItem, ChangeSet};
 use hogwarden_core::model::{AccessRequest, Grant, GrantStatus};
 
 use crate::error::StoreError;
@@ -75,6 +76,33 @@ pub(crate) fn grant_item(g: &Grant) -> Result<Item, StoreError> {
         index(&mut item, 5, keys::target_pk(&g.subject, g.target()), applied);
     }
     Ok(item)
+}
+
+pub(crate) fn change_set_item(c: &ChangeSet) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    put(&mut item, keys::PK, s(keys::change_set_pk(c.request_id)));
+    put(&mut item, keys::SK, s(keys::CHANGE_SET_SK));
+    put(&mut item, BODY, s(body("change set", &c.request_id, c)?));
+    put(&mut item, VERSION, n(c.version));
+    index(&mut item, 3, keys::change_set_digest_pk(&c.requester, &c.digest), keys::time_id(c.created_at, &c.request_id));
+    Ok(item)
+}
+
+pub(crate) fn change_item_item(i: &ChangeItem) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    put(&mut item, keys::PK, s(keys::change_set_pk(i.request_id)));
+    put(&mut item, keys::SK, s(keys::change_item_sk(i.seq)));
+    put(&mut item, BODY, s(body("change item", &i.seq, i)?));
+    put(&mut item, VERSION, n(i.version));
+    Ok(item)
+}
+
+pub(crate) fn change_set_from(item: &Item) -> Result<ChangeSet, StoreError> {
+    from_body(item, "change set")
+}
+
+pub(crate) fn change_item_from(item: &Item) -> Result<ChangeItem, StoreError> {
+    from_body(item, "change item")
 }
 
 /// An audit entry in its month partition.

@@ -11,6 +11,8 @@
 //! | audit chain locator | `AUDIT#CHAIN` | `<seq, 20 digits>` (names the entry's PK/SK) |
 //! | audit chain head | `AUDIT` | `HEAD` (`seq`, `hash`) |
 //! | audit month marker | `AUDIT` | `MONTH#<yyyy-mm>` (one per month that has entries) |
+//! | bulk change set | `CSET#<request id>` | `SET` |
+//! | bulk change item | `CSET#<request id>` | `ITEM#<seq, 10 digits>` (a set's items, in order, one `Query`) |
 //!
 //! Global secondary indexes, all projecting every attribute, overloaded by prefix so
 //! that each pattern is one `Query`:
@@ -25,6 +27,7 @@
 //! | GSI4 | request | `USER#<subject>#REQ` | `<created_at>#<id>` | a person's requests (as subject) |
 //! | GSI4 | grant | `REQUEST#<request_id>#GRANTS` | `<applied_at>#<id>` | a request's grants |
 //! | GSI5 | active grant | `TARGET#<subject>#<target>` | `<applied_at>#<id>` | overlap check |
+//! | GSI3 | bulk change set | `USER#<requester>#CSET#<digest>` | `<created_at>#<id>` | the same file submitted again |
 //!
 //! Why the audit log has a chain locator: entries live in the month of their `at`
 //! (audit by time), but writers' clocks are not ordered by `seq`, so the month of an
@@ -294,5 +297,43 @@ mod tests {
         assert_eq!(audit_entry_sk(at, 3), "2030-02-03T04:05:06.000000Z#00000000000000000003");
         assert_eq!(month_of_marker(&month_sk("2030-02")), Some("2030-02"));
         assert!(audit_entry_sk(at, 3) <= time_ceiling(at));
+    }
+}
+
+// ---------------------------------------------------------------- bulk change sets
+
+/// The partition of a change set: its header and all its items.
+pub fn change_set_pk(id: RequestId) -> String {
+    format!("CSET#{id}")
+}
+
+pub const CHANGE_SET_SK: &str = "SET";
+
+/// Items sort by position; ten digits hold any `u32`.
+pub fn change_item_sk(seq: u32) -> String {
+    format!("ITEM#{seq:010}")
+}
+
+/// The first and last possible item sort keys, for a `BETWEEN`.
+pub fn change_items_range() -> (String, String) {
+    ("ITEM#".to_owned(), format!("ITEM#{HIGH}"))
+}
+
+/// GSI3 partition of a requester's change sets made from one text.
+pub fn change_set_digest_pk(requester: &Email, digest: &str) -> String {
+    format!("USER#{requester}#CSET#{digest}")
+}
+
+#[cfg(test)]
+mod change_set_key_tests {
+    use super::*;
+
+    #[test]
+    fn item_keys_sort_by_position_and_stay_inside_the_range() {
+        assert!(change_item_sk(9) < change_item_sk(10));
+        assert!(change_item_sk(10) < change_item_sk(u32::MAX));
+        let (lo, hi) = change_items_range();
+        assert!(lo < change_item_sk(0) && change_item_sk(u32::MAX) < hi);
+        assert!(!(lo.as_str() <= CHANGE_SET_SK && CHANGE_SET_SK <= hi.as_str()), "the header is not an item");
     }
 }

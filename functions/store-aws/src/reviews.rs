@@ -50,7 +50,9 @@ fn ledger_item(e: &LedgerEntry) -> std::result::Result<Item, StoreError> {
 }
 
 impl DynamoStore {
-    async fn batch_put(&self, puts: Vec<Item>) -> std::result::Result<(), StoreError> {
+    /// Writes items with `BatchWriteItem`, 25 at a time, retrying unprocessed ones
+    /// (review snapshots here, a new bulk change set's items in `store`).
+    pub(crate) async fn batch_put(&self, puts: Vec<Item>) -> std::result::Result<(), StoreError> {
         for chunk in puts.chunks(BATCH_WRITE) {
             let mut requests = Vec::with_capacity(chunk.len());
             for item in chunk {

@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use hogwarden_core::audit::{AuditDraft, AuditEntry};
+use hogwarden_core::changeset::{ChangeItem, ChangeSet};
 use hogwarden_core::error::Result;
 use hogwarden_core::model::{AccessRequest, AccessTarget, Grant, RequestStatus};
 use hogwarden_core::ports::{AuditQuery, Commit, Guarded, Store};
@@ -561,6 +562,18 @@ impl Store for DynamoStore {
             records.push(guarded_put(&self.table, items::grant_item(record)?, *expected_version)?);
             guards.push(RecordGuard { what: "grant", id, expected: *expected_version });
         }
+        for Guarded { record, expected_version } in &commit.change_sets {
+            let id = record.request_id.to_string();
+            check_version("change set", &id, record.version, *expected_version)?;
+            records.push(guarded_put(&self.table, items::change_set_item(record)?, *expected_version)?);
+            guards.push(RecordGuard { what: "change set", id, expected: *expected_version });
+        }
+        for Guarded { record, expected_version } in &commit.change_items {
+            let id = format!("{}#{}", record.request_id, record.seq);
+            check_version("change item", &id, record.version, *expected_version)?;
+            records.push(guarded_put(&self.table, items::change_item_item(record)?, *expected_version)?);
+            guards.push(RecordGuard { what: "change item", id, expected: *expected_version });
+        }
         self.commit_with_audit(&records, &guards, &commit).await
     }
 
@@ -672,6 +685,42 @@ impl Store for DynamoStore {
             }
         }
         Ok(out)
+    }
+
+    async fn put_change_items(&self, new_items: &[ChangeItem]) -> Result<()> {
+        // Only the items of a set without a header come here (checked below), so a
+        // plain put of version 1 cannot overwrite progress.
+        if let Some(bad) = new_items.iter().find(|i| i.version != 1) {
+            return Err(StoreError::Contract(format!("change item {}#{} must be new (version 1)", bad.request_id, bad.seq)).into());
+        }
+        let mut sets: Vec<RequestId> = new_items.iter().map(|i| i.request_id).collect();
+        sets.dedup();
+        for set in sets {
+            if self.get(items::key(keys::change_set_pk(set), keys::CHANGE_SET_SK)).await?.is_some() {
+                return Err(StoreError::Conflict(format!("change set {set} exists already: its items change only through commits")).into());
+            }
+        }
+        let all = new_items.iter().map(items::change_item_item).collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(self.batch_put(all).await?)
+    }
+
+    async fn get_change_set(&self, id: RequestId) -> Result<Option<ChangeSet>> {
+        let found = self.get(items::key(keys::change_set_pk(id), keys::CHANGE_SET_SK)).await?;
+        Ok(found.as_ref().map(items::change_set_from).transpose()?)
+    }
+
+    async fn find_change_sets(&self, requester: &Email, digest: &str) -> Result<Vec<ChangeSet>> {
+        // GSI3 is eventually consistent: a set made a moment ago may be missed, and then
+        // a second set is made from the same text. Its items are compared with PostHog
+        // before any write, so nothing is applied twice either way.
+        let found = self.query(&Query::on(3, keys::change_set_digest_pk(requester, digest)).newest_first(), 20, false).await?;
+        Ok(found.iter().map(items::change_set_from).collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    async fn list_change_items(&self, id: RequestId) -> Result<Vec<ChangeItem>> {
+        let (lo, hi) = keys::change_items_range();
+        let found = self.query(&Query::base(keys::change_set_pk(id)).sk(SortKey::Between(lo, hi)), usize::MAX, false).await?;
+        Ok(found.iter().map(items::change_item_from).collect::<std::result::Result<Vec<_>, _>>()?)
     }
 
     async fn audit_chain_page(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>> {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use hogwarden_core::Error;
 use hogwarden_core::audit::{AuditDraft, AuditEntry, AuditKind, verify_chain};
+use hogwarden_core::changeset::{ChangeItem, ChangeSet, ItemStatus};
 use hogwarden_core::model::{AccessChange, AccessLevel, AccessRequest, AccessTarget, Grant, GrantStatus, RequestStatus};
 use hogwarden_core::ports::{AuditQuery, Commit, Guarded, Store};
 use hogwarden_core::types::{Actor, Email, GrantDuration, GrantId, Justification, OrgLevel, OrgRole, ProjectId, ProjectRole, RequestId};
@@ -165,7 +166,7 @@ pub async fn save(store: &dyn Store, requests: &[AccessRequest], grants: &[Grant
     let commit = Commit {
         requests: requests.iter().cloned().map(Guarded::create).collect(),
         grants: grants.iter().cloned().map(Guarded::create).collect(),
-        audit: Vec::new(),
+        ..Commit::default()
     };
     store.commit(commit).await.expect("creating fresh records succeeds");
 }
@@ -585,6 +586,7 @@ pub async fn a_conflict_rolls_back_the_whole_commit(store: &dyn Store) {
             requests: vec![Guarded::create(fresh.clone()), Guarded::update(stale, 2)],
             grants: vec![Guarded::create(fresh_grant.clone())],
             audit: vec![draft(2, at(1), person("cy"), AuditKind::Denied, None, None)],
+            ..Commit::default()
         })
         .await;
 
@@ -660,6 +662,135 @@ pub async fn the_chain_verifies_after_many_commits_including_concurrent_ones(sto
     assert_eq!(seen.len() as u64, expected, "every entry is in the chain once");
 }
 
+// ---------------------------------------------------------------- bulk change sets
+
+/// A change set of `n` pending items (project roles in project 1001) for a new request.
+pub fn change_set(requester: &str, digest: &str, n: u32, created_at: DateTime<Utc>) -> (AccessRequest, ChangeSet, Vec<ChangeItem>) {
+    let r = AccessRequest { changes: Vec::new(), ..request(requester, requester, created_at) };
+    let set = ChangeSet {
+        request_id: r.id,
+        requester: email(requester),
+        digest: digest.to_owned(),
+        format: "csv".into(),
+        total: n as usize,
+        claimed_until: None,
+        started_at: None,
+        finished_at: None,
+        created_at,
+        updated_at: created_at,
+        version: 1,
+    };
+    let items = (0..n)
+        .map(|seq| ChangeItem {
+            request_id: r.id,
+            seq,
+            line: seq as usize + 2,
+            subject: email(&format!("person{seq}")),
+            target: "Production".into(),
+            change: AccessChange::ProjectRole { project: ProjectId::new(1001).expect("positive"), role: ProjectRole::Member },
+            ends_at: None,
+            status: ItemStatus::Pending,
+            baseline: None,
+            read_back: None,
+            error: None,
+            grant_id: None,
+            attempts: 0,
+            updated_at: created_at,
+            version: 1,
+        })
+        .collect();
+    (r, set, items)
+}
+
+async fn save_change_set(store: &dyn Store, r: &AccessRequest, set: &ChangeSet, items: &[ChangeItem]) {
+    store.put_change_items(items).await.expect("putting a new set's items succeeds");
+    store
+        .commit(Commit { requests: vec![Guarded::create(r.clone())], change_sets: vec![Guarded::create(set.clone())], ..Commit::default() })
+        .await
+        .expect("creating the set succeeds");
+}
+
+/// A set's header and items read back as written, items in `seq` order; the same
+/// requester and digest find it, newest first.
+pub async fn a_change_set_reads_back_with_its_items_in_order_and_is_found_by_digest(store: &dyn Store) {
+    // Arrange: items written out of order, two sets from the same text, one other.
+    let (r1, s1, mut items1) = change_set("ana", "sha256:aa", 120, at(0));
+    items1.reverse();
+    save_change_set(store, &r1, &s1, &items1).await;
+    let (r2, s2, items2) = change_set("ana", "sha256:aa", 3, at(5));
+    save_change_set(store, &r2, &s2, &items2).await;
+    let (r3, s3, items3) = change_set("bo", "sha256:aa", 1, at(6));
+    save_change_set(store, &r3, &s3, &items3).await;
+
+    // Act
+    let header = store.get_change_set(r1.id).await.unwrap();
+    let read = store.list_change_items(r1.id).await.unwrap();
+    let found = store.find_change_sets(&email("ana"), "sha256:aa").await.unwrap();
+    let none = store.find_change_sets(&email("ana"), "sha256:bb").await.unwrap();
+
+    // Assert
+    assert_eq!(header.as_ref(), Some(&s1));
+    items1.reverse();
+    assert_eq!(read, items1, "items read back whole, in seq order");
+    assert_eq!(found.iter().map(|s| s.request_id).collect::<Vec<_>>(), vec![r2.id, r1.id], "newest first, this requester only");
+    assert!(none.is_empty());
+    assert!(store.get_change_set(RequestId::new()).await.unwrap().is_none());
+}
+
+/// An item moves on only from the version it was read at; a stale write changes
+/// nothing, neither the item nor the grant and audit entry committed with it.
+pub async fn a_stale_item_write_conflicts_and_rolls_back_its_grant_and_audit(store: &dyn Store) {
+    // Arrange
+    let (r, set, items) = change_set("ana", "sha256:cc", 2, at(0));
+    save_change_set(store, &r, &set, &items).await;
+    let done = |marker: u64| {
+        let g = grant(&r, project(1001), at(1), None);
+        let item = ChangeItem { status: ItemStatus::Done, grant_id: Some(g.id), version: 2, ..items[0].clone() };
+        let audit = draft(marker, at(1), person("ana"), AuditKind::Applied, Some(&email("person0")), Some(r.id));
+        (
+            g.id,
+            Commit {
+                grants: vec![Guarded::create(g)],
+                change_items: vec![Guarded::update(item, 1)],
+                audit: vec![audit],
+                ..Commit::default()
+            },
+        )
+    };
+    let (first_grant, first) = done(1);
+    let (second_grant, second) = done(2);
+
+    // Act
+    store.commit(first).await.expect("the first write from version 1 succeeds");
+    let again = store.commit(second).await;
+
+    // Assert
+    assert_conflict(again, "a second write from version 1");
+    let read = store.list_change_items(r.id).await.unwrap();
+    assert_eq!((read[0].status, read[0].version, read[0].grant_id), (ItemStatus::Done, 2, Some(first_grant)));
+    assert_eq!(read[1], items[1], "the other item is untouched");
+    assert!(store.get_grant(second_grant).await.unwrap().is_none(), "the losing commit's grant is not written");
+    let chain = whole_chain(store, 50).await;
+    assert_eq!(markers(&chain), vec![1], "the losing commit's audit entry is not written");
+}
+
+/// Items can only be put for a set whose header does not exist yet: a set that
+/// started cannot be reset by writing its items again.
+pub async fn items_cannot_be_put_again_once_their_set_exists(store: &dyn Store) {
+    // Arrange
+    let (r, set, items) = change_set("ana", "sha256:dd", 2, at(0));
+    save_change_set(store, &r, &set, &items).await;
+    let moved = ChangeItem { status: ItemStatus::InFlight, version: 2, ..items[0].clone() };
+    store.commit(Commit { change_items: vec![Guarded::update(moved.clone(), 1)], ..Commit::default() }).await.unwrap();
+
+    // Act
+    let again = store.put_change_items(&items).await;
+
+    // Assert
+    assert_conflict(again, "putting the items of an existing set");
+    assert_eq!(store.list_change_items(r.id).await.unwrap()[0], moved);
+}
+
 /// Writes one conformance `#[tokio::test]` per check for a `Store` adapter.
 ///
 /// `$make` is a path to an `async fn() -> (Arc<dyn Store>, G)` that returns a fresh,
@@ -692,6 +823,9 @@ macro_rules! store_conformance_tests {
             offboardings_read_back_and_list_by_status_oldest_first,
             a_stale_offboarding_write_conflicts_and_writes_no_audit,
             a_step_recorded_twice_at_once_lands_once,
+            a_change_set_reads_back_with_its_items_in_order_and_is_found_by_digest,
+            a_stale_item_write_conflicts_and_rolls_back_its_grant_and_audit,
+            items_cannot_be_put_again_once_their_set_exists,
         );
         // Checks that hand the store to spawned tasks take the `Arc` itself.
         $crate::store_conformance_tests!(@shared $make;

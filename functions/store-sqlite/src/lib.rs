@@ -20,6 +20,7 @@
 //! checks and [`store_conformance_tests!`] turns them into one test per behaviour for
 //! any adapter.
 
+mod changesets;
 mod deliveries;
 mod error;
 mod offboard;

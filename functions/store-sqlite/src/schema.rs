@@ -112,6 +112,30 @@ const MIGRATIONS: &[&str] = &[
     -- Resuming runs reads one status, oldest first.
     CREATE INDEX offboardings_by_status ON offboardings (status, created_at, id);
     "#,
+    // 4: bulk change sets and their items.
+    r#"
+    CREATE TABLE change_sets (
+        id          TEXT PRIMARY KEY NOT NULL REFERENCES requests (id),
+        requester   TEXT NOT NULL,
+        digest      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body))
+    );
+    -- The same file submitted again finds its set.
+    CREATE INDEX change_sets_by_digest ON change_sets (requester, digest, created_at);
+
+    -- Items are written before their set's header (a set may hold thousands), so
+    -- they carry no foreign key to it.
+    CREATE TABLE change_items (
+        set_id      TEXT NOT NULL,
+        seq         INTEGER NOT NULL CHECK (seq >= 0),
+        status      TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body)),
+        PRIMARY KEY (set_id, seq)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -176,7 +200,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 5);
+        assert_eq!(tables, 7);
     }
 
     #[test]

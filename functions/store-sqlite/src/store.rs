@@ -13,6 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hogwarden_core::audit::{AuditDraft, AuditEntry};
+use hogwarden_core::changeset::{ChangeItem, ChangeSet};
 use hogwarden_core::error::Result;
 use hogwarden_core::model::{AccessRequest, AccessTarget, Grant, GrantStatus, RequestStatus};
 use hogwarden_core::ports::{AuditQuery, Commit, Guarded, Store};
@@ -20,6 +21,7 @@ use hogwarden_core::types::{Email, GrantId, RequestId};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter};
 
+use crate::changesets::{self, ItemColumns, SetColumns};
 use crate::error::StoreError;
 use crate::rows::{self, AUDIT_COLUMNS, AuditRow, GrantColumns, RequestColumns};
 use crate::schema;
@@ -111,6 +113,8 @@ struct PreparedCommit {
     requests: Vec<(RequestColumns, Option<i64>)>,
     grants: Vec<(GrantColumns, Option<i64>)>,
     audit: Vec<AuditDraft>,
+    change_sets: Vec<(SetColumns, Option<i64>)>,
+    change_items: Vec<(ItemColumns, Option<i64>)>,
 }
 
 /// The version a guarded write must carry: one more than expected, or 1 when new.
@@ -144,8 +148,26 @@ impl PreparedCommit {
                 Ok((GrantColumns::new(record)?, expected))
             })
             .collect::<Result<_, StoreError>>()?;
+        let change_sets = commit
+            .change_sets
+            .iter()
+            .map(|Guarded { record, expected_version }| {
+                let columns = SetColumns::new(record)?;
+                let expected = check_version("change set", columns.id(), record.version, *expected_version)?;
+                Ok((columns, expected))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let change_items = commit
+            .change_items
+            .iter()
+            .map(|Guarded { record, expected_version }| {
+                let columns = ItemColumns::new(record)?;
+                let expected = check_version("change item", &columns.id(), record.version, *expected_version)?;
+                Ok((columns, expected))
+            })
+            .collect::<Result<_, StoreError>>()?;
         let audit = commit.audit.into_iter().map(|d| AuditDraft { at: rows::to_micros(d.at), ..d }).collect();
-        Ok(Self { requests, grants, audit })
+        Ok(Self { requests, grants, audit, change_sets, change_items })
     }
 
     /// Writes everything in one `BEGIN IMMEDIATE` transaction: the write lock is taken
@@ -157,6 +179,12 @@ impl PreparedCommit {
         }
         for (row, expected) in &self.grants {
             write_grant(&tx, row, *expected)?;
+        }
+        for (row, expected) in &self.change_sets {
+            changesets::write_set(&tx, row, *expected)?;
+        }
+        for (row, expected) in &self.change_items {
+            changesets::write_item(&tx, row, *expected)?;
         }
         let sealed = append_audit(&tx, &self.audit)?;
         tx.commit()?;
@@ -446,6 +474,26 @@ impl Store for SqliteStore {
         let limit = rows::limit(limit);
         let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2");
         Ok(self.run(move |conn| audit_entries(conn, &sql, params![after, limit])).await?)
+    }
+
+    async fn put_change_items(&self, items: &[ChangeItem]) -> Result<()> {
+        let rows = Arc::new(items.iter().map(ItemColumns::new).collect::<Result<Vec<_>, StoreError>>()?);
+        Ok(self.run(move |conn| changesets::insert_items(conn, &rows)).await?)
+    }
+
+    async fn get_change_set(&self, id: RequestId) -> Result<Option<ChangeSet>> {
+        let id = id.to_string();
+        Ok(self.run(move |conn| changesets::get_set(conn, &id)).await?)
+    }
+
+    async fn find_change_sets(&self, requester: &Email, digest: &str) -> Result<Vec<ChangeSet>> {
+        let (requester, digest) = (requester.to_string(), digest.to_owned());
+        Ok(self.run(move |conn| changesets::find_sets(conn, &requester, &digest)).await?)
+    }
+
+    async fn list_change_items(&self, id: RequestId) -> Result<Vec<ChangeItem>> {
+        let id = id.to_string();
+        Ok(self.run(move |conn| changesets::list_items(conn, &id)).await?)
     }
 
     fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {

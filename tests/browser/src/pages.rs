@@ -263,6 +263,35 @@ impl AuditLog<'_> {
     }
 }
 
+/// Bulk changes (`/#/bulk`, admins): plan a change set, submit it, watch it apply.
+#[derive(Debug)]
+pub struct BulkChanges<'a>(pub &'a Browser);
+
+impl BulkChanges<'_> {
+    /// Act: pastes a CSV change set and asks for the plan; returns the plan's summary.
+    pub async fn act_plan(&self, csv: &str) -> anyhow::Result<String> {
+        self.0.fill("Change set", csv).await?;
+        self.0.click(Target::Button("Plan")).await?;
+        let summary = self.0.find(Target::Status("Nothing was written")).await?;
+        self.0.text_of(&summary).await
+    }
+
+    /// Act: submits the planned set, which policy approves at once (a small one);
+    /// returns the progress text of the set's page it lands on.
+    pub async fn act_submit_approved_at_once(&self) -> anyhow::Result<String> {
+        self.0.click(Target::Button("Submit for approval")).await?;
+        let progress = self.0.find(Target::Status("items settled")).await?;
+        self.0.text_of(&progress).await
+    }
+
+    /// Act: applies an approved set and waits for its report; returns the progress text.
+    pub async fn act_apply_until_finished(&self) -> anyhow::Result<String> {
+        self.0.click(Target::Button("Apply now")).await?;
+        let finished = self.0.find(Target::Status("Finished:")).await?;
+        self.0.text_of(&finished).await
+    }
+}
+
 /// One request's page (`/#/requests/{id}`).
 #[derive(Debug)]
 pub struct RequestDetails<'a>(pub &'a Browser);

@@ -23,9 +23,10 @@ pub const LAMBDA_LIBRARY: &str = "hogwarden-lambda";
 
 /// Which Lambda each scheduled task goes to, as (binary, task). The task names are
 /// the `task` field of the Scheduler input the binaries deserialise.
-pub const SCHEDULED_TASKS: [(&str, &str); 6] = [
+pub const SCHEDULED_TASKS: [(&str, &str); 7] = [
     ("hogwarden-reverts", "sweep"),
     ("hogwarden-reverts", "remind"),
+    ("hogwarden-reverts", "bulk_apply"),
     ("hogwarden-key-rotation", "key_check"),
     ("hogwarden-reviews", "quarterly_review"),
     ("hogwarden-reviews", "review_reminders"),

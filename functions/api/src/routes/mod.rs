@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod bulk;
+mod bulk_sets;
 mod diagnose;
 mod meta;
 mod offboard;
@@ -23,6 +24,7 @@ pub(crate) use access::{__path_access_overview, __path_list_keys};
 pub(crate) use audit::__path_verify_audit;
 pub(crate) use audit::{__path_export_audit, __path_list_audit};
 pub(crate) use bulk::__path_plan as __path_bulk_plan;
+pub(crate) use bulk_sets::{__path_apply as __path_bulk_apply, __path_get_set as __path_bulk_get_set, __path_submit as __path_bulk_submit};
 pub(crate) use diagnose::__path_diagnose;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use offboard::{
@@ -51,6 +53,9 @@ pub(crate) fn grants(state: ApiState) -> Router {
         .route("/api/requests/{id}/deny", post(requests::deny))
         .route("/api/inbox", get(requests::inbox))
         .route("/api/bulk/plan", post(bulk::plan).layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_BULK_BYTES)))
+        .route("/api/bulk/sets", post(bulk_sets::submit).layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_BULK_BYTES)))
+        .route("/api/bulk/sets/{id}", get(bulk_sets::get_set))
+        .route("/api/bulk/sets/{id}/apply", post(bulk_sets::apply))
         .route("/api/grants", get(requests::list_grants))
         .route("/api/grants/{id}/extend", post(requests::extend_grant))
         .with_state(state)

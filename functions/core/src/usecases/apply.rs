@@ -22,6 +22,10 @@ impl Hogwarden {
         if request.extends.is_some() {
             return self.apply_extension(request).await;
         }
+        // A bulk change set is applied item by item by `bulk_run`, within a time budget.
+        if request.changes.is_empty() && self.store.get_change_set(id).await?.is_some() {
+            return Ok(request);
+        }
         let member = match self.member(&request).await {
             Ok(m) => m,
             Err(Error::Upstream(e)) if !e.is_transient() => return self.fail(request, Vec::new(), &e).await,
@@ -58,6 +62,7 @@ impl Hogwarden {
             requests: vec![Guarded::update(request.clone(), expected)],
             grants: grants.iter().cloned().map(Guarded::create).collect(),
             audit: vec![audit],
+            ..Commit::default()
         };
         match self.store.commit(commit).await {
             Ok(_) => {}
@@ -146,6 +151,7 @@ impl Hogwarden {
             requests: vec![Guarded::update(request.clone(), expected)],
             grants: partial.into_iter().map(Guarded::create).collect(),
             audit: vec![audit],
+            ..Commit::default()
         };
         match self.store.commit(commit).await {
             Ok(_) | Err(Error::Conflict(_)) => {}

@@ -80,7 +80,9 @@ impl Hogwarden {
         }
         let expected = request.version;
         let fully_approved = request.approvals.len() >= usize::from(request.approvals_required);
-        if fully_approved && request.extends.is_none() {
+        // A bulk change set (a request without changes of its own) reads each item's
+        // baseline when the item is applied.
+        if fully_approved && request.extends.is_none() && !request.changes.is_empty() {
             let member = self.member(&request).await?;
             request.baselines = self.baselines(&request, &member).await?;
         }

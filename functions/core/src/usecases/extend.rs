@@ -148,6 +148,7 @@ impl Hogwarden {
             requests: vec![Guarded::update(request.clone(), expected_request)],
             grants: vec![Guarded::update(g, expected_grant)],
             audit: vec![audit],
+            ..Commit::default()
         };
         match self.store.commit(commit).await {
             Ok(_) => {}

@@ -4,6 +4,7 @@
 
 mod apply;
 mod approve;
+mod bulk_apply;
 mod campaign;
 mod checklist;
 mod deny;
@@ -29,6 +30,7 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use bulk_apply::{BulkRunReport, NewChangeSet};
 pub use campaign::{Evidence, ReviewRemindReport};
 pub use checklist::Checklist;
 pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
@@ -131,7 +133,11 @@ impl Hogwarden {
     /// [`Self::tell_approvers`] for a list already read (so one member read serves
     /// both the audit entry and the messages).
     async fn tell_these_approvers(&self, request: &crate::model::AccessRequest, subject: &str, approvers: &[Email]) {
-        let what: Vec<String> = request.changes.iter().map(crate::model::AccessChange::describe).collect();
+        let mut what: Vec<String> = request.changes.iter().map(crate::model::AccessChange::describe).collect();
+        if what.is_empty() {
+            // A request without changes of its own holds a bulk change set.
+            what.push("a bulk change set".into());
+        }
         for approver in approvers {
             let body = format!(
                 "{} asks for {} for {}. Reason: {}. The request expires at {} if nobody answers.",

@@ -264,7 +264,7 @@ impl Hogwarden {
         let mut record = self.store.get_offboarding(id).await?.ok_or_else(|| Error::NotFound(format!("offboarding {id}")))?;
         while record.status == OffboardStatus::Approved {
             let Some(index) = record.next_pending() else {
-                record = self.finish(record).await?;
+                record = self.finish_offboarding(record).await?;
                 break;
             };
             let outcome = self.run_step(&record, index).await;
@@ -402,7 +402,7 @@ impl Hogwarden {
         self.draft(applier(), kind, &record.subject, record.id, None, details)
     }
 
-    async fn finish(&self, mut record: Offboarding) -> Result<Offboarding> {
+    async fn finish_offboarding(&self, mut record: Offboarding) -> Result<Offboarding> {
         let now = self.clock.now();
         let expected = record.version;
         record.status = OffboardStatus::Done;

@@ -50,7 +50,7 @@ async fn an_unknown_scheduled_task_fails_the_invocation_and_names_the_task() {
     let review_on_reverts = invoke(&t.reverts, scheduler_event("quarterly_review", at, "exec-3")).await.expect_err("not this function's");
 
     assert!(matches!(on_reverts, HandlerError::UnknownTask { .. }));
-    assert_eq!(on_reverts.to_string(), "unknown scheduled task 'rotate_everything'; this function runs: sweep, remind");
+    assert_eq!(on_reverts.to_string(), "unknown scheduled task 'rotate_everything'; this function runs: sweep, remind, bulk_apply");
     let diagnostic = Diagnostic::from(on_reverts);
     assert_eq!(diagnostic.error_type, "Hogwarden.UnknownTask");
     assert!(sweep_on_grants.to_string().contains("'sweep'; this function runs: no scheduled task"), "{sweep_on_grants}");

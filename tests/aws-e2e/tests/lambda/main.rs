@@ -2,6 +2,7 @@
 //! Scheduler event JSON through `Handler::handle`, DynamoDB and Secrets Manager on
 //! moto, the PostHog sandbox behind.
 
+mod bulk;
 mod errors;
 mod idempotency;
 mod notifications;

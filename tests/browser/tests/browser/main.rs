@@ -2,6 +2,7 @@
 //! PostHog sandbox. One binary, one module per story; screenshots of every step go to
 //! `tests/output/browser/<test>/`.
 
+mod bulk_changes;
 mod contractor;
 mod diagnose;
 mod offboarding;

@@ -5,6 +5,7 @@ mod access;
 mod audit_filters;
 mod bad_input;
 mod bulk;
+mod bulk_apply;
 mod checklist;
 mod concurrency;
 mod diagnose;

@@ -1,0 +1,584 @@
+//! Bulk change sets as one access request: submitting a plan stores the set and a
+//! request for it (approved once, as a whole, through the ordinary approve flow), and
+//! [`Hogwarden::bulk_run`] applies its items within a time budget, one conditional
+//! write per item transition, so a run may stop anywhere and the next one resumes.
+//!
+//! Never twice: before an item's PostHog write its baseline is recorded and the item
+//! marked `in_flight`; after the write, its status, its grant and its audit entry are
+//! one commit. An item found `in_flight` (the process died between the two) is compared
+//! with PostHog's current state, and if PostHog already shows it the item is done
+//! without a second write. Only the holder of the set's claim touches its items, so a
+//! live run's `in_flight` item is never mistaken for a crashed one.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::audit::AuditKind;
+use crate::bulk::{self, PlanAction};
+use crate::changeset::{ChangeItem, ChangeSet, ItemCounts, ItemStatus, SetPhase, SetProgress};
+use crate::error::{Error, Result};
+use crate::model::{AccessChange, AccessLevel, AccessRequest, AccessTarget, Grant, GrantStatus, RequestStatus};
+use crate::ports::{Commit, Guarded, Member, PostHogError};
+use crate::types::{Actor, GrantId, Justification, ParseError, Principal, ProjectId, ProjectRole, RequestId, Role};
+
+use super::Hogwarden;
+
+/// How long a run's claim on a set lasts; it is renewed while the run goes on, and a
+/// crashed run's claim lapses after at most this long.
+const CLAIM: chrono::Duration = chrono::Duration::seconds(20);
+/// Renew the claim when less than this is left of it.
+const RENEW_BELOW: chrono::Duration = chrono::Duration::seconds(12);
+/// Items whose current state is read from PostHog in one go (members once, each
+/// project's rules once), so the reads cost a few requests per chunk, not per item.
+const CHUNK: usize = 50;
+
+/// A change set to submit, as parsed at the edge.
+#[derive(Debug, Clone)]
+pub struct NewChangeSet {
+    /// `csv` or `json`.
+    pub format: String,
+    pub content: String,
+    /// Why; a default naming the set's size is used when absent.
+    pub reason: Option<String>,
+}
+
+/// What a run over unfinished sets did (the timer and the scheduled task log it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BulkRunReport {
+    pub sets: usize,
+    pub finished: usize,
+    pub errors: Vec<String>,
+}
+
+/// Why a run stopped before the set finished.
+enum Stop {
+    /// The budget is spent or another run holds the set.
+    Yield,
+    /// PostHog cannot take writes now; the next run retries.
+    Upstream(PostHogError),
+}
+
+fn the_run() -> Actor {
+    Actor::System("bulk".into())
+}
+
+impl Hogwarden {
+    /// Plans a change set and stores it as one access request. The same text
+    /// submitted again by the same person finds the set already made (`false`).
+    #[tracing::instrument(skip_all, fields(requester = %who.email))]
+    pub async fn bulk_submit(&self, who: &Principal, new: NewChangeSet) -> Result<(SetProgress, bool)> {
+        if !who.has(Role::Admin) {
+            return Err(Error::Forbidden("You need the admin role to submit bulk changes.".into()));
+        }
+        let rows = match new.format.as_str() {
+            "csv" => bulk::parse_csv(&new.content)?,
+            "json" => bulk::parse_json(&new.content)?,
+            other => {
+                return Err(Error::Invalid(ParseError::Other(format!(
+                    "'format' must be 'csv' or 'json', not '{}'",
+                    other.chars().take(20).collect::<String>()
+                ))));
+            }
+        };
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(new.content.as_bytes())));
+        for set in self.store.find_change_sets(&who.email, &digest).await? {
+            if let Some(request) = self.store.get_request(set.request_id).await?
+                && matches!(request.status, RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Applied)
+            {
+                return Ok((self.progress_of(set, request).await?, false));
+            }
+        }
+
+        let plan = self.bulk_plan(who, &rows).await?;
+        let bad: Vec<String> = plan.items.iter().filter(|i| i.action == PlanAction::Error).map(|i| i.line.to_string()).collect();
+        if !bad.is_empty() {
+            return Err(Error::Invalid(ParseError::Other(format!(
+                "the change set has rows with errors (lines {}); fix them (see the plan) and submit again. Nothing was written.",
+                bad.join(", ")
+            ))));
+        }
+        let changes: Vec<AccessChange> =
+            plan.items.iter().filter(|i| i.action == PlanAction::Change).filter_map(|i| i.change.clone()).collect();
+        if changes.is_empty() {
+            return Err(Error::PolicyViolation(
+                "Every row is a no-op: PostHog already shows all of it, so there is nothing to apply.".into(),
+            ));
+        }
+        let justification = match &new.reason {
+            Some(r) => Justification::parse(r)?,
+            None => Justification::parse(&format!(
+                "Bulk change set: {} changes, {} no-ops ({})",
+                changes.len(),
+                plan.count(PlanAction::NoOp),
+                &digest[..19]
+            ))?,
+        };
+
+        let now = self.clock.now();
+        let id = RequestId::new();
+        let mut items = Vec::with_capacity(plan.items.len());
+        for (seq, p) in plan.items.iter().enumerate() {
+            let (Some(change), Ok(subject)) = (p.change.clone(), crate::types::Email::parse(&p.email)) else { continue };
+            items.push(ChangeItem {
+                request_id: id,
+                seq: u32::try_from(seq).unwrap_or(u32::MAX),
+                line: p.line,
+                subject,
+                target: p.target.clone(),
+                change,
+                ends_at: p.ends_at,
+                status: if p.action == PlanAction::NoOp { ItemStatus::NoOp } else { ItemStatus::Pending },
+                baseline: None,
+                read_back: None,
+                error: None,
+                grant_id: None,
+                attempts: 0,
+                updated_at: now,
+                version: 1,
+            });
+        }
+        let approvals_required = self.policy.bulk_approvals_needed(&changes);
+        let request = AccessRequest {
+            id,
+            requester: who.email.clone(),
+            subject: who.email.clone(),
+            changes: Vec::new(),
+            duration: None,
+            ends_at: None,
+            extends: None,
+            approvers_reminded: false,
+            informed_at: None,
+            justification,
+            ticket: None,
+            status: RequestStatus::Pending,
+            created_at: now,
+            updated_at: now,
+            expires_at: now + chrono::Duration::minutes(self.policy.pending_ttl_minutes),
+            approvals_required,
+            approvals: Vec::new(),
+            denial: None,
+            baselines: Vec::new(),
+            failure: None,
+            version: 1,
+        };
+        let set = ChangeSet {
+            request_id: id,
+            requester: who.email.clone(),
+            digest: digest.clone(),
+            format: new.format.clone(),
+            total: items.len(),
+            claimed_until: None,
+            started_at: None,
+            finished_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let details = serde_json::json!({
+            "bulk": { "digest": digest, "changes": changes.len(), "no_ops": plan.count(PlanAction::NoOp), "items": items.len() },
+            "justification": request.justification,
+            "approvals_required": approvals_required,
+        });
+        let audit = self.draft(who.actor(), AuditKind::Requested, &who.email, id, None, details);
+        self.store.put_change_items(&items).await?;
+        self.store
+            .commit(Commit {
+                requests: vec![Guarded::create(request.clone())],
+                change_sets: vec![Guarded::create(set.clone())],
+                audit: vec![audit],
+                ..Commit::default()
+            })
+            .await?;
+        tracing::info!(request_id = %id, items = items.len(), approvals_required, "bulk change set submitted");
+        let request = if approvals_required > 0 {
+            self.tell_approvers(&request, "A bulk change set waits for your approval").await;
+            request
+        } else {
+            self.approve_as(Actor::System("policy".into()), request, None).await?
+        };
+        let counts = ItemCounts::of(&items);
+        Ok((SetProgress { phase: phase(&request), set, request, counts, items }, true))
+    }
+
+    /// A set's progress (or its report, once finished). Admins and its requester may read it.
+    pub async fn bulk_progress(&self, who: &Principal, id: RequestId) -> Result<SetProgress> {
+        let set = self.store.get_change_set(id).await?.ok_or_else(|| Error::NotFound(format!("change set {id}")))?;
+        if set.requester != who.email && !who.has(Role::Admin) && !who.has(Role::Approver) {
+            return Err(Error::NotFound(format!("change set {id}")));
+        }
+        let request = self.store.get_request(id).await?.ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        self.progress_of(set, request).await
+    }
+
+    async fn progress_of(&self, set: ChangeSet, request: AccessRequest) -> Result<SetProgress> {
+        let items = self.store.list_change_items(set.request_id).await?;
+        let counts = ItemCounts::of(&items);
+        Ok(SetProgress { phase: phase(&request), set, request, counts, items })
+    }
+
+    /// Applies (or resumes) an approved set for at most `budget`, on an admin's behalf.
+    pub async fn bulk_apply(&self, who: &Principal, id: RequestId, budget: Duration) -> Result<SetProgress> {
+        if !who.has(Role::Admin) {
+            return Err(Error::Forbidden("You need the admin role to apply bulk changes.".into()));
+        }
+        let set = self.store.get_change_set(id).await?.ok_or_else(|| Error::NotFound(format!("change set {id}")))?;
+        let request = self.store.get_request(id).await?.ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        match request.status {
+            RequestStatus::Pending => {
+                return Err(Error::Conflict(format!(
+                    "The change set waits for approval ({} of {} approvals); it is applied once approved.",
+                    request.approvals.len(),
+                    request.approvals_required
+                )));
+            }
+            RequestStatus::Denied | RequestStatus::Expired => {
+                return Err(Error::Conflict(format!("The change set's request was {}; nothing is applied.", request.status.as_str())));
+            }
+            _ => {}
+        }
+        drop(set);
+        self.bulk_run(id, budget).await
+    }
+
+    /// Runs every approved, unfinished set for at most `budget` in all (the local timer
+    /// and the scheduled task call this; each run resumes where the last one stopped).
+    pub async fn bulk_resume_all(&self, budget: Duration) -> Result<BulkRunReport> {
+        let started = Instant::now();
+        let mut report = BulkRunReport::default();
+        for request in self.store.list_requests_by_status(RequestStatus::Approved, 200).await? {
+            if !request.changes.is_empty() {
+                continue;
+            }
+            let Some(left) = budget.checked_sub(started.elapsed()) else { break };
+            if self.store.get_change_set(request.id).await?.is_none() {
+                continue;
+            }
+            report.sets += 1;
+            match self.bulk_run(request.id, left).await {
+                Ok(p) if p.phase == SetPhase::Finished => report.finished += 1,
+                Ok(_) => {}
+                Err(e) => report.errors.push(format!("change set {}: {e}", request.id)),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Applies an approved set's unsettled items for at most `budget`, then returns its
+    /// progress. Safe to call at any time from anywhere: a set that another run holds,
+    /// or that is not approved, is only reported.
+    #[tracing::instrument(skip_all, fields(request_id = %id))]
+    pub async fn bulk_run(&self, id: RequestId, budget: Duration) -> Result<SetProgress> {
+        let deadline = Instant::now() + budget;
+        let mut set = self.store.get_change_set(id).await?.ok_or_else(|| Error::NotFound(format!("change set {id}")))?;
+        let request = self.store.get_request(id).await?.ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        if request.status != RequestStatus::Approved {
+            return self.progress_of(set, request).await;
+        }
+        let now = self.clock.now();
+        if set.claimed_until.is_some_and(|t| t > now) {
+            return self.progress_of(set, request).await;
+        }
+        // Claim the set: only its holder touches the items.
+        match self.claim(&mut set).await {
+            Ok(()) => {}
+            Err(Error::Conflict(_)) => {
+                let set = self.store.get_change_set(id).await?.unwrap_or(set);
+                return self.progress_of(set, request).await;
+            }
+            Err(e) => return Err(e),
+        }
+
+        let mut items = self.store.list_change_items(id).await?;
+        let todo: Vec<usize> = (0..items.len()).filter(|&i| !items[i].status.is_settled()).collect();
+        let mut stop: Option<Stop> = None;
+        'chunks: for chunk in todo.chunks(CHUNK) {
+            if Instant::now() >= deadline {
+                stop = Some(Stop::Yield);
+                break;
+            }
+            let state = match self.read_state(chunk.iter().map(|&i| &items[i])).await {
+                Ok(s) => s,
+                Err(Error::Upstream(e)) => {
+                    stop = Some(Stop::Upstream(e));
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            for &i in chunk {
+                if Instant::now() >= deadline {
+                    stop = Some(Stop::Yield);
+                    break 'chunks;
+                }
+                if let Err(e) = self.renew(&mut set).await {
+                    tracing::warn!(error = %e, "lost the claim on the change set; another run goes on");
+                    let set = self.store.get_change_set(id).await?.unwrap_or(set);
+                    return self.progress_of(set, request).await;
+                }
+                match self.settle(&items[i], &state).await {
+                    Ok(settled) => items[i] = settled,
+                    Err(Error::Upstream(e)) => {
+                        stop = Some(Stop::Upstream(e));
+                        break 'chunks;
+                    }
+                    Err(Error::Conflict(m)) => {
+                        // Only the claim holder writes items, so this means the claim was lost.
+                        tracing::warn!(reason = %m, "an item changed under this run; stopping");
+                        stop = Some(Stop::Yield);
+                        break 'chunks;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+
+        let counts = ItemCounts::of(&items);
+        if let Some(Stop::Upstream(e)) = &stop {
+            tracing::warn!(error = %e, "PostHog cannot take the change set now; the next run resumes it");
+        }
+        if stop.is_none() && counts.unsettled() == 0 {
+            return self.finish_set(set, request, items).await;
+        }
+        // Let the next run (the timer, the CLI, the scheduled task) go on at once.
+        set.claimed_until = None;
+        set.updated_at = self.clock.now();
+        let expected = set.version;
+        set.version += 1;
+        self.store.commit(Commit { change_sets: vec![Guarded::update(set.clone(), expected)], ..Commit::default() }).await?;
+        Ok(SetProgress { phase: phase(&request), set, request, counts, items })
+    }
+
+    async fn claim(&self, set: &mut ChangeSet) -> Result<()> {
+        let now = self.clock.now();
+        let mut next = set.clone();
+        next.claimed_until = Some(now + CLAIM);
+        next.started_at = set.started_at.or(Some(now));
+        next.updated_at = now;
+        next.version = set.version + 1;
+        self.store.commit(Commit { change_sets: vec![Guarded::update(next.clone(), set.version)], ..Commit::default() }).await?;
+        *set = next;
+        Ok(())
+    }
+
+    async fn renew(&self, set: &mut ChangeSet) -> Result<()> {
+        let now = self.clock.now();
+        if set.claimed_until.is_some_and(|t| t - now > RENEW_BELOW) {
+            return Ok(());
+        }
+        self.claim(set).await
+    }
+
+    /// PostHog's current state for these items: the members once, each project's
+    /// explicit roles once.
+    async fn read_state<'a>(&self, items: impl Iterator<Item = &'a ChangeItem>) -> Result<State> {
+        let items: Vec<&ChangeItem> = items.collect();
+        let members = self.posthog.list_members().await?;
+        let mut roles = HashMap::new();
+        for item in &items {
+            if let AccessTarget::Project(p) = item.change.target()
+                && let std::collections::hash_map::Entry::Vacant(slot) = roles.entry(p)
+            {
+                let read = self.posthog.project_roles(p).await?;
+                slot.insert(read.into_iter().map(|(m, r)| (m.to_ascii_lowercase(), r)).collect::<HashMap<_, _>>());
+            }
+        }
+        Ok(State { members: members.into_iter().map(|m| (m.email.as_str().to_owned(), m)).collect(), roles })
+    }
+
+    /// Takes one item to its next settled status (or leaves it `in_flight` when
+    /// PostHog is unavailable, returning the error).
+    async fn settle(&self, item: &ChangeItem, state: &State) -> Result<ChangeItem> {
+        let desired = item.change.desired();
+        let Some(member) = state.members.get(item.subject.as_str()) else {
+            return self.item_failed(item, "is no longer a member of the PostHog organization".into()).await;
+        };
+        let current = state.current(member, &item.change);
+        if current == desired {
+            return match item.status {
+                // The write of a crashed run had landed: done, without writing again.
+                ItemStatus::InFlight => {
+                    let baseline = item.baseline.unwrap_or(current);
+                    self.item_done(item.clone(), baseline, current, true).await
+                }
+                _ => {
+                    let mut next = item.clone();
+                    next.status = ItemStatus::NoOp;
+                    self.write_item(next, item.version, Vec::new()).await
+                }
+            };
+        }
+        // Record the baseline and the attempt before the write.
+        let baseline = match item.baseline {
+            Some(b) => b,
+            None => self.bulk_baseline(item, current).await?,
+        };
+        let mut flight = item.clone();
+        flight.status = ItemStatus::InFlight;
+        flight.baseline = Some(baseline);
+        flight.attempts += 1;
+        let flight = self.write_item(flight, item.version, Vec::new()).await?;
+        match self.write_change(member, &item.change).await {
+            Ok(read_back) => self.item_done(flight, baseline, read_back, false).await,
+            Err(Error::Upstream(e)) if e.is_transient() || e == PostHogError::Unauthorized => Err(Error::Upstream(e)),
+            Err(Error::Upstream(e)) => self.item_failed(&flight, e.to_string()).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The access to restore when a temporary item ends: another live temporary
+    /// grant's baseline if one covers the target, else what PostHog shows now.
+    async fn bulk_baseline(&self, item: &ChangeItem, current: AccessLevel) -> Result<AccessLevel> {
+        let live = self.store.list_active_grants_for_target(&item.subject, item.change.target()).await?;
+        Ok(live.iter().filter(|g| g.expires_at.is_some()).min_by_key(|g| g.applied_at).map_or(current, |g| g.baseline))
+    }
+
+    async fn write_change(&self, member: &Member, change: &AccessChange) -> Result<AccessLevel> {
+        Ok(match change {
+            AccessChange::OrgRole { role } => AccessLevel::Org(self.posthog.set_org_level(member, role.level()).await?),
+            AccessChange::ProjectRole { project, role } => {
+                AccessLevel::Project(self.posthog.set_project_role(member, *project, Some(*role)).await?)
+            }
+            AccessChange::RemoveFromProject { project } => {
+                AccessLevel::Project(self.posthog.set_project_role(member, *project, None).await?)
+            }
+        })
+    }
+
+    async fn write_item(&self, mut next: ChangeItem, expected: u64, audit: Vec<crate::audit::AuditDraft>) -> Result<ChangeItem> {
+        next.updated_at = self.clock.now();
+        next.version = expected + 1;
+        self.store.commit(Commit { change_items: vec![Guarded::update(next.clone(), expected)], audit, ..Commit::default() }).await?;
+        Ok(next)
+    }
+
+    /// The item's status, its grant and its audit entry, in one commit.
+    async fn item_done(&self, item: ChangeItem, baseline: AccessLevel, read_back: AccessLevel, resumed: bool) -> Result<ChangeItem> {
+        let now = self.clock.now();
+        let grant = Grant {
+            id: GrantId::new(),
+            request_id: item.request_id,
+            subject: item.subject.clone(),
+            change: item.change.clone(),
+            baseline,
+            confirmed: read_back,
+            status: GrantStatus::Active,
+            applied_at: now,
+            expires_at: item.ends_at,
+            ended_at: None,
+            revert_failures: 0,
+            last_error: None,
+            revert_claimed_until: None,
+            reminded_days: Vec::new(),
+            extensions: Vec::new(),
+            version: 1,
+        };
+        let details = serde_json::json!({
+            "bulk_line": item.line,
+            "change": item.change,
+            "baseline": baseline,
+            "read_back": read_back,
+            "expires_at": item.ends_at,
+            "confirmed_after_restart": resumed,
+        });
+        let audit = self.draft(the_run(), AuditKind::Applied, &item.subject, item.request_id, Some(grant.id), details);
+        let expected = item.version;
+        let mut next = item;
+        next.status = ItemStatus::Done;
+        next.baseline = Some(baseline);
+        next.read_back = Some(read_back);
+        next.grant_id = Some(grant.id);
+        next.updated_at = now;
+        next.version = expected + 1;
+        self.store
+            .commit(Commit {
+                grants: vec![Guarded::create(grant)],
+                change_items: vec![Guarded::update(next.clone(), expected)],
+                audit: vec![audit],
+                ..Commit::default()
+            })
+            .await?;
+        Ok(next)
+    }
+
+    async fn item_failed(&self, item: &ChangeItem, why: String) -> Result<ChangeItem> {
+        let details = serde_json::json!({ "bulk_line": item.line, "change": item.change, "error": why });
+        let audit = self.draft(the_run(), AuditKind::ApplyFailed, &item.subject, item.request_id, None, details);
+        let mut next = item.clone();
+        next.status = ItemStatus::Failed;
+        next.error = Some(why);
+        self.write_item(next, item.version, vec![audit]).await
+    }
+
+    /// Every item is settled: the request is applied (or failed, when nothing took),
+    /// the claim released, the report audited and the requester told.
+    async fn finish_set(&self, mut set: ChangeSet, mut request: AccessRequest, items: Vec<ChangeItem>) -> Result<SetProgress> {
+        let now = self.clock.now();
+        let counts = ItemCounts::of(&items);
+        let failed: Vec<serde_json::Value> = items
+            .iter()
+            .filter(|i| i.status == ItemStatus::Failed)
+            .map(|i| serde_json::json!({ "line": i.line, "email": i.subject, "target": i.target, "error": i.error }))
+            .collect();
+        let all_failed = counts.done == 0 && counts.no_op == 0;
+        let expected_request = request.version;
+        request.status = if all_failed { RequestStatus::Failed } else { RequestStatus::Applied };
+        request.failure = (counts.failed > 0).then(|| format!("{} of {} items failed", counts.failed, items.len()));
+        request.updated_at = now;
+        request.version = expected_request + 1;
+        let expected_set = set.version;
+        set.claimed_until = None;
+        set.finished_at = Some(now);
+        set.updated_at = now;
+        set.version = expected_set + 1;
+        let details = serde_json::json!({
+            "bulk_report": { "done": counts.done, "no_op": counts.no_op, "failed": counts.failed, "items": items.len(), "failures": failed },
+        });
+        let kind = if all_failed { AuditKind::ApplyFailed } else { AuditKind::Applied };
+        let audit = self.draft(the_run(), kind, &request.subject, request.id, None, details);
+        self.store
+            .commit(Commit {
+                requests: vec![Guarded::update(request.clone(), expected_request)],
+                change_sets: vec![Guarded::update(set.clone(), expected_set)],
+                audit: vec![audit],
+                ..Commit::default()
+            })
+            .await?;
+        tracing::info!(done = counts.done, no_op = counts.no_op, failed = counts.failed, "bulk change set finished");
+        self.tell(
+            &request.requester,
+            "Your bulk change set was applied".into(),
+            format!("{} changes done, {} no-ops, {} failed.", counts.done, counts.no_op, counts.failed),
+            Some(self.page_link(&format!("bulk/{}", request.id))),
+        )
+        .await;
+        Ok(SetProgress { phase: SetPhase::Finished, set, request, counts, items })
+    }
+}
+
+/// PostHog's state as read for one chunk.
+struct State {
+    members: HashMap<String, Member>,
+    roles: HashMap<ProjectId, HashMap<String, ProjectRole>>,
+}
+
+impl State {
+    fn current(&self, member: &Member, change: &AccessChange) -> AccessLevel {
+        match change.target() {
+            AccessTarget::Org => AccessLevel::Org(member.level),
+            AccessTarget::Project(p) => {
+                AccessLevel::Project(self.roles.get(&p).and_then(|r| r.get(&member.membership_id.to_ascii_lowercase())).copied())
+            }
+        }
+    }
+}
+
+fn phase(request: &AccessRequest) -> SetPhase {
+    match request.status {
+        RequestStatus::Pending => SetPhase::AwaitingApproval,
+        RequestStatus::Denied | RequestStatus::Expired => SetPhase::Cancelled,
+        RequestStatus::Approved => SetPhase::Applying,
+        _ => SetPhase::Finished,
+    }
+}
