@@ -399,12 +399,15 @@ fn ledger_changes(entry: &AuditEntry) -> Vec<(Email, AccessTarget, Option<Access
     let level = |v: &Value| serde_json::from_value::<Option<AccessLevel>>(v.clone()).ok().flatten();
     let Some(subject) = entry.subject.clone() else { return Vec::new() };
     match entry.kind {
-        AuditKind::Applied => entry.details["grants"]
-            .as_array()
-            .map(|grants| {
+        // A request's changes (`grants`), or one bulk item (`change`).
+        AuditKind::Applied => match entry.details["grants"].as_array() {
+            Some(grants) => {
                 grants.iter().filter_map(|g| Some((subject.clone(), parse(&g["change"])?.target(), level(&g["read_back"])))).collect()
-            })
-            .unwrap_or_default(),
+            }
+            None => parse(&entry.details["change"])
+                .map(|c| vec![(subject.clone(), c.target(), level(&entry.details["read_back"]))])
+                .unwrap_or_default(),
+        },
         AuditKind::Reverted => parse(&entry.details["change"])
             .map(|c| {
                 let restored = level(&entry.details["read_back"]).or(match c.target() {
@@ -414,6 +417,15 @@ fn ledger_changes(entry: &AuditEntry) -> Vec<(Email, AccessTarget, Option<Access
                 vec![(subject.clone(), c.target(), restored)]
             })
             .unwrap_or_default(),
+        // Offboarding removes the person from each project, then from the organization.
+        AuditKind::MemberRemoved => match entry.details["scope"].as_str() {
+            Some("project") => serde_json::from_value::<crate::types::ProjectId>(entry.details["project"].clone())
+                .ok()
+                .map(|p| vec![(subject.clone(), AccessTarget::Project(p), None)])
+                .unwrap_or_default(),
+            Some("organization") => vec![(subject, AccessTarget::Org, None)],
+            _ => Vec::new(),
+        },
         AuditKind::DriftAdopted => serde_json::from_value::<AccessTarget>(entry.details["target"].clone())
             .ok()
             .map(|t| vec![(subject.clone(), t, level(&entry.details["level"]))])

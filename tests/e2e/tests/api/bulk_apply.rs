@@ -51,6 +51,8 @@ async fn a_large_change_set_is_one_request_approved_once_and_applied_item_by_ite
     let web_app = t.sandbox().project_id("Web App").unwrap();
     let production = t.sandbox().project_id("Production").unwrap();
     let staging = t.sandbox().project_id("Staging").unwrap();
+    let baseline: dto::DriftReportDto = t.post(APPROVER, "/api/drift/check", json!({})).await.json();
+    assert!(baseline.baseline_taken);
 
     // Act: submit, submit the same text again, try to apply before approval.
     let first = submit(&t, &large_csv()).await;
@@ -106,6 +108,10 @@ async fn a_large_change_set_is_one_request_approved_once_and_applied_item_by_ite
     // Applying a finished set again writes nothing.
     assert_eq!(replay.status, 200);
     assert_eq!(t.sandbox().write_count(), writes_after);
+
+    // Drift counts every item as Hogwarden's own change.
+    let drift: dto::DriftReportDto = t.post(APPROVER, "/api/drift/check", json!({})).await.json();
+    assert!(drift.findings.is_empty(), "{:?}", drift.findings);
     t.shutdown().await;
 }
 

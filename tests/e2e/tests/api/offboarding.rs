@@ -82,6 +82,8 @@ async fn the_preview_lists_what_the_member_created_and_warns_about_private_insig
 #[tokio::test]
 async fn offboarding_hands_every_object_to_the_new_owner_then_removes_the_member() {
     let t = spawn_stack().await;
+    let baseline: dto::DriftReportDto = t.post(APPROVER, "/api/drift/check", json!({})).await.json();
+    assert!(baseline.baseline_taken);
     let r = t
         .post(
             APPROVER,
@@ -157,6 +159,10 @@ async fn offboarding_hands_every_object_to_the_new_owner_then_removes_the_member
     let list = t.get(APPROVER, "/api/offboardings").await;
     assert_eq!(list.json::<dto::OffboardingList>().offboardings.len(), 1);
     assert_eq!(t.get(MEMBER, "/api/offboardings").await.status, 403);
+
+    // Drift knows the removals were Hogwarden's own: nothing to report.
+    let drift: dto::DriftReportDto = t.post(APPROVER, "/api/drift/check", json!({})).await.json();
+    assert!(drift.findings.is_empty(), "{:?}", drift.findings);
     t.shutdown().await;
 }
 
