@@ -25,6 +25,7 @@ pub enum Route {
     Reviews,
     ReviewQueue,
     Drift,
+    Keys,
 }
 
 impl Route {
@@ -39,6 +40,7 @@ impl Route {
             "reviews" => Self::Reviews,
             "review-queue" => Self::ReviewQueue,
             "drift" => Self::Drift,
+            "keys" => Self::Keys,
             _ => Self::Request,
         }
     }
@@ -55,6 +57,7 @@ impl Route {
             Self::Reviews => "#/reviews",
             Self::ReviewQueue => "#/review-queue",
             Self::Drift => "#/drift",
+            Self::Keys => "#/keys",
         }
     }
 
@@ -70,6 +73,7 @@ impl Route {
             Self::Reviews => "Access reviews",
             Self::ReviewQueue => "My reviews",
             Self::Drift => "Drift",
+            Self::Keys => "Keys",
         }
     }
 }
@@ -236,6 +240,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     if is("admin") {
         links.push(Route::Reviews);
         links.push(Route::Drift);
+        links.push(Route::Keys);
     }
     Effect::new(move || {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
@@ -295,6 +300,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Reviews => view! { <pages::reviews::CampaignsPage /> }.into_any(),
                 Route::ReviewQueue => view! { <pages::reviews::QueuePage /> }.into_any(),
                 Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),
+                Route::Keys => view! { <pages::keys::KeysPage /> }.into_any(),
             }}
         </main>
     }

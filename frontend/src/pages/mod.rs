@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod diagnose;
 pub mod inbox;
+pub mod keys;
 pub mod my_access;
 pub mod overview;
 pub mod request;

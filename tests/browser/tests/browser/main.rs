@@ -4,6 +4,7 @@
 
 mod contractor;
 mod diagnose;
+mod keys;
 mod reviews;
 mod self_approval;
 mod sign_in;
