@@ -232,6 +232,41 @@ impl Client {
     pub async fn dev_login(&self, email: &str) -> ApiResult<TokenResponse> {
         self.post("/auth/dev-login", &DevLoginBody { email: email.into() }).await
     }
+    pub async fn offboard_preview(
+        &self,
+        body: &hogwarden_api_types::OffboardPreviewBody,
+    ) -> ApiResult<hogwarden_api_types::OffboardPreviewDto> {
+        self.post("/api/offboardings/preview", body).await
+    }
+
+    pub async fn offboard_create(&self, body: &hogwarden_api_types::CreateOffboarding) -> ApiResult<hogwarden_api_types::OffboardingDto> {
+        self.post("/api/offboardings", body).await
+    }
+
+    pub async fn offboardings(&self) -> ApiResult<hogwarden_api_types::OffboardingList> {
+        self.get("/api/offboardings").await
+    }
+
+    /// `action` is `approve` or `resume`.
+    pub async fn offboard_act(&self, id: &str, action: &str) -> ApiResult<hogwarden_api_types::OffboardingDto> {
+        self.post(&format!("/api/offboardings/{}/{action}", pkce::encode(id)), &serde_json::json!({})).await
+    }
+
+    pub async fn sso_sign_in(&self) -> ApiResult<hogwarden_api_types::SsoPlanDto> {
+        self.post("/api/sso/sign-in", &serde_json::json!({})).await
+    }
+
+    pub async fn sso_rules(&self) -> ApiResult<hogwarden_api_types::SsoRulesDto> {
+        self.get("/api/sso/rules").await
+    }
+
+    pub async fn sso_plan(&self, body: &hogwarden_api_types::SsoPlanBody) -> ApiResult<hogwarden_api_types::SsoPlanDto> {
+        self.post("/api/sso/plan", body).await
+    }
+
+    pub async fn sso_apply(&self, body: &hogwarden_api_types::SsoApplyBody) -> ApiResult<hogwarden_api_types::SsoPlanDto> {
+        self.post("/api/sso/apply", body).await
+    }
 }
 
 /// Reads `config.json`, which sits next to `index.html`.

@@ -25,6 +25,8 @@ pub enum Route {
     Reviews,
     ReviewQueue,
     Drift,
+    Offboarding,
+    Sso,
     Keys,
 }
 
@@ -40,6 +42,8 @@ impl Route {
             "reviews" => Self::Reviews,
             "review-queue" => Self::ReviewQueue,
             "drift" => Self::Drift,
+            "offboarding" => Self::Offboarding,
+            "sso" => Self::Sso,
             "keys" => Self::Keys,
             _ => Self::Request,
         }
@@ -57,6 +61,8 @@ impl Route {
             Self::Reviews => "#/reviews",
             Self::ReviewQueue => "#/review-queue",
             Self::Drift => "#/drift",
+            Self::Offboarding => "#/offboarding",
+            Self::Sso => "#/sso",
             Self::Keys => "#/keys",
         }
     }
@@ -73,6 +79,8 @@ impl Route {
             Self::Reviews => "Access reviews",
             Self::ReviewQueue => "My reviews",
             Self::Drift => "Drift",
+            Self::Offboarding => "Offboarding",
+            Self::Sso => "SSO rules",
             Self::Keys => "Keys",
         }
     }
@@ -172,7 +180,14 @@ fn Signed(config: RuntimeConfig) -> impl IntoView {
     if let AuthConfig::Oidc(oidc) = config.auth.clone() {
         leptos::task::spawn_local(async move {
             match session::finish_oidc(&oidc).await {
-                Ok(Some(token)) => ctx.token.set(Some(token)),
+                Ok(Some(token)) => {
+                    ctx.token.set(Some(token));
+                    // Signing in applies the SSO rules to the claims of the new token
+                    // (the local dev sign-in does it on the server).
+                    if let Err(e) = ctx.client().sso_sign_in().await {
+                        leptos::logging::warn!("SSO rules were not applied: {e}");
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => callback_error.set(Some(e.to_string())),
             }
@@ -242,6 +257,12 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
         links.push(Route::Drift);
         links.push(Route::Keys);
     }
+    if is("approver") {
+        links.push(Route::Offboarding);
+    }
+    if is("admin") {
+        links.push(Route::Sso);
+    }
     Effect::new(move || {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&format!("{} · Hogwarden", route.get().title()));
@@ -300,6 +321,8 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Reviews => view! { <pages::reviews::CampaignsPage /> }.into_any(),
                 Route::ReviewQueue => view! { <pages::reviews::QueuePage /> }.into_any(),
                 Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),
+                Route::Offboarding => view! { <pages::offboarding::OffboardingPage /> }.into_any(),
+                Route::Sso => view! { <pages::sso::SsoPage /> }.into_any(),
                 Route::Keys => view! { <pages::keys::KeysPage /> }.into_any(),
             }}
         </main>

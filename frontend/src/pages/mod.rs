@@ -6,10 +6,12 @@ pub mod diagnose;
 pub mod inbox;
 pub mod keys;
 pub mod my_access;
+pub mod offboarding;
 pub mod overview;
 pub mod request;
 pub mod request_detail;
 pub mod reviews;
+pub mod sso;
 
 /// A `datetime-local` value (the reader's local time) as RFC 3339 UTC.
 pub fn local_to_utc(raw: &str) -> Option<String> {

@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
+mod offboard;
+pub use offboard::*;
+mod sso;
+pub use sso::*;
+
 /// Every error the API returns has this shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -149,34 +149,51 @@ fn group_names(v: &serde_json::Value) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
+/// The verified claims of the request's token, whichever way they arrived.
+pub(crate) fn verified_claims(parts: &Parts, state: &ApiState) -> Result<HashMap<String, serde_json::Value>, ApiError> {
+    match state.auth.as_ref() {
+        AuthMode::Gateway => {
+            let gw = parts
+                .extensions
+                .get::<GatewayClaims>()
+                .ok_or_else(|| ApiError::Unauthorized("Sign in first: the request carries no verified identity.".into()))?;
+            Ok(gw.0.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect())
+        }
+        AuthMode::Verify(verifier) => {
+            let header = parts
+                .headers
+                .get(axum::http::header::AUTHORIZATION)
+                .ok_or_else(|| ApiError::Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.".into()))?;
+            let value = header.to_str().map_err(|_| ApiError::Unauthorized("The Authorization header is not readable text.".into()))?;
+            let token = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be 'Bearer <token>'.".into()))?;
+            verifier.verify(token)
+        }
+    }
+}
+
 impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let claims = match state.auth.as_ref() {
-            AuthMode::Gateway => {
-                let gw = parts
-                    .extensions
-                    .get::<GatewayClaims>()
-                    .ok_or_else(|| ApiError::Unauthorized("Sign in first: the request carries no verified identity.".into()))?;
-                gw.0.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect()
-            }
-            AuthMode::Verify(verifier) => {
-                let header = parts
-                    .headers
-                    .get(axum::http::header::AUTHORIZATION)
-                    .ok_or_else(|| ApiError::Unauthorized("Sign in first: send 'Authorization: Bearer <token>'.".into()))?;
-                let value = header.to_str().map_err(|_| ApiError::Unauthorized("The Authorization header is not readable text.".into()))?;
-                let token = value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| ApiError::Unauthorized("The Authorization header must be 'Bearer <token>'.".into()))?;
-                verifier.verify(token)?
-            }
-        };
-        principal_from_claims(&claims).map(Caller)
+        principal_from_claims(&verified_claims(parts, state)?).map(Caller)
+    }
+}
+
+/// The caller and every verified claim of their token (for SSO rules).
+#[derive(Debug, Clone)]
+pub struct CallerClaims(pub Principal, pub HashMap<String, serde_json::Value>);
+
+impl FromRequestParts<ApiState> for CallerClaims {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let claims = verified_claims(parts, state)?;
+        Ok(CallerClaims(principal_from_claims(&claims)?, claims))
     }
 }
 

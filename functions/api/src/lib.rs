@@ -61,7 +61,12 @@ impl ApiState {
 
 /// Requests, approvals, the inbox, grants and the audit log (the grants Lambda).
 pub fn grants_router(state: ApiState) -> Router {
-    one_function(routes::grants(state.clone()).merge(routes::audit(state.clone())).merge(routes::meta(state)))
+    one_function(
+        routes::grants(state.clone())
+            .merge(routes::audit(state.clone()))
+            .merge(routes::meta(state.clone()))
+            .merge(routes::offboarding(state)),
+    )
 }
 
 /// Early revoke of a grant (the reverts Lambda, which also runs the sweep).
@@ -87,6 +92,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(routes::meta(state.clone()))
         .merge(routes::reviews(state.clone()))
         .merge(routes::keys(state.clone()))
+        .merge(routes::offboarding(state.clone()))
         .merge(routes::reverts(state))
         .merge(openapi::routes())
         .fallback(routes::not_found)

@@ -14,7 +14,9 @@ use hogwarden_api_types as dto;
     info(title = "Hogwarden API", description = "Self-service, audited access management for PostHog."),
     paths(bulk_plan, create_request, my_requests, get_request, export_request, approve, deny, inbox, list_grants, extend_grant, revoke_grant, list_audit, verify_audit, export_audit, get_me, get_policy, list_projects, access_overview, list_keys, diagnose,
         list_campaigns, open_campaign, get_campaign, close_campaign, decide_item, bulk_decide, reassign_item, review_queue, evidence,
-        evidence_csv, evidence_markdown, drift_report, check_drift, adopt_drift, revert_drift, receive_webhook, replace_service_key),
+        evidence_csv, evidence_markdown, drift_report, check_drift, adopt_drift, revert_drift, receive_webhook, replace_service_key,
+        preview_offboarding, create_offboarding, list_offboardings, get_offboarding, approve_offboarding, deny_offboarding, resume_offboarding,
+        sso_rules, sso_plan, sso_apply, sso_sign_in),
     components(schemas(dto::ErrorBody, dto::ErrorDetail, dto::ChangeDto, dto::CreateRequest, dto::ApproveBody, dto::DenyBody, dto::DecisionDto,
         dto::RequestDto, dto::GrantDto, dto::RequestList, dto::GrantList, dto::AuditEntryDto, dto::VerificationDto, dto::AuditList,
         dto::PolicyDto, dto::MaxDurationsDto, dto::NeedsApprovalDto, dto::MeDto, dto::ProjectDto, dto::ProjectList, dto::AccessOverviewDto,
@@ -24,7 +26,10 @@ use hogwarden_api_types as dto;
         dto::AccessSummaryDto, dto::CampaignCountsDto, dto::CampaignDto, dto::CampaignList, dto::ReviewItemDto, dto::CampaignDetail,
         dto::ReviewQueueDto, dto::OpenCampaignBody, dto::DecideBody, dto::BulkDecideBody, dto::RefusedItemDto, dto::BulkDecideResult,
         dto::ReassignBody, dto::EvidenceDto, dto::DriftFindingDto, dto::DriftReportDto,
-        dto::AlertReportDto, dto::LeakActionDto, dto::ServiceKeyBody)),
+        dto::AlertReportDto, dto::LeakActionDto, dto::ServiceKeyBody,
+        dto::OffboardPreviewBody, dto::CreateOffboarding, dto::OwnedObjectDto, dto::OffboardProjectDto, dto::OffboardPreviewDto,
+        dto::OffboardStepDto, dto::OffboardingDto, dto::OffboardingList,
+        dto::SsoRuleDto, dto::SsoRulesDto, dto::SsoPersonDto, dto::SsoPlanBody, dto::SsoApplyBody, dto::SsoItemDto, dto::SsoPlanDto)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

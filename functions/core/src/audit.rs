@@ -31,6 +31,16 @@ pub enum AuditKind {
     Extended,
     /// Someone was reminded: access ending soon, or a request waiting for approval.
     Reminded,
+    /// Offboarding: a departing member's object was handed to a new owner (manager access).
+    HandedOver,
+    /// Offboarding: the member was removed from a project or from the organization.
+    MemberRemoved,
+    /// Offboarding finished: every step done and read back.
+    Offboarded,
+    /// An SSO rule set someone's access (on sign-in or by a sync).
+    SsoApplied,
+    /// An SSO rule would have overwritten a change made by hand in PostHog; left alone.
+    SsoException,
     /// A step of a key rotation (created, promoted, old key deleted, a failed test).
     KeyRotation,
     /// A leaked-key alert or a rejected stored key, and what Hogwarden did about it.
@@ -50,7 +60,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 26] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -64,6 +74,11 @@ impl AuditKind {
         Self::ServiceKeyRejected,
         Self::Extended,
         Self::Reminded,
+        Self::HandedOver,
+        Self::MemberRemoved,
+        Self::Offboarded,
+        Self::SsoApplied,
+        Self::SsoException,
         Self::KeyRotation,
         Self::KeyAlert,
         Self::ReviewDecided,
@@ -89,6 +104,11 @@ impl AuditKind {
             Self::ServiceKeyRejected => "service_key_rejected",
             Self::Extended => "extended",
             Self::Reminded => "reminded",
+            Self::HandedOver => "handed_over",
+            Self::MemberRemoved => "member_removed",
+            Self::Offboarded => "offboarded",
+            Self::SsoApplied => "sso_applied",
+            Self::SsoException => "sso_exception",
             Self::KeyRotation => "key_rotation",
             Self::KeyAlert => "key_alert",
             Self::ReviewDecided => "review_decided",

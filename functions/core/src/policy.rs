@@ -61,6 +61,9 @@ pub struct Policy {
     /// Minutes before an unanswered request expires at which approvers are reminded.
     #[serde(default = "default_approver_reminder")]
     pub approver_reminder_minutes: i64,
+    /// SSO attribute mapping: identity-provider claims → PostHog access.
+    #[serde(default)]
+    pub sso: crate::sso::SsoRules,
     /// Access reviews and drift detection.
     #[serde(default)]
     pub reviews: crate::reviews::ReviewPolicy,
@@ -119,6 +122,7 @@ impl Default for Policy {
             approvers: Vec::new(),
             reminder_days_before: default_reminder_days(),
             approver_reminder_minutes: default_approver_reminder(),
+            sso: crate::sso::SsoRules::default(),
             keys: KeyPolicy::default(),
             reviews: crate::reviews::ReviewPolicy::default(),
         }
@@ -163,6 +167,7 @@ impl Policy {
         if !(1..=100).contains(&self.max_changes_per_request) {
             return Err(PolicyError("max_changes_per_request must be between 1 and 100".into()));
         }
+        self.sso.validate().map_err(|e| PolicyError(e.to_string()))?;
         self.reviews.validate().map_err(PolicyError)?;
         Ok(())
     }

@@ -86,6 +86,18 @@ pub trait Store: Send + Sync {
     /// The whole chain in order, for verification, in pages from `after_seq`.
     async fn audit_chain_page(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>>;
 
+    // ---- offboarding
+
+    /// Writes an offboarding record, guarded by the version it is expected to have
+    /// (`None` = must not exist yet), together with its audit entries, atomically.
+    async fn put_offboarding(&self, record: Guarded<crate::offboard::Offboarding>, audit: Vec<AuditDraft>) -> Result<Vec<AuditEntry>>;
+    async fn get_offboarding(&self, id: RequestId) -> Result<Option<crate::offboard::Offboarding>>;
+    /// Offboardings in one status (all when `None`), oldest first.
+    async fn list_offboardings(
+        &self,
+        status: Option<crate::offboard::OffboardStatus>,
+        limit: usize,
+    ) -> Result<Vec<crate::offboard::Offboarding>>;
     /// Review campaigns, their items, the ledger and drift findings (their own access
     /// patterns, in [`crate::reviews::ReviewStore`]).
     fn reviews(&self) -> &dyn crate::reviews::ReviewStore;
@@ -241,6 +253,19 @@ pub trait PostHog: Send + Sync {
         project: ProjectId,
         role: Option<ProjectRole>,
     ) -> Result<Option<ProjectRole>, PostHogError>;
+
+    // ---- offboarding: objects by creator, per-object access, leaving the organization
+
+    /// The live dashboards, insights, feature flags and notebooks the member created in
+    /// the project (filtered by creator where PostHog can, by `created_by` otherwise).
+    async fn objects_created_by(&self, member: &Member, project: ProjectId) -> Result<Vec<OwnedObject>, PostHogError>;
+    /// The member's explicit access level on one object (`viewer`, `editor`, `manager`).
+    async fn object_access(&self, object: &OwnedObject, member: &Member) -> Result<Option<String>, PostHogError>;
+    /// Sets the member's access level on one object; returns the level read back.
+    async fn set_object_access(&self, object: &OwnedObject, member: &Member, level: &str) -> Result<Option<String>, PostHogError>;
+    /// Removes the member from the organization; returns whether PostHog still lists
+    /// them afterwards (the read-back: `false` = gone).
+    async fn remove_member(&self, member: &Member) -> Result<bool, PostHogError>;
     /// Changes to memberships and access rules since `since`, from PostHog's activity
     /// log, oldest first. A PostHog without the activity log (a plan without audit
     /// logs) answers an empty list: who and when are then unknown.
@@ -331,4 +356,59 @@ pub struct Notification {
 pub trait Notifier: Send + Sync {
     /// Delivers a notification. Failing to notify never undoes a change; callers log it.
     async fn notify(&self, notification: Notification) -> Result<()>;
+}
+
+// ---------------------------------------------------------------- Objects (offboarding)
+
+/// The object types a person creates in a project and offboarding hands over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Dashboard,
+    Insight,
+    FeatureFlag,
+    Notebook,
+}
+
+impl ObjectKind {
+    pub const ALL: [Self; 4] = [Self::Dashboard, Self::Insight, Self::FeatureFlag, Self::Notebook];
+
+    /// PostHog's access-control resource name (also its scope object).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dashboard => "dashboard",
+            Self::Insight => "insight",
+            Self::FeatureFlag => "feature_flag",
+            Self::Notebook => "notebook",
+        }
+    }
+
+    /// For people: "dashboard", "feature flag".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Dashboard => "dashboard",
+            Self::Insight => "insight",
+            Self::FeatureFlag => "feature flag",
+            Self::Notebook => "notebook",
+        }
+    }
+}
+
+/// Something a member created (PostHog's read-only `created_by`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OwnedObject {
+    pub kind: ObjectKind,
+    pub project: ProjectId,
+    /// The object's path key in PostHog (an id, or a notebook's short id).
+    pub key: String,
+    pub name: String,
+    /// An insight that was never saved: a private draft nobody else finds.
+    #[serde(default)]
+    pub private: bool,
+}
+
+impl OwnedObject {
+    pub fn describe(&self) -> String {
+        format!("{} '{}' ({} in project {})", self.kind.label(), self.name, self.key, self.project)
+    }
 }

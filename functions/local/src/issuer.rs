@@ -43,6 +43,9 @@ struct Claims<'a> {
     nbf: i64,
     exp: i64,
     token_use: &'static str,
+    /// Identity-provider attributes (e.g. `department`, `contractor`) for SSO rules.
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 pub const KEY_FILE: &str = "issuer-key.pem";
@@ -89,6 +92,18 @@ impl LocalIssuer {
 
     /// A signed access token for a person with the given groups.
     pub fn issue(&self, email: &str, name: &str, groups: &[&str], ttl: chrono::Duration) -> anyhow::Result<String> {
+        self.issue_with_claims(email, name, groups, serde_json::Map::new(), ttl)
+    }
+
+    /// A signed access token that also carries identity-provider attributes.
+    pub fn issue_with_claims(
+        &self,
+        email: &str,
+        name: &str,
+        groups: &[&str],
+        extra: serde_json::Map<String, serde_json::Value>,
+        ttl: chrono::Duration,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: &self.issuer,
@@ -101,6 +116,7 @@ impl LocalIssuer {
             nbf: now - 1,
             exp: now + ttl.num_seconds(),
             token_use: "access",
+            extra,
         };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());

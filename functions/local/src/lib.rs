@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod issuer;
 pub mod notifier;
+pub mod sso_demo;
 pub mod stack;
 
 pub use config::{NotifyConfig, PostHogTarget, StackConfig};

@@ -62,6 +62,7 @@ pub struct StackHandle {
 #[derive(Clone)]
 struct LocalState {
     issuer: Arc<LocalIssuer>,
+    app: Hogwarden,
 }
 
 impl Stack {
@@ -144,7 +145,7 @@ impl Stack {
                 .with_service_keys(service_keys)
                 .with_inventory(inventory),
         );
-        let mut router = local_routes(LocalState { issuer: issuer.clone() }).merge(api);
+        let mut router = local_routes(LocalState { issuer: issuer.clone(), app: app.clone() }).merge(api);
         if let Some(dir) = &config.frontend_dir {
             let index = dir.join("index.html");
             router =
@@ -235,7 +236,8 @@ fn notifier(config: &NotifyConfig, outbox: OutboxNotifier) -> anyhow::Result<Arc
 
 fn issue(issuer: &LocalIssuer, user: &demo::DemoUser) -> anyhow::Result<String> {
     let groups: Vec<&str> = user.roles.iter().map(|r| hogwarden_api::convert::role_name(*r)).collect();
-    issuer.issue(user.email, user.name, &groups, chrono::Duration::minutes(TOKEN_TTL_MINUTES))
+    let claims = crate::sso_demo::claims_for(user.email);
+    issuer.issue_with_claims(user.email, user.name, &groups, claims, chrono::Duration::minutes(TOKEN_TTL_MINUTES))
 }
 
 fn local_routes(state: LocalState) -> Router {
@@ -275,6 +277,15 @@ async fn dev_login(State(s): State<LocalState>, ApiJson(body): ApiJson<dto::DevL
         ApiError::Unauthorized(format!("'{}' is not a demo user of the local stack.", body.email.chars().take(64).collect::<String>()))
     })?;
     let token = issue(&s.issuer, user).map_err(|e| ApiError::Core(hogwarden_core::Error::Storage(e.to_string())))?;
+    // Signing in applies the SSO rules to the person's claims (when there are rules).
+    // A failure is logged and never blocks the sign-in.
+    if let Ok(email) = hogwarden_core::types::Email::parse(user.email) {
+        let claims = crate::sso_demo::claims_for(user.email);
+        let person = hogwarden_core::usecases::SsoPerson { email, claims: hogwarden_core::sso::claims_from_json(claims.iter()) };
+        if let Err(e) = s.app.sso_sign_in(person).await {
+            tracing::warn!(error = %e, "SSO rules could not be applied at sign-in");
+        }
+    }
     Ok(Json(dto::TokenResponse { access_token: token, token_type: "Bearer".into(), expires_in: (TOKEN_TTL_MINUTES * 60) as u64 }))
 }
 

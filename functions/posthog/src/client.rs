@@ -17,6 +17,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+mod objects;
+
 use crate::config::PostHogConfig;
 use crate::error::{ApiError, ApiErrorKind, ClientError};
 use crate::limiter::{self, Budget};

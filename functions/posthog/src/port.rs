@@ -17,7 +17,9 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use hogwarden_core::ports::{AccessSource, EffectiveAccess, Invitation, KeyCheck, Member, PostHog, PostHogError, Project};
+use hogwarden_core::ports::{
+    AccessSource, EffectiveAccess, Invitation, KeyCheck, Member, ObjectKind, OwnedObject, PostHog, PostHogError, Project,
+};
 use hogwarden_core::reviews::ActivityRecord;
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 
@@ -327,5 +329,51 @@ impl PostHog for PostHogClient {
             );
         }
         if found == role { Ok(found) } else { Err(PostHogError::NotConfirmed { expected: role_text(role), found: role_text(found) }) }
+    }
+    #[tracing::instrument(skip_all, fields(project = %project, user = %member.user_uuid))]
+    async fn objects_created_by(&self, member: &Member, project: ProjectId) -> Result<Vec<OwnedObject>, PostHogError> {
+        // The integer user id is what two of the filters take; `Member` keeps the uuid.
+        let user_id = self.find_member_by_email(member.email.as_str()).await?.and_then(|m| m.user.id).map(|id| id.to_string());
+        let mut out = Vec::new();
+        for kind in ObjectKind::ALL {
+            let filter: Vec<(&str, &str)> = match (kind, user_id.as_deref()) {
+                (ObjectKind::Insight, Some(id)) => vec![("created_by", id)],
+                (ObjectKind::FeatureFlag, Some(id)) => vec![("created_by_id", id)],
+                (ObjectKind::Notebook, _) => vec![("created_by", member.user_uuid.as_str())],
+                _ => Vec::new(),
+            };
+            for item in self.list_objects(project, kind, &filter).await? {
+                let mine = item.created_by.as_ref().is_some_and(|u| u.uuid == member.user_uuid);
+                let Some(key) = item.path_key(kind).filter(|_| mine) else {
+                    continue;
+                };
+                out.push(OwnedObject {
+                    kind,
+                    project,
+                    name: item.display_name(kind),
+                    private: kind == ObjectKind::Insight && item.saved == Some(false),
+                    key,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(skip_all, fields(object = %object.key, membership = %member.membership_id))]
+    async fn object_access(&self, object: &OwnedObject, member: &Member) -> Result<Option<String>, PostHogError> {
+        let rules = self.get_object_access_controls(object.project, object.kind, &object.key).await?;
+        Ok(rules.for_member(&member.membership_id).find(|r| r.resource_id.is_some()).and_then(|r| r.access_level.clone()))
+    }
+
+    #[tracing::instrument(skip_all, fields(object = %object.key, membership = %member.membership_id, level = level))]
+    async fn set_object_access(&self, object: &OwnedObject, member: &Member, level: &str) -> Result<Option<String>, PostHogError> {
+        self.put_object_access_control(object.project, object.kind, &object.key, &member.membership_id, Some(level)).await?;
+        self.object_access(object, member).await
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %member.user_uuid))]
+    async fn remove_member(&self, member: &Member) -> Result<bool, PostHogError> {
+        PostHogClient::remove_member(self, &member.user_uuid).await?;
+        Ok(self.find_member_by_email(member.email.as_str()).await?.is_some())
     }
 }

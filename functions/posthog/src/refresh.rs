@@ -149,6 +149,30 @@ impl PostHog for RefreshingClient {
     ) -> Result<Vec<hogwarden_core::reviews::ActivityRecord>, PostHogError> {
         self.run(|c| async move { c.access_activity(since).await }).await
     }
+    async fn objects_created_by(
+        &self,
+        member: &Member,
+        project: ProjectId,
+    ) -> Result<Vec<hogwarden_core::ports::OwnedObject>, PostHogError> {
+        self.run(|c| async move { PostHog::objects_created_by(&*c, member, project).await }).await
+    }
+
+    async fn object_access(&self, object: &hogwarden_core::ports::OwnedObject, member: &Member) -> Result<Option<String>, PostHogError> {
+        self.run(|c| async move { PostHog::object_access(&*c, object, member).await }).await
+    }
+
+    async fn set_object_access(
+        &self,
+        object: &hogwarden_core::ports::OwnedObject,
+        member: &Member,
+        level: &str,
+    ) -> Result<Option<String>, PostHogError> {
+        self.run(|c| async move { PostHog::set_object_access(&*c, object, member, level).await }).await
+    }
+
+    async fn remove_member(&self, member: &Member) -> Result<bool, PostHogError> {
+        self.run(|c| async move { PostHog::remove_member(&*c, member).await }).await
+    }
 }
 
 #[async_trait]

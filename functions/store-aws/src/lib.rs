@@ -6,6 +6,7 @@ pub mod deliveries;
 mod error;
 mod items;
 pub mod keys;
+mod offboard;
 mod reviews;
 mod store;
 pub mod vault;

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, Put, PutRequest, ScalarAttributeType, TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
-use hogwarden_core::audit::AuditEntry;
+use hogwarden_core::audit::{AuditDraft, AuditEntry};
 use hogwarden_core::error::Result;
 use hogwarden_core::model::{AccessRequest, AccessTarget, Grant, RequestStatus};
 use hogwarden_core::ports::{AuditQuery, Commit, Guarded, Store};
@@ -425,20 +425,7 @@ impl DynamoStore {
         guards: &[RecordGuard],
         commit: &Commit,
     ) -> Result<Vec<AuditEntry>> {
-        let mut wait = HEAD_BACKOFF;
-        for attempt in 1..=HEAD_ATTEMPTS {
-            match self.try_commit(records, guards, commit).await? {
-                Ok(sealed) => return Ok(sealed),
-                Err(Cancelled::Record(i)) => return Err(conflict(&guards[i]).into()),
-                Err(_) => {
-                    tracing::debug!(attempt, "the audit head moved; sealing again");
-                    let jitter = Duration::from_millis(rand::random_range(0..=wait.as_millis().try_into().unwrap_or(50)));
-                    tokio::time::sleep(wait + jitter).await;
-                    wait = (wait * 2).min(Duration::from_millis(200));
-                }
-            }
-        }
-        Err(StoreError::Busy(format!("the chain head moved {HEAD_ATTEMPTS} times while this change was being written")).into())
+        Ok(self.write_guarded(records, guards, &commit.audit).await?)
     }
 
     /// One attempt at a commit: seal onto the current head, write everything at once.
@@ -446,15 +433,15 @@ impl DynamoStore {
         &self,
         records: &[TransactWriteItem],
         guards: &[RecordGuard],
-        commit: &Commit,
+        audit: &[AuditDraft],
     ) -> std::result::Result<std::result::Result<Vec<AuditEntry>, Cancelled>, StoreError> {
         let mut writes = records.to_vec();
-        let mut sealed = Vec::with_capacity(commit.audit.len());
-        if !commit.audit.is_empty() {
+        let mut sealed = Vec::with_capacity(audit.len());
+        if !audit.is_empty() {
             let old = self.head().await?;
             let mut head = old.clone();
             let mut months = BTreeSet::new();
-            for draft in &commit.audit {
+            for draft in audit {
                 let entry = draft.clone().seal(head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())));
                 writes.push(plain_put(&self.table, items::audit_item(&entry)?, Some("attribute_not_exists(PK)"))?);
                 writes.push(plain_put(&self.table, items::locator_item(&entry), Some("attribute_not_exists(PK)"))?);
@@ -501,6 +488,32 @@ impl DynamoStore {
                 Err(StoreError::dynamo("TransactWriteItems", err))
             }
         }
+    }
+}
+
+impl DynamoStore {
+    /// Writes guarded records and seals audit entries in one transaction, sealing
+    /// again when the chain head moved under it.
+    pub(crate) async fn write_guarded(
+        &self,
+        records: &[TransactWriteItem],
+        guards: &[RecordGuard],
+        audit: &[AuditDraft],
+    ) -> std::result::Result<Vec<AuditEntry>, StoreError> {
+        let mut wait = HEAD_BACKOFF;
+        for attempt in 1..=HEAD_ATTEMPTS {
+            match self.try_commit(records, guards, audit).await? {
+                Ok(sealed) => return Ok(sealed),
+                Err(Cancelled::Record(i)) => return Err(conflict(&guards[i])),
+                Err(_) => {
+                    tracing::debug!(attempt, "the audit head moved; sealing again");
+                    let jitter = Duration::from_millis(rand::random_range(0..=wait.as_millis().try_into().unwrap_or(50)));
+                    tokio::time::sleep(wait + jitter).await;
+                    wait = (wait * 2).min(Duration::from_millis(200));
+                }
+            }
+        }
+        Err(StoreError::Busy(format!("the chain head moved {HEAD_ATTEMPTS} times while this change was being written")))
     }
 }
 
@@ -680,6 +693,26 @@ impl Store for DynamoStore {
 
     fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
         self
+    }
+
+    async fn put_offboarding(
+        &self,
+        record: Guarded<hogwarden_core::offboard::Offboarding>,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>> {
+        Ok(self.put_offboarding_item(record, audit).await?)
+    }
+
+    async fn get_offboarding(&self, id: RequestId) -> Result<Option<hogwarden_core::offboard::Offboarding>> {
+        Ok(self.get_offboarding_item(id).await?)
+    }
+
+    async fn list_offboardings(
+        &self,
+        status: Option<hogwarden_core::offboard::OffboardStatus>,
+        limit: usize,
+    ) -> Result<Vec<hogwarden_core::offboard::Offboarding>> {
+        Ok(self.list_offboarding_items(status, limit).await?)
     }
 }
 

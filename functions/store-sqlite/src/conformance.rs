@@ -28,6 +28,10 @@ use hogwarden_core::model::{AccessChange, AccessLevel, AccessRequest, AccessTarg
 use hogwarden_core::ports::{AuditQuery, Commit, Guarded, Store};
 use hogwarden_core::types::{Actor, Email, GrantDuration, GrantId, Justification, OrgLevel, OrgRole, ProjectId, ProjectRole, RequestId};
 
+#[path = "conformance_offboard.rs"]
+mod offboard;
+pub use offboard::*;
+
 // ---------------------------------------------------------------- fixtures
 
 /// Fixtures: records with plausible defaults that a check adjusts field by field.
@@ -685,6 +689,9 @@ macro_rules! store_conformance_tests {
             updating_a_missing_record_conflicts,
             a_conflict_rolls_back_the_whole_commit,
             a_write_that_skips_a_version_is_refused,
+            offboardings_read_back_and_list_by_status_oldest_first,
+            a_stale_offboarding_write_conflicts_and_writes_no_audit,
+            a_step_recorded_twice_at_once_lands_once,
         );
         // Checks that hand the store to spawned tasks take the `Arc` itself.
         $crate::store_conformance_tests!(@shared $make;

@@ -22,6 +22,7 @@
 
 mod deliveries;
 mod error;
+mod offboard;
 mod reviews;
 mod rows;
 mod schema;

@@ -99,6 +99,19 @@ const MIGRATIONS: &[&str] = &[
     -- Campaigns newest first.
     CREATE INDEX review_records_listed ON review_records (sort, listed) WHERE listed IS NOT NULL;
     "#,
+    // 3: offboardings (one record per departing member, with per-step status).
+    r#"
+    CREATE TABLE offboardings (
+        id          TEXT PRIMARY KEY NOT NULL,
+        subject     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body))
+    );
+    -- Resuming runs reads one status, oldest first.
+    CREATE INDEX offboardings_by_status ON offboardings (status, created_at, id);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -163,7 +176,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 4);
+        assert_eq!(tables, 5);
     }
 
     #[test]

@@ -220,7 +220,7 @@ fn write_grant(tx: &Transaction<'_>, g: &GrantColumns, expected: Option<i64>) ->
 }
 
 /// Says why a guarded write changed nothing, in words for the person who retries.
-fn guard_failed(tx: &Transaction<'_>, what: &str, table: &str, id: &str, expected: Option<i64>) -> StoreError {
+pub(crate) fn guard_failed(tx: &Transaction<'_>, what: &str, table: &str, id: &str, expected: Option<i64>) -> StoreError {
     if expected.is_none() {
         return StoreError::Conflict(format!("{what} {id} already exists"));
     }
@@ -450,6 +450,29 @@ impl Store for SqliteStore {
 
     fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
         self
+    }
+
+    async fn put_offboarding(
+        &self,
+        record: Guarded<hogwarden_core::offboard::Offboarding>,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>> {
+        let prepared = crate::offboard::PreparedOffboarding::new(&record, audit)?;
+        Ok(self.run(move |conn| prepared.write(conn)).await?)
+    }
+
+    async fn get_offboarding(&self, id: RequestId) -> Result<Option<hogwarden_core::offboard::Offboarding>> {
+        let id = id.to_string();
+        Ok(self.run(move |conn| crate::offboard::read(conn, &id)).await?)
+    }
+
+    async fn list_offboardings(
+        &self,
+        status: Option<hogwarden_core::offboard::OffboardStatus>,
+        limit: usize,
+    ) -> Result<Vec<hogwarden_core::offboard::Offboarding>> {
+        let limit = rows::limit(limit);
+        Ok(self.run(move |conn| crate::offboard::by_status(conn, status, limit)).await?)
     }
 }
 

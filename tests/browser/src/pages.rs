@@ -300,3 +300,37 @@ impl Diagnose<'_> {
         self.0.text_of(&card).await
     }
 }
+
+/// The offboarding page (`/#/offboarding`).
+#[derive(Debug)]
+pub struct Offboarding<'a>(pub &'a Browser);
+
+pub const OBJECTS_TO_HAND_OVER: &str = "Objects to hand over";
+
+impl Offboarding<'_> {
+    pub async fn find_page(&self) -> anyhow::Result<()> {
+        self.0.check_shown(Target::Heading("Offboarding")).await
+    }
+
+    /// Act: asks for the preview of offboarding `member` to `new_owner`.
+    pub async fn act_preview(&self, member: &str, new_owner: &str) -> anyhow::Result<()> {
+        self.0.fill("Departing member", member).await?;
+        self.0.fill("New owner", new_owner).await?;
+        self.0.click(Target::Button("Preview")).await?;
+        self.0.find(Target::Table(OBJECTS_TO_HAND_OVER)).await.map(drop)
+    }
+
+    /// Act: submits the previewed offboarding with a reason.
+    pub async fn act_submit(&self, reason: &str) -> anyhow::Result<String> {
+        self.0.fill("Reason", reason).await?;
+        self.0.click(Target::Button("Submit offboarding")).await?;
+        let done = self.0.find(Target::Status("submitted")).await?;
+        self.0.text_of(&done).await
+    }
+
+    /// Act: approves the offboarding of `member` from its card.
+    pub async fn act_approve(&self, member: &str) -> anyhow::Result<()> {
+        let card = self.0.find(Target::Article(&format!("Offboarding of {member}"))).await?;
+        self.0.click_within(&card, Target::Button("Approve offboarding")).await
+    }
+}

@@ -154,3 +154,15 @@ impl TestStack {
         self.stack.shutdown().await;
     }
 }
+
+/// A stack like [`spawn_stack`] with this policy (e.g. SSO rules).
+pub async fn spawn_stack_with_policy(policy: hogwarden_core::policy::Policy) -> TestStack {
+    spawn_stack_with(|c| c.policy = policy).await
+}
+
+impl TestStack {
+    /// Signs in through the local stack's dev sign-in, as the web front end does.
+    pub async fn dev_login(&self, email: &str) -> Reply {
+        self.send(None, reqwest::Method::POST, "/auth/dev-login", Some(serde_json::json!({ "email": email }))).await
+    }
+}

@@ -187,6 +187,7 @@ fn seed_acme(store: &mut Store, bot: i64, anchor: DateTime<Utc>) {
             store.upsert_rule(&key, AccessLevel::Viewer, actor, anchor - Duration::days(30), false);
         }
     }
+    crate::objects::seed(store, anchor);
 }
 
 /// Acme Corp's pending invitation: sent by alice a day before the sandbox started, member

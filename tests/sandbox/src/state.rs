@@ -150,12 +150,14 @@ pub struct Store {
     ids: IdGen,
     next_user_id: i64,
     next_project_id: i64,
+    objects: crate::objects::Objects,
 }
 
 impl Store {
     /// An organization named `name` with no one in it yet.
     pub fn new(name: &str, mut ids: IdGen) -> Self {
         let org = Organization { id: ids.uuid(), name: name.to_owned() };
+        let objects = crate::objects::Objects::new(org.id.as_u128() as u64);
         Self {
             org,
             users: Vec::new(),
@@ -169,12 +171,21 @@ impl Store {
             ids,
             next_user_id: 1,
             next_project_id: 1001,
+            objects,
         }
     }
 
     /// The organization.
     pub fn organization(&self) -> &Organization {
         &self.org
+    }
+
+    pub(crate) fn objects_ref(&self) -> &crate::objects::Objects {
+        &self.objects
+    }
+
+    pub(crate) fn objects_mut(&mut self) -> &mut crate::objects::Objects {
+        &mut self.objects
     }
 
     // ----- people -----
@@ -528,6 +539,21 @@ impl Store {
         self.rules
             .iter()
             .filter(move |r| r.team_id == project_id && r.resource == PROJECT_RESOURCE && r.resource_id.as_deref() == Some(id.as_str()))
+    }
+
+    /// Rows of one object (`resource` and `resource_id`), then the resource-type rows of
+    /// its resource, in project `project_id`: what an object's level is resolved from.
+    pub fn object_rules<'a>(&'a self, project_id: i64, resource: &'a str, resource_id: &'a str) -> impl Iterator<Item = &'a AccessRule> {
+        self.rules.iter().filter(move |r| {
+            r.team_id == project_id && r.resource == resource && (r.resource_id.is_none() || r.resource_id.as_deref() == Some(resource_id))
+        })
+    }
+
+    /// Rows of exactly one object.
+    pub fn rules_of_object<'a>(&'a self, project_id: i64, resource: &'a str, resource_id: &'a str) -> impl Iterator<Item = &'a AccessRule> {
+        self.rules
+            .iter()
+            .filter(move |r| r.team_id == project_id && r.resource == resource && r.resource_id.as_deref() == Some(resource_id))
     }
 
     /// Resource-level rows (no `resource_id`) of project `project_id`.

@@ -17,6 +17,8 @@ mod invites;
 mod keys;
 #[path = "contract/members.rs"]
 mod members;
+#[path = "contract/objects.rs"]
+mod objects;
 #[path = "contract/router.rs"]
 mod router;
 #[path = "contract/switches.rs"]

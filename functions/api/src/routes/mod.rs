@@ -6,9 +6,11 @@ mod audit;
 mod bulk;
 mod diagnose;
 mod meta;
+mod offboard;
 mod requests;
 mod reviews;
 mod revoke;
+mod sso;
 mod webhooks;
 
 use axum::Router;
@@ -23,6 +25,10 @@ pub(crate) use audit::{__path_export_audit, __path_list_audit};
 pub(crate) use bulk::__path_plan as __path_bulk_plan;
 pub(crate) use diagnose::__path_diagnose;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
+pub(crate) use offboard::{
+    __path_approve_offboarding, __path_create_offboarding, __path_deny_offboarding, __path_get_offboarding, __path_list_offboardings,
+    __path_preview_offboarding, __path_resume_offboarding,
+};
 pub(crate) use requests::{
     __path_approve, __path_create_request, __path_deny, __path_export_request, __path_extend_grant, __path_get_request, __path_inbox,
     __path_list_grants, __path_my_requests,
@@ -33,6 +39,7 @@ pub(crate) use reviews::{
     __path_reassign_item, __path_revert_drift, __path_review_queue,
 };
 pub(crate) use revoke::__path_revoke_grant;
+pub(crate) use sso::{__path_sso_apply, __path_sso_plan, __path_sso_rules, __path_sso_sign_in};
 pub(crate) use webhooks::{__path_receive_webhook, __path_replace_service_key};
 
 pub(crate) fn grants(state: ApiState) -> Router {
@@ -46,6 +53,22 @@ pub(crate) fn grants(state: ApiState) -> Router {
         .route("/api/bulk/plan", post(bulk::plan).layer(axum::extract::DefaultBodyLimit::max(bulk::MAX_BULK_BYTES)))
         .route("/api/grants", get(requests::list_grants))
         .route("/api/grants/{id}/extend", post(requests::extend_grant))
+        .with_state(state)
+}
+
+/// Offboarding a departing member, and SSO rules (served by the grants Lambda).
+pub(crate) fn offboarding(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/offboardings/preview", post(offboard::preview_offboarding))
+        .route("/api/offboardings", post(offboard::create_offboarding).get(offboard::list_offboardings))
+        .route("/api/offboardings/{id}", get(offboard::get_offboarding))
+        .route("/api/offboardings/{id}/approve", post(offboard::approve_offboarding))
+        .route("/api/offboardings/{id}/deny", post(offboard::deny_offboarding))
+        .route("/api/offboardings/{id}/resume", post(offboard::resume_offboarding))
+        .route("/api/sso/rules", get(sso::sso_rules))
+        .route("/api/sso/plan", post(sso::sso_plan))
+        .route("/api/sso/apply", post(sso::sso_apply))
+        .route("/api/sso/sign-in", post(sso::sso_sign_in))
         .with_state(state)
 }
 

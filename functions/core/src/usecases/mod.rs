@@ -12,6 +12,7 @@ mod drift;
 mod extend;
 mod inventory;
 mod leaks;
+mod offboard;
 mod overview;
 mod queries;
 mod remind;
@@ -19,6 +20,7 @@ mod request;
 mod revert;
 mod rotation;
 mod service_key;
+mod sso;
 mod sweep;
 
 use std::sync::Arc;
@@ -34,6 +36,7 @@ pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
 pub use drift::DriftReport;
 pub use inventory::{Inventory, InventoryKey, KeyInventory, PERSONAL_KEYS_NOTE};
 pub use leaks::{AlertError, AlertReport, LeakAction, LeakResponse, webhook_secret_name};
+pub use offboard::OffboardPreview;
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
@@ -41,6 +44,7 @@ pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};
 pub use rotation::{KeyRotation, RotationReport, StepOutcome, rotation_label};
 pub use service_key::{CandidateKey, SERVICE_KEY_SCOPES, ServiceKeyCheck, ServiceKeys};
+pub use sso::{SSO_REQUESTER, SsoAction, SsoItem, SsoOutcome, SsoPerson, SsoPlan};
 pub use sweep::SweepReport;
 
 /// The application: the ports plus policy. Cheap to clone.

@@ -100,6 +100,11 @@ impl Hogwarden {
             }
         }
 
+        // Offboardings that stopped half-way (PostHog unavailable, a crash) carry on.
+        if let Err(e) = self.offboard_resume(chrono::Duration::seconds(APPLY_GRACE_SECONDS)).await {
+            report.errors.push(format!("offboarding: {e}"));
+        }
+
         if !report.is_clean() {
             tracing::warn!(?report, "sweep finished with problems");
         }

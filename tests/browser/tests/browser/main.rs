@@ -5,6 +5,7 @@
 mod contractor;
 mod diagnose;
 mod keys;
+mod offboarding;
 mod reviews;
 mod self_approval;
 mod sign_in;

@@ -41,7 +41,7 @@ pub(super) fn users_with_access_routes() -> MethodRouter<SandboxState> {
 
 /// `AccessControlSerializer`.
 #[derive(Debug, Serialize)]
-struct RuleBody {
+pub(super) struct RuleBody {
     access_level: &'static str,
     resource: String,
     resource_id: Option<String>,
@@ -69,7 +69,7 @@ impl From<&AccessRule> for RuleBody {
 
 /// The project in the path, if the caller can see it; PostHog filters the others out of its
 /// queryset, so they are 404 like a project that does not exist.
-fn visible_project(store: &Store, caller: &Caller, segment: &str) -> Result<(i64, Subject), ApiError> {
+pub(super) fn visible_project(store: &Store, caller: &Caller, segment: &str) -> Result<(i64, Subject), ApiError> {
     let id = project_id(segment)?;
     if !store.can_see_project(caller.user_id, id) {
         return Err(ApiError::not_found());
@@ -131,11 +131,11 @@ async fn get_resource_rules(
 
 /// A validated PUT body.
 #[derive(Debug)]
-struct RuleRequest {
-    resource: String,
-    level: Option<AccessLevel>,
-    member: Option<Uuid>,
-    role: Option<Uuid>,
+pub(super) struct RuleRequest {
+    pub(super) resource: String,
+    pub(super) level: Option<AccessLevel>,
+    pub(super) member: Option<Uuid>,
+    pub(super) role: Option<Uuid>,
 }
 
 fn not_a_string(attr: &str) -> ApiError {
@@ -226,7 +226,7 @@ const INVALID_MEMBER: &str =
 
 /// Validates a PUT body in DRF's order: fields in declaration order (`access_level`,
 /// `resource`, `organization_member`, `role`), the first error winning, then `validate()`.
-fn validate_rule(store: &Store, data: &Map<String, Value>, fixed_resource: Option<&str>) -> Result<RuleRequest, ApiError> {
+pub(super) fn validate_rule(store: &Store, data: &Map<String, Value>, fixed_resource: Option<&str>) -> Result<RuleRequest, ApiError> {
     let resource_for_levels = fixed_resource
         .map(str::to_owned)
         .or_else(|| data.get("resource").and_then(|v| char_field(v, "resource").ok()))
@@ -248,7 +248,7 @@ fn validate_rule(store: &Store, data: &Map<String, Value>, fixed_resource: Optio
 }
 
 /// Writes or deletes the rule and answers as PostHog's `upsert_access_control`.
-fn apply(state: &SandboxState, store: &mut Store, key: &RuleKey, level: Option<AccessLevel>, caller: &Caller) -> Response {
+pub(super) fn apply(state: &SandboxState, store: &mut Store, key: &RuleKey, level: Option<AccessLevel>, caller: &Caller) -> Response {
     let now = truncate_to_micros(Utc::now());
     let actor = Actor { user_id: caller.user_id, client: "api" };
     let log = state.behaviour().log_access_control_changes;

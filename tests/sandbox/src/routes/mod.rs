@@ -7,6 +7,7 @@ mod capture;
 mod invites;
 pub(crate) mod keys;
 mod members;
+mod objects;
 mod projects;
 
 use std::collections::BTreeMap;
@@ -63,6 +64,12 @@ pub fn router(state: SandboxState) -> Router {
     let mut app = Router::new();
     for (path, method_router) in routes {
         app = with_optional_slash(app, path, method_router);
+    }
+    for kind in crate::objects::ObjectKind::ALL {
+        let list = format!("/api/projects/{{project_id}}/{}/", kind.segment());
+        app = with_optional_slash(app, &list, objects::list_routes(kind));
+        let controls = format!("/api/projects/{{project_id}}/{}/{{object}}/access_controls/", kind.segment());
+        app = with_optional_slash(app, &controls, objects::access_control_routes(kind));
     }
     app.fallback(|| async { ApiError::not_found() }).layer(middleware::from_fn_with_state(state.clone(), gate)).with_state(state)
 }

@@ -1,0 +1,435 @@
+//! Offboarding: preview the departing member's objects and access, ask once, approve
+//! once, then run the steps. Every step is one PostHog write (skipped when PostHog
+//! already shows its outcome), a read-back, and one conditional write of the record
+//! with the step's audit entry, so a crash between steps resumes at the first pending
+//! step and a finished step is never repeated.
+
+use std::collections::BTreeSet;
+
+use crate::audit::{AuditDraft, AuditKind};
+use crate::error::{Error, Result};
+use crate::model::Decision;
+use crate::offboard::{HAND_OVER_LEVEL, OffboardStatus, OffboardStep, Offboarding, StepAction, StepStatus, private_insights_warning};
+use crate::ports::{Guarded, Member, ObjectKind, OwnedObject, PostHogError};
+use crate::types::{Actor, Email, Justification, OrgLevel, Principal, ProjectRole, RequestId, Role, Ticket};
+
+use super::{Hogwarden, applier};
+
+/// What offboarding a member would do, before anything is asked or written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffboardPreview {
+    pub subject: Email,
+    pub subject_name: String,
+    pub subject_level: OrgLevel,
+    pub new_owner: Email,
+    /// Every object the member created, by project and kind.
+    pub objects: Vec<OwnedObject>,
+    /// The projects where the member has an explicit role.
+    pub projects: Vec<(crate::types::ProjectId, String, ProjectRole)>,
+    pub steps: Vec<StepAction>,
+    pub warnings: Vec<String>,
+}
+
+/// How many offboardings one resume pass picks up.
+const RESUME_BATCH: usize = 50;
+
+impl Hogwarden {
+    fn require_offboarder(&self, who: &Principal) -> Result<()> {
+        if who.has(Role::Approver) { Ok(()) } else { Err(Error::Forbidden("Offboarding needs the approver or admin role.".into())) }
+    }
+
+    async fn active_member(&self, email: &Email, what: &str) -> Result<Member> {
+        self.posthog
+            .find_member(email)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("{email} ({what}) as a member of the PostHog organization")))
+    }
+
+    /// The inventory and the steps, read from PostHog now.
+    #[tracing::instrument(skip_all, fields(subject = %subject))]
+    pub async fn offboard_preview(&self, who: &Principal, subject: &Email, new_owner: &Email) -> Result<OffboardPreview> {
+        self.require_offboarder(who)?;
+        if subject == new_owner {
+            return Err(Error::PolicyViolation("The new owner must be someone other than the departing member.".into()));
+        }
+        let member = self.active_member(subject, "the departing member").await?;
+        if member.level == OrgLevel::Owner {
+            return Err(Error::PolicyViolation(format!(
+                "{subject} is an owner of the PostHog organization; Hogwarden never removes owners (only another owner can, in PostHog)."
+            )));
+        }
+        self.active_member(new_owner, "the new owner").await?;
+        let mut objects = Vec::new();
+        let mut projects = Vec::new();
+        let mut open = Vec::new();
+        for project in self.posthog.list_projects().await? {
+            objects.extend(self.posthog.objects_created_by(&member, project.id).await?);
+            if let Some(role) = self.posthog.project_role(&member, project.id).await? {
+                if self.posthog.project_open_to_org(project.id).await? {
+                    open.push(project.name.clone());
+                }
+                projects.push((project.id, project.name, role));
+            }
+        }
+        objects.sort();
+        let mut warnings = Vec::new();
+        let private: Vec<&OwnedObject> = objects.iter().filter(|o| o.kind == ObjectKind::Insight && o.private).collect();
+        warnings.extend(private_insights_warning(&private, new_owner));
+        if member.level == OrgLevel::Admin {
+            warnings.push(format!("{subject} is an organization admin: removing them also ends their admin access to every project."));
+        }
+        if !open.is_empty() {
+            warnings.push(format!(
+                "Open to the whole organization: {}. Removing the explicit role there changes nothing by itself; the removal from the organization ends that access.",
+                open.join(", ")
+            ));
+        }
+        if objects.is_empty() {
+            warnings.push(format!("{subject} created no dashboards, insights, feature flags or notebooks: nothing to hand over."));
+        }
+        let mut steps: Vec<StepAction> = objects.iter().cloned().map(|object| StepAction::HandOver { object }).collect();
+        steps.extend(
+            projects.iter().map(|(project, name, _)| StepAction::RemoveFromProject { project: *project, project_name: name.clone() }),
+        );
+        steps.push(StepAction::RemoveFromOrg);
+        Ok(OffboardPreview {
+            subject: subject.clone(),
+            subject_name: member.name,
+            subject_level: member.level,
+            new_owner: new_owner.clone(),
+            objects,
+            projects,
+            steps,
+            warnings,
+        })
+    }
+
+    /// Records an offboarding request; it waits for approval (always: it removes a
+    /// member and grants someone else manager access).
+    #[tracing::instrument(skip_all, fields(subject = %subject))]
+    pub async fn offboard_request(
+        &self,
+        who: &Principal,
+        subject: &Email,
+        new_owner: &Email,
+        justification: Justification,
+        ticket: Option<Ticket>,
+    ) -> Result<Offboarding> {
+        let preview = self.offboard_preview(who, subject, new_owner).await?;
+        let live = self.store.list_offboardings(None, 500).await?;
+        if let Some(open) =
+            live.iter().find(|o| &o.subject == subject && matches!(o.status, OffboardStatus::Pending | OffboardStatus::Approved))
+        {
+            return Err(Error::Conflict(format!("{subject} already has an offboarding under way ({}).", open.id)));
+        }
+        let now = self.clock.now();
+        let record = Offboarding {
+            id: RequestId::new(),
+            requester: who.email.clone(),
+            subject: subject.clone(),
+            new_owner: new_owner.clone(),
+            justification,
+            ticket,
+            status: OffboardStatus::Pending,
+            approvals_required: self.policy.approvals_required.max(1),
+            approvals: Vec::new(),
+            denial: None,
+            steps: preview.steps.into_iter().map(OffboardStep::new).collect(),
+            warnings: preview.warnings,
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let details = serde_json::json!({
+            "offboarding": true,
+            "new_owner": record.new_owner,
+            "reason": record.justification.as_str(),
+            "steps": record.steps.iter().map(|s| s.action.describe(&record.new_owner)).collect::<Vec<_>>(),
+            "warnings": record.warnings,
+        });
+        let audit = self.draft(who.actor(), AuditKind::Requested, subject, record.id, None, details);
+        self.store.put_offboarding(Guarded::create(record.clone()), vec![audit]).await?;
+        let approvers =
+            self.policy.approvers.iter().filter(|a| **a != record.requester && **a != record.subject).cloned().collect::<Vec<_>>();
+        for approver in approvers {
+            self.tell(
+                &approver,
+                format!("Offboarding of {subject} waits for your approval"),
+                format!("{} asks to offboard {subject}; objects go to {new_owner}. Reason: {}", who.email, record.justification.as_str()),
+                Some(self.page_link(&format!("offboarding/{}", record.id))),
+            )
+            .await;
+        }
+        Ok(record)
+    }
+
+    pub async fn offboarding(&self, who: &Principal, id: RequestId) -> Result<Offboarding> {
+        let record = self.store.get_offboarding(id).await?.ok_or_else(|| Error::NotFound(format!("offboarding {id}")))?;
+        if who.has(Role::Approver) || record.requester == who.email {
+            Ok(record)
+        } else {
+            Err(Error::NotFound(format!("offboarding {id}")))
+        }
+    }
+
+    pub async fn offboardings(&self, who: &Principal) -> Result<Vec<Offboarding>> {
+        self.require_offboarder(who)?;
+        let mut all = self.store.list_offboardings(None, 500).await?;
+        all.reverse();
+        Ok(all)
+    }
+
+    /// One approval; with enough of them the steps run at once.
+    #[tracing::instrument(skip_all, fields(offboarding = %id, approver = %who.email))]
+    pub async fn offboard_approve(&self, who: &Principal, id: RequestId, reason: Option<String>) -> Result<Offboarding> {
+        let mut record = self.store.get_offboarding(id).await?.ok_or_else(|| Error::NotFound(format!("offboarding {id}")))?;
+        if record.requester == who.email {
+            return Err(Error::Forbidden("You cannot approve your own request; another approver must.".into()));
+        }
+        if record.subject == who.email {
+            return Err(Error::Forbidden("You cannot approve your own offboarding.".into()));
+        }
+        if !who.has(Role::Approver) {
+            return Err(Error::Forbidden("You need the approver role to approve requests.".into()));
+        }
+        if record.status != OffboardStatus::Pending {
+            return Err(Error::Conflict(format!("The offboarding is already {}.", record.status.as_str())));
+        }
+        if record.approvals.iter().any(|a| a.by == who.email) {
+            return Err(Error::Conflict("You already approved this offboarding.".into()));
+        }
+        let now = self.clock.now();
+        record.approvals.push(Decision { by: who.email.clone(), at: now, reason: reason.clone() });
+        let approved = record.approvals.len() >= usize::from(record.approvals_required);
+        if approved {
+            record.status = OffboardStatus::Approved;
+        }
+        let expected = record.version;
+        record.version += 1;
+        record.updated_at = now;
+        let details = serde_json::json!({
+            "offboarding": true, "reason": reason, "approvals": record.approvals.len(), "approvals_required": record.approvals_required,
+        });
+        let audit = self.draft(who.actor(), AuditKind::Approved, &record.subject, id, None, details);
+        self.store.put_offboarding(Guarded::update(record.clone(), expected), vec![audit]).await.map_err(|e| match e {
+            Error::Conflict(_) => Error::Conflict("Someone else decided this offboarding at the same moment; reload it.".into()),
+            other => other,
+        })?;
+        if !approved {
+            return Ok(record);
+        }
+        match self.offboard_run(id).await {
+            Ok(done) => Ok(done),
+            Err(Error::Upstream(e)) if e.is_transient() => {
+                tracing::warn!(error = %e, "offboarding paused; the sweep resumes it");
+                Ok(self.store.get_offboarding(id).await?.unwrap_or(record))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn offboard_deny(&self, who: &Principal, id: RequestId, reason: Option<String>) -> Result<Offboarding> {
+        let mut record = self.store.get_offboarding(id).await?.ok_or_else(|| Error::NotFound(format!("offboarding {id}")))?;
+        if !who.has(Role::Approver) {
+            return Err(Error::Forbidden("You need the approver role to deny requests.".into()));
+        }
+        if record.status != OffboardStatus::Pending {
+            return Err(Error::Conflict(format!("The offboarding is already {}.", record.status.as_str())));
+        }
+        let now = self.clock.now();
+        record.status = OffboardStatus::Denied;
+        record.denial = Some(Decision { by: who.email.clone(), at: now, reason: reason.clone() });
+        let expected = record.version;
+        record.version += 1;
+        record.updated_at = now;
+        let audit = self.draft(
+            who.actor(),
+            AuditKind::Denied,
+            &record.subject,
+            id,
+            None,
+            serde_json::json!({"offboarding": true, "reason": reason}),
+        );
+        self.store.put_offboarding(Guarded::update(record.clone(), expected), vec![audit]).await?;
+        Ok(record)
+    }
+
+    /// Runs the pending steps of an approved offboarding, in order. Safe to call again
+    /// at any time (after a crash, by the sweep, twice at once): finished steps are
+    /// skipped, and a step whose outcome PostHog already shows is recorded without
+    /// writing again.
+    #[tracing::instrument(skip_all, fields(offboarding = %id))]
+    pub async fn offboard_run(&self, id: RequestId) -> Result<Offboarding> {
+        let mut record = self.store.get_offboarding(id).await?.ok_or_else(|| Error::NotFound(format!("offboarding {id}")))?;
+        while record.status == OffboardStatus::Approved {
+            let Some(index) = record.next_pending() else {
+                record = self.finish(record).await?;
+                break;
+            };
+            let outcome = self.run_step(&record, index).await;
+            let now = self.clock.now();
+            let mut next = record.clone();
+            let step = &mut next.steps[index];
+            step.at = Some(now);
+            let mut audit = Vec::new();
+            match outcome {
+                Ok((read_back, already)) => {
+                    step.status = StepStatus::Done;
+                    step.read_back = Some(read_back.clone());
+                    step.already_in_place = already;
+                    audit.push(self.step_audit(&record, &step.action, &read_back, already));
+                }
+                Err(Error::Upstream(e)) if !e.is_transient() => {
+                    step.status = StepStatus::Failed;
+                    step.error = Some(e.to_string());
+                    next.status = OffboardStatus::Failed;
+                    next.failure = Some(format!("{}: {e}", step.action.describe(&record.new_owner)));
+                    audit.push(self.draft(
+                        applier(),
+                        AuditKind::ApplyFailed,
+                        &record.subject,
+                        id,
+                        None,
+                        serde_json::json!({"offboarding": true, "step": index, "error": e.to_string()}),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+            let expected = next.version;
+            next.version += 1;
+            next.updated_at = now;
+            match self.store.put_offboarding(Guarded::update(next.clone(), expected), audit).await {
+                Ok(_) => record = next,
+                // Another runner recorded this step first: carry on from what it wrote.
+                Err(Error::Conflict(_)) => {
+                    record = self.store.get_offboarding(id).await?.ok_or_else(|| Error::NotFound(format!("offboarding {id}")))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(record)
+    }
+
+    /// Picks up approved offboardings that stopped (PostHog unavailable, a crash) and
+    /// have not moved for `idle` (so a run in progress is not raced).
+    pub async fn offboard_resume(&self, idle: chrono::Duration) -> Result<Vec<RequestId>> {
+        let now = self.clock.now();
+        let mut resumed = Vec::new();
+        for record in self.store.list_offboardings(Some(OffboardStatus::Approved), RESUME_BATCH).await? {
+            if now - record.updated_at < idle {
+                continue;
+            }
+            match self.offboard_run(record.id).await {
+                Ok(_) => resumed.push(record.id),
+                Err(e) => tracing::warn!(offboarding = %record.id, error = %e, "offboarding still paused"),
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// One step against PostHog: read, write only if needed, read back. Returns the
+    /// read-back and whether the outcome was already in place.
+    async fn run_step(&self, record: &Offboarding, index: usize) -> Result<(String, bool)> {
+        let action = &record.steps[index].action;
+        if let StepAction::HandOver { object } = action {
+            let owner = self.posthog.find_member(&record.new_owner).await?.ok_or_else(|| {
+                Error::Upstream(PostHogError::Rejected {
+                    status: 404,
+                    code: "not_found".into(),
+                    detail: format!("the new owner {} is no longer a member of the PostHog organization", record.new_owner),
+                })
+            })?;
+            if self.posthog.object_access(object, &owner).await?.as_deref() == Some(HAND_OVER_LEVEL) {
+                return Ok((HAND_OVER_LEVEL.to_owned(), true));
+            }
+            let found = self.posthog.set_object_access(object, &owner, HAND_OVER_LEVEL).await?;
+            return match found.as_deref() {
+                Some(HAND_OVER_LEVEL) => Ok((HAND_OVER_LEVEL.to_owned(), false)),
+                other => Err(Error::Upstream(PostHogError::NotConfirmed {
+                    expected: HAND_OVER_LEVEL.into(),
+                    found: other.unwrap_or("no access").into(),
+                })),
+            };
+        }
+        let Some(member) = self.posthog.find_member(&record.subject).await? else {
+            // Gone already: every removal is in place.
+            return Ok(("not a member".into(), true));
+        };
+        match action {
+            StepAction::RemoveFromProject { project, .. } => {
+                if self.posthog.project_role(&member, *project).await?.is_none() {
+                    return Ok(("no explicit access".into(), true));
+                }
+                match self.posthog.set_project_role(&member, *project, None).await? {
+                    None => Ok(("no explicit access".into(), false)),
+                    Some(role) => Err(Error::Upstream(PostHogError::NotConfirmed {
+                        expected: "no explicit access".into(),
+                        found: role.as_str().into(),
+                    })),
+                }
+            }
+            StepAction::RemoveFromOrg => {
+                if self.posthog.remove_member(&member).await? {
+                    Err(Error::Upstream(PostHogError::NotConfirmed { expected: "not a member".into(), found: "still a member".into() }))
+                } else {
+                    Ok(("not a member".into(), false))
+                }
+            }
+            StepAction::HandOver { .. } => unreachable!("handled above"),
+        }
+    }
+
+    fn step_audit(&self, record: &Offboarding, action: &StepAction, read_back: &str, already: bool) -> AuditDraft {
+        let (kind, details) = match action {
+            StepAction::HandOver { object } => (
+                AuditKind::HandedOver,
+                serde_json::json!({
+                    "object": object, "from": record.subject, "to": record.new_owner, "level": HAND_OVER_LEVEL,
+                    "read_back": read_back, "already_in_place": already,
+                    "note": "PostHog's created_by is read-only: the new owner holds manager access instead",
+                }),
+            ),
+            StepAction::RemoveFromProject { project, project_name } => (
+                AuditKind::MemberRemoved,
+                serde_json::json!({"scope": "project", "project": project, "project_name": project_name, "read_back": read_back, "already_in_place": already}),
+            ),
+            StepAction::RemoveFromOrg => (
+                AuditKind::MemberRemoved,
+                serde_json::json!({"scope": "organization", "read_back": read_back, "already_in_place": already}),
+            ),
+        };
+        self.draft(applier(), kind, &record.subject, record.id, None, details)
+    }
+
+    async fn finish(&self, mut record: Offboarding) -> Result<Offboarding> {
+        let now = self.clock.now();
+        let expected = record.version;
+        record.status = OffboardStatus::Done;
+        record.version += 1;
+        record.updated_at = now;
+        let handed: BTreeSet<String> = record.objects().map(OwnedObject::describe).collect();
+        let details = serde_json::json!({
+            "new_owner": record.new_owner,
+            "handed_over": handed,
+            "steps": record.steps.len(),
+        });
+        let audit = self.draft(Actor::System("offboard".into()), AuditKind::Offboarded, &record.subject, record.id, None, details);
+        match self.store.put_offboarding(Guarded::update(record.clone(), expected), vec![audit]).await {
+            Ok(_) => {}
+            Err(Error::Conflict(_)) => {
+                return self.store.get_offboarding(record.id).await?.ok_or_else(|| Error::NotFound(format!("offboarding {}", record.id)));
+            }
+            Err(e) => return Err(e),
+        }
+        let objects = record.objects().count();
+        self.tell(
+            &record.new_owner,
+            format!("You now manage {objects} object(s) from {}", record.subject),
+            format!("{} left the organization; you have manager access on what they created.", record.subject),
+            Some(self.page_link(&format!("offboarding/{}", record.id))),
+        )
+        .await;
+        Ok(record)
+    }
+}
