@@ -217,6 +217,10 @@ impl Client {
         self.get("/api/access").await
     }
 
+    pub async fn keys(&self) -> ApiResult<hogwarden_api_types::KeyList> {
+        self.get("/api/keys").await
+    }
+
     /// `query` is a ready query string without its `?` (see `pages::audit`).
     pub async fn audit(&self, query: &str) -> ApiResult<AuditList> {
         if query.is_empty() { self.get("/api/audit").await } else { self.get(&format!("/api/audit?{query}")).await }

@@ -28,6 +28,7 @@ pub enum Route {
     Drift,
     Offboarding,
     Sso,
+    Keys,
 }
 
 impl Route {
@@ -45,6 +46,7 @@ impl Route {
             "drift" => Self::Drift,
             "offboarding" => Self::Offboarding,
             "sso" => Self::Sso,
+            "keys" => Self::Keys,
             _ => Self::Request,
         }
     }
@@ -64,6 +66,7 @@ impl Route {
             Self::Drift => "#/drift",
             Self::Offboarding => "#/offboarding",
             Self::Sso => "#/sso",
+            Self::Keys => "#/keys",
         }
     }
 
@@ -82,6 +85,7 @@ impl Route {
             Self::Drift => "Drift",
             Self::Offboarding => "Offboarding",
             Self::Sso => "SSO rules",
+            Self::Keys => "Keys",
         }
     }
 }
@@ -256,6 +260,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     if is("admin") {
         links.push(Route::Reviews);
         links.push(Route::Drift);
+        links.push(Route::Keys);
     }
     if is("approver") {
         links.push(Route::Offboarding);
@@ -324,6 +329,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),
                 Route::Offboarding => view! { <pages::offboarding::OffboardingPage /> }.into_any(),
                 Route::Sso => view! { <pages::sso::SsoPage /> }.into_any(),
+                Route::Keys => view! { <pages::keys::KeysPage /> }.into_any(),
             }}
         </main>
     }

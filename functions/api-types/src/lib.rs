@@ -322,20 +322,55 @@ pub struct TemporaryDto {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct KeyList {
     pub keys: Vec<KeyDto>,
+    /// What the inventory cannot show, and why (e.g. people's personal keys).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One PostHog key Hogwarden knows. Never the value: at most its fingerprint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct KeyDto {
     /// What the key is for, e.g. "Hogwarden service key".
     pub name: String,
     /// `personal_api_key`, `project_secret_api_key` or `project_token`.
     pub kind: String,
-    /// `sha256:` and the first 12 hex digits of the key's SHA-256.
-    pub fingerprint: String,
-    /// Whether PostHog accepted the key when it was checked.
-    pub accepted: bool,
+    /// `sha256:` and the first 12 hex digits of the key's SHA-256; null when PostHog shows
+    /// the key only masked and Hogwarden does not hold it.
+    pub fingerprint: Option<String>,
+    /// Whether PostHog accepted the key when it was checked (Hogwarden's own key; null
+    /// for keys Hogwarden does not check).
+    pub accepted: Option<bool>,
     pub checked_at: DateTime<Utc>,
+    #[serde(default)]
+    pub project_id: Option<i64>,
+    #[serde(default)]
+    pub project_name: Option<String>,
+    /// PostHog's id of a project secret key.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_rolled_at: Option<DateTime<Utc>>,
+    /// Whether Hogwarden rotates the key (policy `keys.managed_secrets`).
+    #[serde(default)]
+    pub managed: bool,
+    /// The vault name Hogwarden rotates it under.
+    #[serde(default)]
+    pub managed_secret: Option<String>,
+    /// The last enrolment or finished rotation, from the audit log.
+    #[serde(default)]
+    pub last_rotated_at: Option<DateTime<Utc>>,
+    /// What Hogwarden can and cannot do with the key.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// One extension of a temporary grant (the guide's access-log entry).

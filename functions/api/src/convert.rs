@@ -346,3 +346,32 @@ pub fn diagnosis(d: &hogwarden_core::usecases::Diagnosis) -> dto::DiagnosisDto {
         checked_at: d.checked_at,
     }
 }
+
+/// The key inventory as the API shows it (fingerprints only, never a value).
+pub(crate) fn key_inventory(inventory: hogwarden_core::usecases::Inventory) -> dto::KeyList {
+    let checked_at = inventory.checked_at;
+    let keys = inventory
+        .keys
+        .into_iter()
+        .map(|k| dto::KeyDto {
+            name: k.name,
+            kind: k.kind.into(),
+            fingerprint: k.fingerprint,
+            accepted: k.accepted,
+            checked_at,
+            project_id: k.project.as_ref().map(|(id, _)| id.get()),
+            project_name: k.project.map(|(_, name)| name),
+            key_id: k.key_id,
+            label: k.label,
+            scopes: k.scopes,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            last_rolled_at: k.last_rolled_at,
+            managed: k.managed_secret.is_some(),
+            managed_secret: k.managed_secret,
+            last_rotated_at: k.last_rotated_at,
+            note: k.note,
+        })
+        .collect();
+    dto::KeyList { keys, notes: inventory.notes }
+}

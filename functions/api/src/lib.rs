@@ -29,17 +29,25 @@ pub struct ApiState {
     pub leaks: Option<Arc<hogwarden_core::usecases::LeakResponse>>,
     /// Replacing Hogwarden's own key (`PUT /api/keys/service`).
     pub service_keys: Option<Arc<hogwarden_core::usecases::ServiceKeys>>,
+    /// The full key inventory (`GET /api/keys`); without it only Hogwarden's own key.
+    pub inventory: Option<Arc<hogwarden_core::usecases::KeyInventory>>,
 }
 
 impl ApiState {
     pub fn new(app: Hogwarden, auth: AuthMode) -> Self {
-        Self { app, auth: Arc::new(auth), leaks: None, service_keys: None }
+        Self { app, auth: Arc::new(auth), leaks: None, service_keys: None, inventory: None }
     }
 
     /// Answers leaked-key webhooks with `leaks`.
     #[must_use]
     pub fn with_leaks(mut self, leaks: hogwarden_core::usecases::LeakResponse) -> Self {
         self.leaks = Some(Arc::new(leaks));
+        self
+    }
+
+    /// Lists every key Hogwarden knows with `inventory`.
+    pub fn with_inventory(mut self, inventory: hogwarden_core::usecases::KeyInventory) -> Self {
+        self.inventory = Some(Arc::new(inventory));
         self
     }
 

@@ -64,6 +64,27 @@ pub struct SecretKeyInfo {
     pub id: String,
     pub label: String,
     pub scopes: Vec<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_rolled_at: Option<DateTime<Utc>>,
+}
+
+/// A project's public token (`phc_`), as PostHog lists it with the project. The value
+/// only ever leaves this type as a fingerprint.
+#[derive(Clone)]
+pub struct ProjectToken {
+    pub project: ProjectId,
+    pub project_name: String,
+    pub value: SecretString,
+}
+
+impl std::fmt::Debug for ProjectToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectToken")
+            .field("project", &self.project)
+            .field("fingerprint", &short_fingerprint(&fingerprint(self.value.expose_secret())))
+            .finish()
+    }
 }
 
 /// A project secret API key PostHog just issued (create or roll): the only moment its
@@ -80,6 +101,8 @@ pub struct IssuedKey {
 #[async_trait]
 pub trait ProjectKeys: Send + Sync {
     async fn list_secret_keys(&self, project: ProjectId) -> Result<Vec<SecretKeyInfo>, PostHogError>;
+    /// Every project's token, from the one list of the organization's projects.
+    async fn project_tokens(&self) -> Result<Vec<ProjectToken>, PostHogError>;
     async fn create_secret_key(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<IssuedKey, PostHogError>;
     async fn roll_secret_key(&self, project: ProjectId, id: &str) -> Result<IssuedKey, PostHogError>;
     /// Deletes the key; `Ok(false)` when PostHog no longer had it.

@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use hogwarden_api::{ApiState, AuthMode};
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
-use hogwarden_core::usecases::{KeyRotation, LeakResponse, ServiceKeys};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys};
 use hogwarden_core::webhooks::DeliveryLog;
 use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
@@ -168,6 +168,7 @@ impl AwsStackBuilder {
             web_url: config.web_url.as_str().trim_end_matches('/').to_owned(),
         };
         let rotation = KeyRotation::new(app.clone(), vault.clone(), client.clone());
+        let inventory = KeyInventory::new(app.clone(), vault.clone(), client.clone());
         let leaks = LeakResponse::new(rotation.clone(), vault.clone(), deliveries, client.clone(), config.posthog_key_secret.clone())
             .managing(app.policy.keys.managed_secrets.clone())
             .with_github(Arc::new(GitHubAlertsClient::new(
@@ -175,7 +176,7 @@ impl AwsStackBuilder {
                 vault.clone(),
             )));
         let service_keys = ServiceKeys::new(app.clone(), vault.clone(), config.posthog_key_secret.clone(), client);
-        let api = ApiState::new(app.clone(), AuthMode::Gateway).with_leaks(leaks).with_service_keys(service_keys);
+        let api = ApiState::new(app.clone(), AuthMode::Gateway).with_leaks(leaks).with_service_keys(service_keys).with_inventory(inventory);
         Ok(AwsStack { app, api, vault, rotation })
     }
 }

@@ -13,7 +13,7 @@ use hogwarden_api::{ApiError, ApiJson, ApiState, AuthMode, JwtVerifier};
 use hogwarden_api_types as dto;
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
-use hogwarden_core::usecases::{KeyRotation, LeakResponse, ServiceKeys};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys};
 use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
 use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
@@ -142,12 +142,16 @@ impl Stack {
         let verifier = JwtVerifier::from_jwks(issuer.jwks_json(), issuer.issuer(), AUDIENCE)?;
         // Project secret key rotation runs the same four steps Secrets Manager drives in AWS.
         let rotation = KeyRotation::new(app.clone(), vault_port.clone(), client.clone());
+        let inventory = KeyInventory::new(app.clone(), vault_port.clone(), client.clone());
         let leaks = LeakResponse::new(rotation.clone(), vault_port, sqlite, client.clone(), POSTHOG_KEY_SECRET)
             .managing(app.policy.keys.managed_secrets.clone())
             .with_github(Arc::new(GitHubAlertsClient::new(config.github_api.clone(), vault.clone())));
         let service_keys = ServiceKeys::new(app.clone(), vault.clone(), POSTHOG_KEY_SECRET, client);
         let api = hogwarden_api::router(
-            ApiState::new(app.clone(), AuthMode::Verify(verifier)).with_leaks(leaks.clone()).with_service_keys(service_keys),
+            ApiState::new(app.clone(), AuthMode::Verify(verifier))
+                .with_leaks(leaks.clone())
+                .with_service_keys(service_keys)
+                .with_inventory(inventory),
         );
         let mut router = local_routes(LocalState { issuer: issuer.clone(), app: app.clone() }).merge(api);
         if let Some(dir) = &config.frontend_dir {

@@ -253,7 +253,7 @@ impl PostHogClient {
 
     // ------------------------------------------------------------ plumbing
 
-    fn org_path<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+    pub(crate) fn org_path<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
         let mut path = vec!["api", "organizations", self.inner.config.organization_id.as_str()];
         path.extend_from_slice(rest);
         path

@@ -5,7 +5,7 @@
 //! Values PostHog returns travel only as [`SecretString`]; nothing here logs one.
 
 use async_trait::async_trait;
-use hogwarden_core::keys::{IssuedKey, ProjectKeys, SecretKeyInfo};
+use hogwarden_core::keys::{IssuedKey, ProjectKeys, ProjectToken, SecretKeyInfo};
 use hogwarden_core::ports::PostHogError;
 use hogwarden_core::types::ProjectId;
 use reqwest::header::{self, HeaderValue};
@@ -25,6 +25,21 @@ struct SecretKeyWire {
     value: Option<String>,
     #[serde(default)]
     scopes: Vec<String>,
+    #[serde(default)]
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    last_rolled_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A project as the organization's project list returns it, read only for its token.
+#[derive(Deserialize)]
+struct ProjectTokenWire {
+    id: i64,
+    name: String,
+    #[serde(default)]
+    api_token: Option<SecretString>,
 }
 
 impl SecretKeyWire {
@@ -54,7 +69,34 @@ impl ProjectKeys for PostHogClient {
     async fn list_secret_keys(&self, project: ProjectId) -> Result<Vec<SecretKeyInfo>, PostHogError> {
         let id = project.get().to_string();
         let keys: Vec<SecretKeyWire> = self.list_all(&["api", "projects", &id, "project_secret_api_keys"], &[]).await?;
-        Ok(keys.into_iter().map(|k| SecretKeyInfo { id: k.id, label: k.label, scopes: k.scopes }).collect())
+        Ok(keys
+            .into_iter()
+            .map(|k| SecretKeyInfo {
+                id: k.id,
+                label: k.label,
+                scopes: k.scopes,
+                created_at: k.created_at,
+                last_used_at: k.last_used_at,
+                last_rolled_at: k.last_rolled_at,
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn project_tokens(&self) -> Result<Vec<ProjectToken>, PostHogError> {
+        let path = self.org_path(&["projects"]);
+        let projects: Vec<ProjectTokenWire> = self.list_all(&path, &[]).await?;
+        projects
+            .into_iter()
+            .filter_map(|p| {
+                let value = p.api_token?;
+                Some(
+                    ProjectId::new(p.id)
+                        .map(|project| ProjectToken { project, project_name: p.name, value })
+                        .map_err(|_| PostHogError::Unavailable(format!("PostHog reports a project with id {}", p.id))),
+                )
+            })
+            .collect()
     }
 
     #[tracing::instrument(skip_all, fields(project = %project))]

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use hogwarden_core::keys::{IssuedKey, ProjectKeys, SecretKeyInfo};
+use hogwarden_core::keys::{IssuedKey, ProjectKeys, ProjectToken, SecretKeyInfo};
 use hogwarden_core::ports::{EffectiveAccess, Invitation, KeyCheck, Member, PostHog, PostHogError, Project, Stage, Vault};
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 use secrecy::SecretString;
@@ -179,6 +179,10 @@ impl PostHog for RefreshingClient {
 impl ProjectKeys for RefreshingClient {
     async fn list_secret_keys(&self, project: ProjectId) -> Result<Vec<SecretKeyInfo>, PostHogError> {
         self.run(|c| async move { c.list_secret_keys(project).await }).await
+    }
+
+    async fn project_tokens(&self) -> Result<Vec<ProjectToken>, PostHogError> {
+        self.run(|c| async move { c.project_tokens().await }).await
     }
 
     async fn create_secret_key(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<IssuedKey, PostHogError> {

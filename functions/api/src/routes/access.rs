@@ -20,14 +20,26 @@ pub(crate) async fn access_overview(State(s): State<ApiState>, Caller(who): Call
     responses((status = 200, body = dto::KeyList), (status = 403, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn list_keys(State(s): State<ApiState>, Caller(who): Caller) -> Result<ApiJson<dto::KeyList>, ApiError> {
+    if let Some(inventory) = &s.inventory {
+        return Ok(ApiJson(convert::key_inventory(inventory.list(&who).await?)));
+    }
     let check = s.app.service_key_status(&who).await?;
-    Ok(ApiJson(dto::KeyList {
-        keys: vec![dto::KeyDto {
-            name: "Hogwarden service key".into(),
-            kind: "personal_api_key".into(),
-            fingerprint: check.fingerprint,
-            accepted: check.accepted,
-            checked_at: s.app.clock.now(),
-        }],
-    }))
+    let now = s.app.clock.now();
+    let service = hogwarden_core::usecases::InventoryKey {
+        name: "Hogwarden service key".into(),
+        kind: "personal_api_key",
+        fingerprint: Some(check.fingerprint),
+        accepted: Some(check.accepted),
+        project: None,
+        key_id: None,
+        label: None,
+        scopes: Vec::new(),
+        created_at: None,
+        last_used_at: None,
+        last_rolled_at: None,
+        managed_secret: None,
+        last_rotated_at: None,
+        note: None,
+    };
+    Ok(ApiJson(convert::key_inventory(hogwarden_core::usecases::Inventory { keys: vec![service], notes: Vec::new(), checked_at: now })))
 }

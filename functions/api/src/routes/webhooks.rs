@@ -70,8 +70,9 @@ pub(crate) async fn replace_service_key(
     Ok(crate::error::ApiJson(dto::KeyDto {
         name: "Hogwarden service key".into(),
         kind: "personal_api_key".into(),
-        fingerprint,
-        accepted: true,
+        fingerprint: Some(fingerprint),
+        accepted: Some(true),
         checked_at: s.app.clock.now(),
+        ..dto::KeyDto::default()
     }))
 }

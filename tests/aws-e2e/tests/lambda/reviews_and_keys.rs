@@ -53,7 +53,7 @@ async fn the_key_check_schedule_reports_a_key_posthog_rejects_and_the_audit_reco
     assert_eq!(rejected["outcome"]["fingerprint"], healthy["outcome"]["fingerprint"]);
     assert_eq!(listed.status, 200, "{:?}", listed.body);
     let keys: dto::KeyList = listed.json();
-    assert!(keys.keys[0].accepted);
+    assert_eq!(keys.keys[0].accepted, Some(true));
     assert_eq!(serde_json::json!(keys.keys[0].fingerprint), healthy["outcome"]["fingerprint"]);
     assert!(!listed.raw.to_string().contains(&key), "the key never leaves the server");
     assert!(!rejected.to_string().contains(&key));

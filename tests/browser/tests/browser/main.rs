@@ -5,6 +5,7 @@
 mod bulk_changes;
 mod contractor;
 mod diagnose;
+mod keys;
 mod offboarding;
 mod reviews;
 mod self_approval;

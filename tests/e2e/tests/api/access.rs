@@ -90,14 +90,18 @@ async fn the_service_key_is_listed_by_fingerprint_and_a_rejected_key_is_audited_
     // Assert
     assert_eq!(before.status, 200, "{:?}", before.body);
     let listed: dto::KeyList = before.json();
-    assert_eq!(listed.keys.len(), 1);
-    assert!(listed.keys[0].accepted);
-    assert!(listed.keys[0].fingerprint.starts_with("sha256:") && listed.keys[0].fingerprint.len() == 19, "{}", listed.keys[0].fingerprint);
+    let service = &listed.keys[0];
+    assert_eq!(service.name, "Hogwarden service key");
+    assert_eq!(service.accepted, Some(true));
+    let fingerprint = service.fingerprint.clone().expect("Hogwarden holds its own key");
+    assert!(fingerprint.starts_with("sha256:") && fingerprint.len() == 19, "{fingerprint}");
     assert!(!before.body.to_string().contains(&key), "the key's value never leaves the server");
     assert!(!before.body.to_string().contains("phx_"));
     assert_eq!(refused.status, 403);
     assert!(healthy.accepted);
-    assert!(!after.keys[0].accepted, "PostHog now answers 401");
+    assert_eq!(after.keys[0].accepted, Some(false), "PostHog now answers 401");
+    assert_eq!(after.keys.len(), 1, "the project keys cannot be read with a rejected key");
+    assert!(after.notes.iter().any(|n| n.contains("rejects Hogwarden's key")), "{:?}", after.notes);
     assert!(!rejected.accepted);
     assert_eq!(t.audit_kinds().await.iter().filter(|k| *k == "service_key_rejected").count(), 1, "only the failed check is audited");
     let told: Vec<_> = t.stack.outbox.sent().into_iter().filter(|n| n.to.as_str() == "security@example.com").collect();

@@ -1,0 +1,114 @@
+//! Keys (admins): every PostHog key Hogwarden knows, by fingerprint (never a value),
+//! with whether Hogwarden rotates it and when it last did, and what only a person in
+//! PostHog can do (reset a project token, roll a personal key).
+
+use hogwarden_api_types::{KeyDto, KeyList};
+use leptos::prelude::*;
+
+use crate::app::{Alert, Loading, use_ctx};
+use crate::format;
+
+/// What the page says about personal keys, whatever the API answers.
+const PERSONAL_KEYS: &str = "Only a personal API key's owner can roll it, in PostHog under Settings → Personal API keys.";
+
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    let ctx = use_ctx();
+    if !ctx.has_role("admin") {
+        return view! {
+            <h1>"Keys"</h1>
+            <p class="empty">"Only admins can see Hogwarden's keys."</p>
+        }
+        .into_any();
+    }
+    let data = LocalResource::new(move || {
+        let c = ctx.client();
+        async move { c.keys().await }
+    });
+    view! {
+        <h1>"Keys"</h1>
+        {move || match data.get() {
+            None => view! { <Loading /> }.into_any(),
+            Some(Err(e)) => view! { <Alert message=format!("The keys could not be loaded. {e}") /> }.into_any(),
+            Some(Ok(list)) => view! { <KeysTable list=list /> }.into_any(),
+        }}
+    }
+    .into_any()
+}
+
+fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "personal_api_key" => "Personal API key",
+        "project_secret_api_key" => "Project secret key",
+        "project_token" => "Project token",
+        _ => "Other",
+    }
+}
+
+fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map_or_else(|| "—".to_owned(), format::when)
+}
+
+fn rotation(k: &KeyDto) -> String {
+    match (&k.managed_secret, k.last_rotated_at) {
+        (Some(secret), Some(at)) => format!("Rotated by Hogwarden ({secret}), last {}", format::when(at)),
+        (Some(secret), None) => format!("Rotated by Hogwarden ({secret})"),
+        (None, _) => "Not rotated by Hogwarden".to_owned(),
+    }
+}
+
+fn row(k: KeyDto) -> impl IntoView {
+    let status = match k.accepted {
+        Some(true) => " (PostHog accepts it)",
+        Some(false) => " (PostHog rejects it)",
+        None => "",
+    };
+    let fingerprint = k.fingerprint.clone().unwrap_or_else(|| "shown only masked by PostHog".to_owned());
+    let project = k.project_name.clone().unwrap_or_else(|| "—".to_owned());
+    let scopes = if k.scopes.is_empty() { "—".to_owned() } else { k.scopes.join(", ") };
+    view! {
+        <tr>
+            <th scope="row">{k.name.clone()}<br /><small>{kind_name(&k.kind)}{status}</small></th>
+            <td>{project}</td>
+            <td><code>{fingerprint}</code></td>
+            <td>{scopes}</td>
+            <td>{when(k.created_at)}</td>
+            <td>{when(k.last_used_at)}</td>
+            <td>{when(k.last_rolled_at)}</td>
+            <td>{rotation(&k)}</td>
+            <td>{k.note.clone().unwrap_or_default()}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn KeysTable(list: KeyList) -> impl IntoView {
+    let checked = list.keys.first().map(|k| k.checked_at);
+    view! {
+        {checked.map(|at| view! { <p>{format!("Read from PostHog at {}.", format::when(at))}</p> })}
+        <div class="scroll">
+            <table>
+                <caption>"PostHog keys"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Key"</th>
+                        <th scope="col">"Project"</th>
+                        <th scope="col">"Fingerprint"</th>
+                        <th scope="col">"Scopes"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col">"Last rolled"</th>
+                        <th scope="col">"Rotation"</th>
+                        <th scope="col">"Note"</th>
+                    </tr>
+                </thead>
+                <tbody>{list.keys.into_iter().map(row).collect_view()}</tbody>
+            </table>
+        </div>
+        <section aria-labelledby="personal-keys">
+            <h2 id="personal-keys">"Personal API keys"</h2>
+            <p>{PERSONAL_KEYS}</p>
+            <ul>{list.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+        </section>
+    }
+}
