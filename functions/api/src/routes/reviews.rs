@@ -313,11 +313,7 @@ pub(crate) async fn evidence_csv(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = campaign_id(&id)?;
     let e = s.app.campaign_evidence(&who, &id).await?;
-    let disposition = format!("attachment; filename=\"hogwarden-review-{id}.csv\"");
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)],
-        e.csv,
-    ))
+    Ok(attachment("text/csv; charset=utf-8", &format!("hogwarden-review-{id}.csv"), e.csv))
 }
 
 #[utoipa::path(get, path = "/api/reviews/{id}/evidence/markdown", tag = "reviews",
@@ -330,14 +326,7 @@ pub(crate) async fn evidence_markdown(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = campaign_id(&id)?;
     let e = s.app.campaign_evidence(&who, &id).await?;
-    let disposition = format!("attachment; filename=\"hogwarden-review-{id}.md\"");
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/markdown; charset=utf-8".to_owned()),
-            (axum::http::header::CONTENT_DISPOSITION, disposition),
-        ],
-        e.markdown,
-    ))
+    Ok(attachment("text/markdown; charset=utf-8", &format!("hogwarden-review-{id}.md"), e.markdown))
 }
 
 #[utoipa::path(get, path = "/api/drift", tag = "reviews",
@@ -376,4 +365,10 @@ pub(crate) async fn revert_drift(
     let request = s.app.revert_drift(&who, &id).await?;
     let grants = s.app.store.list_grants_for_request(request.id).await?;
     Ok((StatusCode::CREATED, ApiJson(crate::convert::request(&request, &grants, &who, s.app.clock.now()))))
+}
+
+/// A file download: its type, the name the browser saves it under, and its text.
+fn attachment(content_type: &'static str, filename: &str, body: String) -> impl IntoResponse + use<> {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    ([(axum::http::header::CONTENT_TYPE, content_type.to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)], body)
 }
