@@ -57,10 +57,12 @@ pub enum AuditKind {
     DriftDetected,
     /// An admin accepted drift into the ledger.
     DriftAdopted,
+    /// A place where a key is used (a consumer) was added or removed.
+    KeyConsumer,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 27] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -87,6 +89,7 @@ impl AuditKind {
         Self::DriftBaseline,
         Self::DriftDetected,
         Self::DriftAdopted,
+        Self::KeyConsumer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +120,7 @@ impl AuditKind {
             Self::DriftBaseline => "drift_baseline",
             Self::DriftDetected => "drift_detected",
             Self::DriftAdopted => "drift_adopted",
+            Self::KeyConsumer => "key_consumer",
         }
     }
 

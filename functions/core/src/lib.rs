@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod bulk;
 pub mod changeset;
+pub mod consumers;
 pub mod error;
 pub mod keys;
 pub mod model;

@@ -118,6 +118,9 @@ pub trait Store: Send + Sync {
     /// Review campaigns, their items, the ledger and drift findings (their own access
     /// patterns, in [`crate::reviews::ReviewStore`]).
     fn reviews(&self) -> &dyn crate::reviews::ReviewStore;
+    /// Key consumers, guided project-token rotations and one-time claims (their own
+    /// access patterns, in [`crate::consumers::KeyStore`]).
+    fn keys(&self) -> &dyn crate::consumers::KeyStore;
 }
 
 // ---------------------------------------------------------------- PostHog

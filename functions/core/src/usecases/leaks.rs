@@ -7,7 +7,7 @@
 //! | a managed project secret key (`phs_`) | rotated at once, the leaked key deleted |
 //! | another `phs_` or any `phx_` | reported to PostHog's public `revoke_leaked_key` (PostHog rolls it and emails its owner); security contacts told |
 //! | Hogwarden's own key | reported too; PostHog writes fail until an admin stores a new key, which the running functions pick up |
-//! | a project token (`phc_`) | security contacts told to start the guided rotation (PostHog resets it only from a session) |
+//! | a project token (`phc_`) | the project's guided rotation opens (its consumers' owners are warned); security contacts told (PostHog resets it only from a session) |
 //!
 //! A refused webhook (bad signature, missing header, stale, replayed, malformed) changes
 //! nothing: it is logged at warn level and answered 4xx. Values never leave this module
@@ -73,6 +73,8 @@ pub struct LeakResponse {
     managed: Vec<String>,
     /// Vault name of Hogwarden's own PostHog key.
     service_key_secret: String,
+    /// Guided project-token rotations, opened by a leaked `phc_` value.
+    guided: Option<crate::usecases::TokenRotations>,
 }
 
 impl std::fmt::Debug for LeakResponse {
@@ -89,13 +91,20 @@ impl LeakResponse {
         reporter: Arc<dyn LeakReporter>,
         service_key_secret: impl Into<String>,
     ) -> Self {
-        Self { rotation, vault, deliveries, reporter, github: None, managed: Vec::new(), service_key_secret: service_key_secret.into() }
+        Self { rotation, vault, deliveries, reporter, github: None, managed: Vec::new(), service_key_secret: service_key_secret.into(), guided: None }
     }
 
     /// The project secret keys (vault names) a `phs_` leak is matched against.
     #[must_use]
     pub fn managing(mut self, secrets: Vec<String>) -> Self {
         self.managed = secrets;
+        self
+    }
+
+    /// Opens guided rotations for leaked project tokens.
+    #[must_use]
+    pub fn with_token_rotations(mut self, guided: crate::usecases::TokenRotations) -> Self {
+        self.guided = Some(guided);
         self
     }
 
@@ -193,9 +202,17 @@ impl LeakResponse {
                     self.report(value, "a personal API key").await?
                 }
             }
-            Some(KeyKind::ProjectToken) => {
-                "project token: start the guided rotation (PostHog resets it only from a signed-in session)".into()
-            }
+            Some(KeyKind::ProjectToken) => match &self.guided {
+                Some(guided) => match guided.open_for_leak(&full).await? {
+                    Some((r, opened)) => format!(
+                        "project token of {}: guided rotation {} (consumers' owners warned); an admin must reset it in PostHog's project settings",
+                        r.project_name,
+                        if opened { "opened" } else { "already open" }
+                    ),
+                    None => "a project token no project holds now; nothing to rotate".into(),
+                },
+                None => "project token: start the guided rotation (PostHog resets it only from a signed-in session)".into(),
+            },
             None => "not a PostHog key; nothing to do".into(),
         };
         if kind.is_some() {

@@ -7,6 +7,7 @@ mod approve;
 mod bulk_apply;
 mod campaign;
 mod checklist;
+mod consumers;
 mod deny;
 mod diagnose;
 mod drift;
@@ -23,6 +24,7 @@ mod rotation;
 mod service_key;
 mod sso;
 mod sweep;
+mod token_rotation;
 
 use std::sync::Arc;
 
@@ -48,6 +50,8 @@ pub use rotation::{KeyRotation, RotationReport, StepOutcome, rotation_label};
 pub use service_key::{CandidateKey, SERVICE_KEY_SCOPES, ServiceKeyCheck, ServiceKeys};
 pub use sso::{SSO_REQUESTER, SsoAction, SsoItem, SsoOutcome, SsoPerson, SsoPlan};
 pub use sweep::SweepReport;
+pub use consumers::NewConsumer;
+pub use token_rotation::{TEST_EVENT, TokenRotations, project_token_secret};
 
 /// The application: the ports plus policy. Cheap to clone.
 #[derive(Clone)]

@@ -230,6 +230,8 @@ impl KeyRotation {
     async fn finish_secret(&self, secret: &str, token: &str) -> Result<StepOutcome> {
         let (pending, is_current) = self.pending(secret, token).await?;
         if is_current {
+            // A retry after a crash between the promotion and the notice still tells them.
+            self.notify_consumers(secret, token, &pending).await?;
             return Ok(StepOutcome::AlreadyDone);
         }
         let previous = self.vault.get(secret, Stage::Current).await?.and_then(|v| StoredSecretKey::parse(&v).ok());
@@ -248,7 +250,39 @@ impl KeyRotation {
                 }),
             )
             .await?;
+        self.notify_consumers(secret, token, &pending).await?;
         Ok(StepOutcome::Done)
+    }
+
+    /// Tells the owners of the secret's consumers that a new key is current, once per
+    /// rotation token however often finishSecret runs (a conditional claim), and records it.
+    async fn notify_consumers(&self, secret: &str, token: &str, current: &StoredSecretKey) -> Result<()> {
+        let key = crate::consumers::KeyRef::Secret(secret.to_owned());
+        let owners = self.app.consumer_owners(&key).await?;
+        if owners.is_empty() {
+            return Ok(());
+        }
+        let claim = format!("phs-rotation-notice:{secret}:{token}");
+        if !self.app.store.keys().claim_once(&claim, self.app.clock.now()).await? {
+            return Ok(());
+        }
+        let short = short_fingerprint(&current.fingerprint());
+        let grace = self.app.policy.keys.secret_key_grace_minutes;
+        for owner in &owners {
+            let body = format!(
+                "The PostHog project secret key stored as {secret} was rotated; the new key ({short}) is current in the vault. \
+                 Places that read it from the vault pick it up on their next read; anything holding a copy must be updated within {grace} minutes, \
+                 when the old key is deleted in PostHog."
+            );
+            self.app.tell(owner, "A PostHog project secret key you use was rotated".into(), body, Some(self.app.page_link("keys"))).await;
+        }
+        self.app
+            .record(
+                rotator(),
+                AuditKind::KeyRotation,
+                json!({ "secret": secret, "step": "consumers_notified", "version_id": token, "fingerprint": short, "owners": owners }),
+            )
+            .await
     }
 
     /// Runs the four steps with a fresh token, as Secrets Manager would: what the local
