@@ -371,6 +371,16 @@ pub struct KeyDto {
     /// What Hogwarden can and cannot do with the key.
     #[serde(default)]
     pub note: Option<String>,
+    /// How consumers name this key (`service_key`, `project_token:<id>`, `secret:<vault
+    /// name>`); null for keys that cannot have consumers (unmanaged secret keys).
+    #[serde(default)]
+    pub key_ref: Option<String>,
+    /// Where the key is used.
+    #[serde(default)]
+    pub consumers: Vec<ConsumerDto>,
+    /// A project token's guided rotation: `open` or `done` (null when none).
+    #[serde(default)]
+    pub rotation_status: Option<String>,
 }
 
 /// One extension of a temporary grant (the guide's access-log entry).
@@ -561,3 +571,5 @@ mod keys;
 pub use keys::{AlertReportDto, LeakActionDto, ServiceKeyBody};
 mod reviews;
 pub use reviews::*;
+mod consumers;
+pub use consumers::*;

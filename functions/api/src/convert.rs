@@ -371,6 +371,7 @@ pub(crate) fn key_inventory(inventory: hogwarden_core::usecases::Inventory) -> d
             managed_secret: k.managed_secret,
             last_rotated_at: k.last_rotated_at,
             note: k.note,
+            ..dto::KeyDto::default()
         })
         .collect();
     dto::KeyList { keys, notes: inventory.notes }

@@ -31,11 +31,13 @@ pub struct ApiState {
     pub service_keys: Option<Arc<hogwarden_core::usecases::ServiceKeys>>,
     /// The full key inventory (`GET /api/keys`); without it only Hogwarden's own key.
     pub inventory: Option<Arc<hogwarden_core::usecases::KeyInventory>>,
+    /// Guided project-token rotations (`/api/keys/rotations`); `None` answers 403.
+    pub token_rotations: Option<Arc<hogwarden_core::usecases::TokenRotations>>,
 }
 
 impl ApiState {
     pub fn new(app: Hogwarden, auth: AuthMode) -> Self {
-        Self { app, auth: Arc::new(auth), leaks: None, service_keys: None, inventory: None }
+        Self { app, auth: Arc::new(auth), leaks: None, service_keys: None, inventory: None, token_rotations: None }
     }
 
     /// Answers leaked-key webhooks with `leaks`.
@@ -48,6 +50,13 @@ impl ApiState {
     /// Lists every key Hogwarden knows with `inventory`.
     pub fn with_inventory(mut self, inventory: hogwarden_core::usecases::KeyInventory) -> Self {
         self.inventory = Some(Arc::new(inventory));
+        self
+    }
+
+    /// Runs guided project-token rotations with `rotations`.
+    #[must_use]
+    pub fn with_token_rotations(mut self, rotations: hogwarden_core::usecases::TokenRotations) -> Self {
+        self.token_rotations = Some(Arc::new(rotations));
         self
     }
 

@@ -5,6 +5,7 @@
 pub mod deliveries;
 mod error;
 mod items;
+mod key_records;
 pub mod keys;
 mod offboard;
 mod reviews;

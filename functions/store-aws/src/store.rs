@@ -744,6 +744,10 @@ impl Store for DynamoStore {
         self
     }
 
+    fn keys(&self) -> &dyn hogwarden_core::consumers::KeyStore {
+        self
+    }
+
     async fn put_offboarding(
         &self,
         record: Guarded<hogwarden_core::offboard::Offboarding>,

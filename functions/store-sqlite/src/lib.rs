@@ -23,6 +23,7 @@
 mod changesets;
 mod deliveries;
 mod error;
+mod keys;
 mod offboard;
 mod reviews;
 mod rows;
@@ -35,6 +36,8 @@ mod vault;
 pub mod conformance;
 #[cfg(any(test, feature = "conformance"))]
 pub mod review_conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod key_conformance;
 
 pub use error::{StoreError, VaultError};
 pub use store::SqliteStore;

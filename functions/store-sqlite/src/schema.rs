@@ -136,6 +136,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (set_id, seq)
     );
     "#,
+    // keys-guided: key consumers and guided project-token rotations (each record whole
+    // as JSON, by kind and id), and one-time claims (a retried step never repeats).
+    r#"
+    CREATE TABLE key_records (
+        kind        TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body)),
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE key_claims (
+        key         TEXT PRIMARY KEY NOT NULL,
+        at          TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -200,7 +215,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 7);
+        assert_eq!(tables, 9);
     }
 
     #[test]

@@ -500,6 +500,10 @@ impl Store for SqliteStore {
         self
     }
 
+    fn keys(&self) -> &dyn hogwarden_core::consumers::KeyStore {
+        self
+    }
+
     async fn put_offboarding(
         &self,
         record: Guarded<hogwarden_core::offboard::Offboarding>,

@@ -21,7 +21,9 @@ pub(crate) async fn access_overview(State(s): State<ApiState>, Caller(who): Call
     security(("bearer" = [])))]
 pub(crate) async fn list_keys(State(s): State<ApiState>, Caller(who): Caller) -> Result<ApiJson<dto::KeyList>, ApiError> {
     if let Some(inventory) = &s.inventory {
-        return Ok(ApiJson(convert::key_inventory(inventory.list(&who).await?)));
+        let mut list = convert::key_inventory(inventory.list(&who).await?);
+        super::consumers::annotate(&s, &who, &mut list).await?;
+        return Ok(ApiJson(list));
     }
     let check = s.app.service_key_status(&who).await?;
     let now = s.app.clock.now();

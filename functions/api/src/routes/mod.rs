@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod bulk;
 mod bulk_sets;
+mod consumers;
 mod diagnose;
 mod meta;
 mod offboard;
@@ -25,6 +26,10 @@ pub(crate) use audit::__path_verify_audit;
 pub(crate) use audit::{__path_export_audit, __path_list_audit};
 pub(crate) use bulk::__path_plan as __path_bulk_plan;
 pub(crate) use bulk_sets::{__path_apply as __path_bulk_apply, __path_get_set as __path_bulk_get_set, __path_submit as __path_bulk_submit};
+pub(crate) use consumers::{
+    __path_add_consumer, __path_check_token_rotation, __path_get_token_rotation, __path_list_consumers, __path_list_token_rotations,
+    __path_remove_consumer, __path_start_token_rotation,
+};
 pub(crate) use diagnose::__path_diagnose;
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use offboard::{
@@ -119,6 +124,11 @@ pub(crate) fn keys(state: ApiState) -> Router {
         .route("/api/keys", get(access::list_keys))
         .route("/api/keys/service", axum::routing::put(webhooks::replace_service_key))
         .route("/webhooks/{provider}", post(webhooks::receive_webhook))
+        .route("/api/keys/consumers", get(consumers::list_consumers).post(consumers::add_consumer))
+        .route("/api/keys/consumers/{id}", axum::routing::delete(consumers::remove_consumer))
+        .route("/api/keys/rotations", get(consumers::list_token_rotations))
+        .route("/api/keys/rotations/{project}", get(consumers::get_token_rotation).post(consumers::start_token_rotation))
+        .route("/api/keys/rotations/{project}/check", post(consumers::check_token_rotation))
         .with_state(state)
 }
 
