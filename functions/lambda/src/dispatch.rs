@@ -132,11 +132,13 @@ pub struct Handler {
     tasks: Vec<Task>,
     /// Set on the key-rotation function: Secrets Manager's rotation events run here.
     rotation: Option<KeyRotation>,
+    /// Set on the key-rotation function: its key check also looks for project-token resets.
+    token_rotations: Option<hogwarden_core::usecases::TokenRotations>,
 }
 
 impl Handler {
     pub fn new(router: Router, app: Hogwarden, tasks: &[Task]) -> Self {
-        Self { router, app, tasks: tasks.to_vec(), rotation: None }
+        Self { router, app, tasks: tasks.to_vec(), rotation: None, token_rotations: None }
     }
 
     /// Requests, approvals, the inbox, grants and the audit log; no schedule.
@@ -163,6 +165,7 @@ impl Handler {
     pub fn key_rotation(stack: &AwsStack) -> Self {
         let mut handler = Self::new(hogwarden_api::keys_router(stack.api.clone()), stack.app.clone(), &[Task::KeyCheck]);
         handler.rotation = Some(stack.rotation.clone());
+        handler.token_rotations = Some(stack.token_rotations.clone());
         handler
     }
 
@@ -317,7 +320,14 @@ impl Handler {
         } else {
             tracing::error!(fingerprint = %check.fingerprint, "PostHog rejects Hogwarden's key; an admin must store a new one");
         }
-        Ok(serde_json::json!({ "fingerprint": check.fingerprint, "accepted": check.accepted }))
+        // Open guided project-token rotations look for the admin's reset on the same schedule.
+        let mut finished = None;
+        if let Some(guided) = &self.token_rotations
+            && check.accepted
+        {
+            finished = Some(guided.check_all().await.map_err(|source| HandlerError::TaskFailed { task: "key_check", source })?);
+        }
+        Ok(serde_json::json!({ "fingerprint": check.fingerprint, "accepted": check.accepted, "token_rotations_finished": finished }))
     }
 }
 

@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use hogwarden_api::{ApiState, AuthMode};
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
-use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations};
 use hogwarden_core::webhooks::DeliveryLog;
 use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
@@ -29,6 +29,8 @@ pub struct AwsStack {
     pub vault: Arc<SecretsManagerVault>,
     /// Project secret key rotation (Secrets Manager's four steps) on that vault.
     pub rotation: KeyRotation,
+    /// Guided project-token rotations (checked by the key-rotation function's schedule).
+    pub token_rotations: TokenRotations,
 }
 
 /// Why a Lambda could not start. The messages say what to fix and carry no secret.
@@ -169,14 +171,25 @@ impl AwsStackBuilder {
         };
         let rotation = KeyRotation::new(app.clone(), vault.clone(), client.clone());
         let inventory = KeyInventory::new(app.clone(), vault.clone(), client.clone());
+        let token_rotations = TokenRotations::new(
+            app.clone(),
+            vault.clone(),
+            client.clone(),
+            Arc::new(hogwarden_posthog::CaptureClient::new(hogwarden_posthog::capture_base_for(&config.posthog_host))),
+        );
         let leaks = LeakResponse::new(rotation.clone(), vault.clone(), deliveries, client.clone(), config.posthog_key_secret.clone())
             .managing(app.policy.keys.managed_secrets.clone())
+            .with_token_rotations(token_rotations.clone())
             .with_github(Arc::new(GitHubAlertsClient::new(
                 url::Url::parse("https://api.github.com").expect("a constant URL"),
                 vault.clone(),
             )));
         let service_keys = ServiceKeys::new(app.clone(), vault.clone(), config.posthog_key_secret.clone(), client);
-        let api = ApiState::new(app.clone(), AuthMode::Gateway).with_leaks(leaks).with_service_keys(service_keys).with_inventory(inventory);
-        Ok(AwsStack { app, api, vault, rotation })
+        let api = ApiState::new(app.clone(), AuthMode::Gateway)
+            .with_leaks(leaks)
+            .with_service_keys(service_keys)
+            .with_inventory(inventory)
+            .with_token_rotations(token_rotations.clone());
+        Ok(AwsStack { app, api, vault, rotation, token_rotations })
     }
 }

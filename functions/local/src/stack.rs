@@ -13,7 +13,7 @@ use hogwarden_api::{ApiError, ApiJson, ApiState, AuthMode, JwtVerifier};
 use hogwarden_api_types as dto;
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
-use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations};
 use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
 use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
@@ -56,6 +56,8 @@ pub struct StackHandle {
     pub rotation: KeyRotation,
     /// Leaked-key alerts (what `POST /webhooks/{provider}` runs).
     pub leaks: LeakResponse,
+    /// Guided project-token rotations (also checked on the sweep timer).
+    pub token_rotations: TokenRotations,
     /// The local vault (0600 file).
     pub vault: Arc<FileVault>,
     server: JoinHandle<()>,
@@ -97,6 +99,7 @@ impl Stack {
         let key = vault.get(POSTHOG_KEY_SECRET, Stage::Current).await?.ok_or_else(|| {
             anyhow::anyhow!("no PostHog API key is stored: set POSTHOG_API_KEY (a personal API key of a service account) once")
         })?;
+        let capture_base = hogwarden_posthog::capture_base_for(&base_url);
         let mut ph = PostHogConfig::new(base_url, key, organization_id);
         ph.allow_plain_http = allow_http;
         ph.backoff.min_delay = config.posthog_retry_base;
@@ -143,15 +146,24 @@ impl Stack {
         // Project secret key rotation runs the same four steps Secrets Manager drives in AWS.
         let rotation = KeyRotation::new(app.clone(), vault_port.clone(), client.clone());
         let inventory = KeyInventory::new(app.clone(), vault_port.clone(), client.clone());
+        // Guided project-token rotation: the vault, PostHog's project list and capture.
+        let token_rotations = TokenRotations::new(
+            app.clone(),
+            vault_port.clone(),
+            client.clone(),
+            Arc::new(hogwarden_posthog::CaptureClient::new(capture_base)),
+        );
         let leaks = LeakResponse::new(rotation.clone(), vault_port, sqlite, client.clone(), POSTHOG_KEY_SECRET)
             .managing(app.policy.keys.managed_secrets.clone())
+            .with_token_rotations(token_rotations.clone())
             .with_github(Arc::new(GitHubAlertsClient::new(config.github_api.clone(), vault.clone())));
         let service_keys = ServiceKeys::new(app.clone(), vault.clone(), POSTHOG_KEY_SECRET, client);
         let api = hogwarden_api::router(
             ApiState::new(app.clone(), AuthMode::Verify(verifier))
                 .with_leaks(leaks.clone())
                 .with_service_keys(service_keys)
-                .with_inventory(inventory),
+                .with_inventory(inventory)
+                .with_token_rotations(token_rotations.clone()),
         );
         let mut router = local_routes(LocalState { issuer: issuer.clone(), app: app.clone() }).merge(api);
         if let Some(dir) = &config.frontend_dir {
@@ -168,6 +180,7 @@ impl Stack {
 
         let sweeper = config.sweep_interval.map(|every| {
             let app = app.clone();
+            let token_rotations = token_rotations.clone();
             tokio::spawn(async move {
                 // Review work (the quarter's campaign, reviewer reminders, the drift
                 // check) runs hourly on the same timer, not on every sweep tick.
@@ -198,6 +211,12 @@ impl Stack {
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "reminders failed; they run again on the next tick"),
                     }
+                    // Open guided project-token rotations look for the reset on every tick.
+                    match token_rotations.check_all().await {
+                        Ok(n) if n > 0 => tracing::info!(finished = n, "guided project token rotations"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "guided token rotation check failed; it runs again on the next tick"),
+                    }
                     if last_review.is_none_or(|t| t.elapsed() >= review_every) {
                         last_review = Some(tokio::time::Instant::now());
                         run_review_jobs(&app).await;
@@ -224,7 +243,7 @@ impl Stack {
             })
         });
 
-        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, rotation, leaks, vault, server, sweeper, bulk_runner })
+        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, rotation, leaks, token_rotations, vault, server, sweeper, bulk_runner })
     }
 }
 

@@ -11,6 +11,7 @@
 //!
 //! The contract followed is `shared/posthog-api.md`, read from PostHog's source.
 
+mod capture;
 mod client;
 mod config;
 mod error;
@@ -21,6 +22,7 @@ mod port;
 mod refresh;
 pub mod wire;
 
+pub use capture::{CaptureClient, capture_base_for};
 pub use client::PostHogClient;
 pub use config::{Backoff, DEFAULT_VIEWER_RESOURCES, EU_CLOUD, PostHogConfig, RateLimit, US_CLOUD};
 pub use error::{ApiError, ApiErrorKind, ClientError};
