@@ -387,3 +387,26 @@ pub async fn exchange_code(cfg: &OidcConfig, code: &str, verifier: &str) -> ApiR
     }
     serde_json::from_str(&text).map_err(|_| ApiError::Unreadable("the identity provider".into()))
 }
+
+/// Key consumers and guided project-token rotations (the key-rotation Lambda).
+impl Client {
+    pub async fn add_consumer(&self, body: &hogwarden_api_types::NewConsumerBody) -> ApiResult<hogwarden_api_types::ConsumerDto> {
+        self.post("/api/keys/consumers", body).await
+    }
+
+    pub async fn remove_consumer(&self, id: &str, version: u64) -> ApiResult<hogwarden_api_types::ConsumerDto> {
+        self.call("DELETE", &format!("/api/keys/consumers/{}?version={version}", segment(id)), None).await
+    }
+
+    pub async fn token_rotation(&self, project: i64) -> ApiResult<hogwarden_api_types::TokenRotationDto> {
+        self.get(&format!("/api/keys/rotations/{project}")).await
+    }
+
+    pub async fn start_token_rotation(&self, project: i64) -> ApiResult<hogwarden_api_types::TokenRotationDto> {
+        self.post(&format!("/api/keys/rotations/{project}"), &hogwarden_api_types::StartTokenRotationBody::default()).await
+    }
+
+    pub async fn check_token_rotation(&self, project: i64) -> ApiResult<hogwarden_api_types::TokenRotationDto> {
+        self.post(&format!("/api/keys/rotations/{project}/check"), &serde_json::json!({})).await
+    }
+}

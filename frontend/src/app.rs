@@ -329,7 +329,10 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Drift => view! { <pages::reviews::DriftPage /> }.into_any(),
                 Route::Offboarding => view! { <pages::offboarding::OffboardingPage /> }.into_any(),
                 Route::Sso => view! { <pages::sso::SsoPage /> }.into_any(),
-                Route::Keys => view! { <pages::keys::KeysPage /> }.into_any(),
+                Route::Keys => match pages::token_rotation::project_from_hash(&current_hash()) {
+                    Some(project) => view! { <pages::token_rotation::TokenRotationPage project=project /> }.into_any(),
+                    None => view! { <pages::keys::KeysPage /> }.into_any(),
+                },
             }}
         </main>
     }

@@ -6,6 +6,7 @@ use hogwarden_api_types::{KeyDto, KeyList};
 use leptos::prelude::*;
 
 use crate::app::{Alert, Loading, use_ctx};
+use crate::pages::token_rotation::{AddConsumer, ConsumerCell};
 use crate::format;
 
 /// What the page says about personal keys, whatever the API answers.
@@ -30,7 +31,7 @@ pub fn KeysPage() -> impl IntoView {
         {move || match data.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <Alert message=format!("The keys could not be loaded. {e}") /> }.into_any(),
-            Some(Ok(list)) => view! { <KeysTable list=list /> }.into_any(),
+            Some(Ok(list)) => view! { <KeysTable list=list changed=Callback::new(move |()| data.refetch()) /> }.into_any(),
         }}
     }
     .into_any()
@@ -57,7 +58,7 @@ fn rotation(k: &KeyDto) -> String {
     }
 }
 
-fn row(k: KeyDto) -> impl IntoView {
+fn row(k: KeyDto, changed: Callback<()>) -> impl IntoView {
     let status = match k.accepted {
         Some(true) => " (PostHog accepts it)",
         Some(false) => " (PostHog rejects it)",
@@ -77,13 +78,15 @@ fn row(k: KeyDto) -> impl IntoView {
             <td>{when(k.last_rolled_at)}</td>
             <td>{rotation(&k)}</td>
             <td>{k.note.clone().unwrap_or_default()}</td>
+            <td><ConsumerCell key=k.clone() changed=changed /></td>
         </tr>
     }
 }
 
 #[component]
-fn KeysTable(list: KeyList) -> impl IntoView {
+fn KeysTable(list: KeyList, changed: Callback<()>) -> impl IntoView {
     let checked = list.keys.first().map(|k| k.checked_at);
+    let refs: Vec<(String, String)> = list.keys.iter().filter_map(|k| k.key_ref.clone().map(|r| (r, k.name.clone()))).collect();
     view! {
         {checked.map(|at| view! { <p>{format!("Read from PostHog at {}.", format::when(at))}</p> })}
         <div class="scroll">
@@ -100,11 +103,17 @@ fn KeysTable(list: KeyList) -> impl IntoView {
                         <th scope="col">"Last rolled"</th>
                         <th scope="col">"Rotation"</th>
                         <th scope="col">"Note"</th>
+                        <th scope="col">"Consumers"</th>
                     </tr>
                 </thead>
-                <tbody>{list.keys.into_iter().map(row).collect_view()}</tbody>
+                <tbody>{list.keys.into_iter().map(|k| row(k, changed)).collect_view()}</tbody>
             </table>
         </div>
+        <section aria-labelledby="consumers">
+            <h2 id="consumers">"Consumers"</h2>
+            <p>"Where each key is used and who owns that place; they are told before and after a rotation."</p>
+            <AddConsumer keys=refs changed=changed />
+        </section>
         <section aria-labelledby="personal-keys">
             <h2 id="personal-keys">"Personal API keys"</h2>
             <p>{PERSONAL_KEYS}</p>

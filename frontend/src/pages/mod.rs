@@ -13,6 +13,7 @@ pub mod request;
 pub mod request_detail;
 pub mod reviews;
 pub mod sso;
+pub mod token_rotation;
 
 /// A `datetime-local` value (the reader's local time) as RFC 3339 UTC.
 pub fn local_to_utc(raw: &str) -> Option<String> {

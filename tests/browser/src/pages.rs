@@ -363,3 +363,50 @@ impl Offboarding<'_> {
         self.0.click_within(&card, Target::Button("Approve offboarding")).await
     }
 }
+
+/// The Keys page's consumers (`/#/keys`) and a project token's guided rotation
+/// (`/#/keys/rotation/{project}`).
+#[derive(Debug)]
+pub struct KeyRotation<'a>(pub &'a Browser);
+
+pub const PROJECT_TOKEN_STEPS: &str = "Steps";
+
+impl KeyRotation<'_> {
+    /// Act: adds a consumer on the Keys page.
+    pub async fn act_add_consumer(&self, key: &str, used_in: &str, place: &str, owner: &str) -> anyhow::Result<()> {
+        self.0.choose("Key", key).await?;
+        self.0.choose("Used in", used_in).await?;
+        self.0.fill("Where", place).await?;
+        self.0.fill("Owner's email", owner).await?;
+        self.0.click(Target::Button("Add consumer")).await?;
+        self.0.find(Target::Row { table: "PostHog keys", containing: place }).await.map(drop)
+    }
+
+    /// Act: follows the key's "Guided rotation" link and waits for the page.
+    pub async fn act_open_rotation(&self, key: &str) -> anyhow::Result<()> {
+        let row = self.0.find(Target::Row { table: "PostHog keys", containing: key }).await?;
+        let link = self.0.find_within(&row, Target::Link("Guided rotation")).await?;
+        link.click().await?;
+        self.0.check_shown(Target::Heading("Project token rotation")).await
+    }
+
+    /// Act: starts the rotation (consumers are warned) and waits for its steps.
+    pub async fn act_start(&self) -> anyhow::Result<()> {
+        self.0.click(Target::Button("Start rotation")).await?;
+        self.0.find(Target::Table(PROJECT_TOKEN_STEPS)).await.map(drop)
+    }
+
+    /// Act: "Check now", then waits for the heading `heading` (e.g. "Web App (done)").
+    pub async fn act_check_now(&self, heading: &str) -> anyhow::Result<()> {
+        self.0.click(Target::Button("Check now")).await?;
+        self.0.check_shown(Target::Heading(heading)).await
+    }
+
+    /// Find: the state cell of a step ("Waiting" or "Done <time>").
+    pub async fn find_step_state(&self, step: &str) -> anyhow::Result<String> {
+        let row = self.0.find(Target::Row { table: PROJECT_TOKEN_STEPS, containing: step }).await?;
+        let cells = row.find_all(fantoccini::Locator::XPath("./td")).await?;
+        let Some(state) = cells.first() else { bail!("step \"{step}\" has no state cell") };
+        self.0.text_of(state).await.context("reading the step's state")
+    }
+}

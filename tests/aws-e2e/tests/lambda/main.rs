@@ -9,3 +9,4 @@ mod notifications;
 mod reviews_and_keys;
 mod rotation;
 mod temporary_elevation;
+mod token_rotation;

@@ -11,3 +11,4 @@ mod reviews;
 mod self_approval;
 mod sign_in;
 mod temporary_admin;
+mod token_rotation;

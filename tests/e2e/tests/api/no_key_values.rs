@@ -1,7 +1,9 @@
 //! No PostHog key value in any log line or API answer: this test records every tracing
 //! event (all targets, TRACE) while a project secret key is enrolled, rotated, leaked and
-//! rotated at once, refused webhooks are sent, a personal key is reported, and the keys
-//! page is read; then it scans the log and every answer for `phc_`, `phs_` and `phx_`
+//! rotated at once, refused webhooks are sent, a personal key is reported, a project
+//! token gets consumers and a guided rotation (warned, reset, detected, stored, proved by
+//! capture, consumers told), the new token is leaked (the rotation opens again), and the
+//! keys page is read; then it scans the log and every answer for `phc_`, `phs_` and `phx_`
 //! values (a prefix followed by 20 or more key characters).
 
 use std::io::Write;
@@ -93,6 +95,38 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
             answers.push(format!("{} {}", response.status(), response.text().await.unwrap()));
         }
     }
+    // The guided project-token rotation, its consumers, and a leaked project token.
+    let web = t.sandbox().project_id("Web App").unwrap();
+    let tokens_before = t.sandbox().project_token(web).unwrap();
+    let consumer = json!({ "key": format!("project_token:{web}"), "kind": "frontend_sdk", "name": "web bundle", "owner": MEMBER });
+    answers.push(t.post(APPROVER, "/api/keys/consumers", consumer).await.body.to_string());
+    answers.push(t.post(APPROVER, &format!("/api/keys/rotations/{web}"), json!({})).await.body.to_string());
+    let new_token = t.sandbox().reset_project_token_as(APPROVER, web).unwrap();
+    answers.push(t.post(APPROVER, &format!("/api/keys/rotations/{web}/check"), json!({})).await.body.to_string());
+    answers.push(t.get(APPROVER, "/api/keys/consumers").await.body.to_string());
+    {
+        let body = json!({ "token": new_token }).to_string();
+        let ts = {
+            use hogwarden_core::ports::Clock;
+            t.clock.now().timestamp().to_string()
+        };
+        let response = t
+            .http
+            .post(t.url("/webhooks/generic"))
+            .header("content-type", "application/json")
+            .header("x-hogwarden-signature", sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]))
+            .header("x-hogwarden-timestamp", &ts)
+            .header("x-hogwarden-delivery", "phc-leak")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        answers.push(format!("{} {}", response.status(), response.text().await.unwrap()));
+    }
+    answers.push(t.get(APPROVER, &format!("/api/keys/rotations/{web}")).await.body.to_string());
+    answers.push(t.get(APPROVER, "/api/keys/rotations").await.body.to_string());
+    answers.push(serde_json::to_string(&t.stack.outbox.sent()).unwrap());
+    assert_ne!(tokens_before, new_token);
     answers.push(t.get(APPROVER, "/api/keys").await.body.to_string());
     answers.push(serde_json::to_string(&t.audit(APPROVER).await.entries.iter().map(|e| e.details.clone()).collect::<Vec<_>>()).unwrap());
 
@@ -106,4 +140,6 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
     assert!(in_answers.is_empty(), "key values in answers: {in_answers:?}");
     // The scan can fail: the values it looks for are real.
     assert_eq!(key_values(&format!("x {leaked} y")), vec![leaked.clone()]);
+    assert_eq!(key_values(&format!("x {new_token} y")), vec![new_token.clone()]);
+    assert!(answers.iter().any(|a| a.contains("guided rotation opened")), "the leaked token opened a rotation");
 }
