@@ -6,8 +6,8 @@ use hogwarden_api_types::{KeyDto, KeyList};
 use leptos::prelude::*;
 
 use crate::app::{Alert, Loading, use_ctx};
-use crate::pages::token_rotation::{AddConsumer, ConsumerCell};
 use crate::format;
+use crate::pages::token_rotation::{AddConsumer, ConsumerCell};
 
 /// What the page says about personal keys, whatever the API answers.
 const PERSONAL_KEYS: &str = "Only a personal API key's owner can roll it, in PostHog under Settings → Personal API keys.";

@@ -18,8 +18,13 @@ pub fn project_from_hash(hash: &str) -> Option<i64> {
 const WARNING: &str = "Resetting a project token stops the old one at once: every place that uses it stops sending events \
      until it is updated. Hogwarden lists and warns every consumer before anyone resets it.";
 
-const KINDS: [(&str, &str); 5] =
-    [("frontend_sdk", "Front-end SDK"), ("mobile_app", "Mobile app"), ("ci_variable", "CI variable"), ("server", "Server"), ("other", "Other")];
+const KINDS: [(&str, &str); 5] = [
+    ("frontend_sdk", "Front-end SDK"),
+    ("mobile_app", "Mobile app"),
+    ("ci_variable", "CI variable"),
+    ("server", "Server"),
+    ("other", "Other"),
+];
 
 /// The consumers of one key, each with a remove button.
 #[component]
@@ -68,7 +73,12 @@ pub fn AddConsumer(keys: Vec<(String, String)>, changed: Callback<()>) -> impl I
     let problem = RwSignal::new(None::<String>);
     let submit = move || {
         problem.set(None);
-        let body = NewConsumerBody { key: key.get_untracked(), kind: kind.get_untracked(), name: name.get_untracked(), owner: owner.get_untracked() };
+        let body = NewConsumerBody {
+            key: key.get_untracked(),
+            kind: kind.get_untracked(),
+            name: name.get_untracked(),
+            owner: owner.get_untracked(),
+        };
         let c = ctx.client();
         leptos::task::spawn_local(async move {
             match c.add_consumer(&body).await {

@@ -187,7 +187,9 @@ impl TokenStepKind {
         match self {
             Self::Started => "Rotation started",
             Self::ConsumersWarned => "Consumers warned before the reset",
-            Self::ResetDetected => "An admin resets the token in PostHog (Project settings → Project API key → Reset); Hogwarden detects the new token",
+            Self::ResetDetected => {
+                "An admin resets the token in PostHog (Project settings → Project API key → Reset); Hogwarden detects the new token"
+            }
             Self::Stored => "New token stored in the vault",
             Self::CaptureVerified => "Test event accepted by PostHog's capture endpoint",
             Self::ConsumersNotified => "Consumers told to update",

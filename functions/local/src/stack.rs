@@ -243,7 +243,22 @@ impl Stack {
             })
         });
 
-        Ok(StackHandle { url, addr, app, issuer, outbox, sandbox, database, rotation, leaks, token_rotations, vault, server, sweeper, bulk_runner })
+        Ok(StackHandle {
+            url,
+            addr,
+            app,
+            issuer,
+            outbox,
+            sandbox,
+            database,
+            rotation,
+            leaks,
+            token_rotations,
+            vault,
+            server,
+            sweeper,
+            bulk_runner,
+        })
     }
 }
 

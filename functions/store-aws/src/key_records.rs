@@ -51,14 +51,14 @@ fn from<T: DeserializeOwned>(item: &Item, what: &'static str) -> std::result::Re
 }
 
 impl DynamoStore {
+    /// Writes `record` at `(pk, sk)`; `versions` is (the version it carries, the version
+    /// the stored one must have).
     async fn put_key_record<T: Serialize + Sync>(
         &self,
         what: &'static str,
-        pk: &str,
-        sk: String,
+        (pk, sk): (&str, String),
         record: &T,
-        version: u64,
-        expected: Option<u64>,
+        (version, expected): (u64, Option<u64>),
         audit: Vec<AuditDraft>,
     ) -> std::result::Result<Vec<AuditEntry>, StoreError> {
         check_version(what, &sk, version, expected)?;
@@ -72,7 +72,7 @@ impl DynamoStore {
 impl KeyStore for DynamoStore {
     async fn put_consumer(&self, record: Guarded<Consumer>, audit: Vec<AuditDraft>) -> Result<Vec<AuditEntry>> {
         let c = &record.record;
-        Ok(self.put_key_record("consumer", CONSUMERS, c.id.clone(), c, c.version, record.expected_version, audit).await?)
+        Ok(self.put_key_record("consumer", (CONSUMERS, c.id.clone()), c, (c.version, record.expected_version), audit).await?)
     }
 
     async fn get_consumer(&self, id: &str) -> Result<Option<Consumer>> {
@@ -88,7 +88,9 @@ impl KeyStore for DynamoStore {
 
     async fn put_token_rotation(&self, record: Guarded<TokenRotation>, audit: Vec<AuditDraft>) -> Result<Vec<AuditEntry>> {
         let r = &record.record;
-        Ok(self.put_key_record("token rotation", ROTATIONS, project_sk(r.project), r, r.version, record.expected_version, audit).await?)
+        Ok(self
+            .put_key_record("token rotation", (ROTATIONS, project_sk(r.project)), r, (r.version, record.expected_version), audit)
+            .await?)
     }
 
     async fn get_token_rotation(&self, project: ProjectId) -> Result<Option<TokenRotation>> {

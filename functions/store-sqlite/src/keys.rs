@@ -61,7 +61,9 @@ fn write(conn: &mut Connection, p: &Prepared) -> Result<Vec<AuditEntry>, StoreEr
     if changed == 0 {
         return Err(match p.expected {
             None => StoreError::Conflict(format!("{} {} already exists", p.kind, p.id)),
-            Some(_) => StoreError::Conflict(format!("{} {} was changed by someone else, or does not exist; reload it and try again", p.kind, p.id)),
+            Some(_) => {
+                StoreError::Conflict(format!("{} {} was changed by someone else, or does not exist; reload it and try again", p.kind, p.id))
+            }
         });
     }
     let sealed = crate::store::append_audit(&tx, &p.audit)?;

@@ -35,9 +35,9 @@ mod vault;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 #[cfg(any(test, feature = "conformance"))]
-pub mod review_conformance;
-#[cfg(any(test, feature = "conformance"))]
 pub mod key_conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod review_conformance;
 
 pub use error::{StoreError, VaultError};
 pub use store::SqliteStore;

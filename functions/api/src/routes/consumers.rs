@@ -50,7 +50,12 @@ fn rotation(r: &TokenRotation, consumers: &[Consumer]) -> dto::TokenRotationDto 
         steps: r
             .steps
             .iter()
-            .map(|s| dto::TokenStepDto { kind: s.kind.as_str().to_owned(), label: s.kind.describe().to_owned(), at: s.at, note: s.note.clone() })
+            .map(|s| dto::TokenStepDto {
+                kind: s.kind.as_str().to_owned(),
+                label: s.kind.describe().to_owned(),
+                at: s.at,
+                note: s.note.clone(),
+            })
             .collect(),
         warned: r.warned.iter().map(ToString::to_string).collect(),
         notified: r.notified.iter().map(ToString::to_string).collect(),
@@ -77,8 +82,7 @@ pub(crate) async fn annotate(s: &ApiState, who: &Principal, list: &mut dto::KeyL
             key.consumers = consumers.iter().filter(|c| c.key == *r).map(consumer).collect();
         }
         if key.kind == "project_token" {
-            key.rotation_status =
-                rotations.iter().find(|r| Some(r.project.get()) == key.project_id).map(|r| r.status.as_str().to_owned());
+            key.rotation_status = rotations.iter().find(|r| Some(r.project.get()) == key.project_id).map(|r| r.status.as_str().to_owned());
         }
     }
     Ok(())
@@ -146,7 +150,10 @@ pub(crate) async fn remove_consumer(
 #[utoipa::path(get, path = "/api/keys/rotations", tag = "keys",
     responses((status = 200, body = dto::TokenRotationList), (status = 403, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn list_token_rotations(State(s): State<ApiState>, Caller(who): Caller) -> Result<ApiJson<dto::TokenRotationList>, ApiError> {
+pub(crate) async fn list_token_rotations(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+) -> Result<ApiJson<dto::TokenRotationList>, ApiError> {
     let rotations = guided(&s)?.list(&who).await?;
     let consumers = s.app.list_consumers(&who).await?;
     Ok(ApiJson(dto::TokenRotationList { rotations: rotations.iter().map(|r| rotation(r, &consumers)).collect() }))

@@ -64,7 +64,9 @@ impl Hogwarden {
         match key {
             KeyRef::ServiceKey => Ok(()),
             KeyRef::Secret(name) if self.policy.keys.managed_secrets.contains(name) => Ok(()),
-            KeyRef::Secret(name) => Err(Error::NotFound(format!("key 'secret:{name}' (Hogwarden rotates no project secret key under that name)"))),
+            KeyRef::Secret(name) => {
+                Err(Error::NotFound(format!("key 'secret:{name}' (Hogwarden rotates no project secret key under that name)")))
+            }
             KeyRef::ProjectToken(p) => {
                 if self.posthog.list_projects().await?.iter().any(|project| project.id == *p) {
                     Ok(())

@@ -91,7 +91,16 @@ impl LeakResponse {
         reporter: Arc<dyn LeakReporter>,
         service_key_secret: impl Into<String>,
     ) -> Self {
-        Self { rotation, vault, deliveries, reporter, github: None, managed: Vec::new(), service_key_secret: service_key_secret.into(), guided: None }
+        Self {
+            rotation,
+            vault,
+            deliveries,
+            reporter,
+            github: None,
+            managed: Vec::new(),
+            service_key_secret: service_key_secret.into(),
+            guided: None,
+        }
     }
 
     /// The project secret keys (vault names) a `phs_` leak is matched against.

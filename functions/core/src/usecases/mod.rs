@@ -36,6 +36,7 @@ use crate::types::{Actor, Email, GrantId, RequestId};
 pub use bulk_apply::{BulkRunReport, NewChangeSet};
 pub use campaign::{Evidence, ReviewRemindReport};
 pub use checklist::Checklist;
+pub use consumers::NewConsumer;
 pub use diagnose::{Check, CheckKind, Diagnosis, Verdict};
 pub use drift::DriftReport;
 pub use inventory::{Inventory, InventoryKey, KeyInventory, PERSONAL_KEYS_NOTE};
@@ -50,7 +51,6 @@ pub use rotation::{KeyRotation, RotationReport, StepOutcome, rotation_label};
 pub use service_key::{CandidateKey, SERVICE_KEY_SCOPES, ServiceKeyCheck, ServiceKeys};
 pub use sso::{SSO_REQUESTER, SsoAction, SsoItem, SsoOutcome, SsoPerson, SsoPlan};
 pub use sweep::SweepReport;
-pub use consumers::NewConsumer;
 pub use token_rotation::{TEST_EVENT, TokenRotations, project_token_secret};
 
 /// The application: the ports plus policy. Cheap to clone.

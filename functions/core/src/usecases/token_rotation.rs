@@ -131,7 +131,8 @@ impl TokenRotations {
             Ok(_) => {}
             Err(Error::Conflict(_)) => {
                 // Someone opened it at the same moment: theirs is the open one.
-                let found = store.get_token_rotation(project).await?.ok_or_else(|| Error::NotFound(format!("rotation of project {project}")))?;
+                let found =
+                    store.get_token_rotation(project).await?.ok_or_else(|| Error::NotFound(format!("rotation of project {project}")))?;
                 return Ok((found, false));
             }
             Err(e) => return Err(e),
@@ -225,7 +226,15 @@ impl TokenRotations {
         if let (Some(map), serde_json::Value::Object(more)) = (details.as_object_mut(), extra) {
             map.extend(more);
         }
-        AuditDraft { at: self.app.clock.now(), actor, kind: AuditKind::KeyRotation, subject: None, request_id: None, grant_id: None, details }
+        AuditDraft {
+            at: self.app.clock.now(),
+            actor,
+            kind: AuditKind::KeyRotation,
+            subject: None,
+            request_id: None,
+            grant_id: None,
+            details,
+        }
     }
 
     fn link(&self, r: &TokenRotation) -> String {
@@ -243,7 +252,8 @@ impl TokenRotations {
         let audit = self.audit(guide(), r, "consumers_warned", json!({ "owners": owners, "consumers": consumers.len() }));
         let Some(next) = self.write(r, next, audit).await? else { return Ok(None) };
         for owner in &owners {
-            let places: Vec<String> = consumers.iter().filter(|c| c.owner == *owner).map(|c| format!("{} ({})", c.name, c.kind.as_str())).collect();
+            let places: Vec<String> =
+                consumers.iter().filter(|c| c.owner == *owner).map(|c| format!("{} ({})", c.name, c.kind.as_str())).collect();
             let body = format!(
                 "The project token of the PostHog project {} is about to be reset ({}). The old token stops working the moment it is reset, \
                  so these places you own will stop sending events until they use the new one: {}. You will be told when the new token is ready.",
@@ -305,7 +315,8 @@ impl TokenRotations {
 
     async fn verify_capture(&self, r: &TokenRotation) -> Result<Option<TokenRotation>> {
         let secret = project_token_secret(r.project);
-        let stored = self.vault.get(&secret, Stage::Current).await?.ok_or_else(|| Error::Vault(format!("{secret} holds no current token")))?;
+        let stored =
+            self.vault.get(&secret, Stage::Current).await?.ok_or_else(|| Error::Vault(format!("{secret} holds no current token")))?;
         let fp = fingerprint(stored.expose_secret());
         let accepted = self.capture.send_test_event(&stored, TEST_EVENT, TEST_DISTINCT_ID).await;
         let mut next = r.clone();

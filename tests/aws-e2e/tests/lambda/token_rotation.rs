@@ -17,8 +17,13 @@ async fn the_key_check_schedule_finishes_a_guided_token_rotation_once_the_token_
     let t = spawn_aws_stack().await;
     let web = t.sandbox.project_id("Mobile App").unwrap();
     let added = t
-        .call(&t.key_rotation, Some(APPROVER), "POST", "/api/keys/consumers",
-            Some(json!({ "key": format!("project_token:{web}"), "kind": "mobile_app", "name": "iOS app", "owner": MEMBER })))
+        .call(
+            &t.key_rotation,
+            Some(APPROVER),
+            "POST",
+            "/api/keys/consumers",
+            Some(json!({ "key": format!("project_token:{web}"), "kind": "mobile_app", "name": "iOS app", "owner": MEMBER })),
+        )
         .await;
     let started = t.call(&t.key_rotation, Some(APPROVER), "POST", &format!("/api/keys/rotations/{web}"), Some(json!({}))).await;
     let at = Utc.with_ymd_and_hms(2026, 3, 15, 9, 5, 0).unwrap();

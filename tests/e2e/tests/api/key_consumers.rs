@@ -36,7 +36,8 @@ async fn admins_add_list_and_remove_consumers_and_the_inventory_shows_them() {
     assert_eq!(again.body["id"], added.body["id"]);
     assert_eq!(audit_len(&t).await, audit_after_add, "a repeated add writes nothing");
     assert_eq!(consumers(&t).await.len(), 1);
-    let token = inventory.body["keys"].as_array().unwrap().iter().find(|k| k["project_id"] == json!(web) && k["kind"] == "project_token").unwrap();
+    let token =
+        inventory.body["keys"].as_array().unwrap().iter().find(|k| k["project_id"] == json!(web) && k["kind"] == "project_token").unwrap();
     assert_eq!(token["key_ref"], json!(key));
     assert_eq!(token["consumers"][0]["name"], "Web app, VITE_POSTHOG_KEY in acme/web");
     let entry = t.audit(APPROVER).await.entries.into_iter().find(|e| e.kind == "key_consumer").expect("audited");

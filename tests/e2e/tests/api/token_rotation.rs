@@ -108,7 +108,8 @@ async fn a_guided_rotation_warns_before_the_reset_detects_stores_verifies_and_no
         vec!["started", "consumers_warned", "reset_detected", "stored", "capture_verified", "consumers_notified"],
         "every step recorded once"
     );
-    let token_key = inventory.body["keys"].as_array().unwrap().iter().find(|k| k["key_ref"] == json!(format!("project_token:{web}"))).unwrap();
+    let token_key =
+        inventory.body["keys"].as_array().unwrap().iter().find(|k| k["key_ref"] == json!(format!("project_token:{web}"))).unwrap();
     assert_eq!(token_key["rotation_status"], "done");
     for value in [&old_token, &new_token] {
         assert!(!answers.iter().any(|a| a.contains(value.as_str())), "a token value in an answer");
