@@ -1,4 +1,4 @@
-//! The keys Hogwarden holds (API Gateway HTTP API) and the service-key check (EventBridge Scheduler, `{"task":"key_check",...}`).
+//! The keys Hogwarden holds (API Gateway HTTP API) and the service-key check and the guided project-token rotation check (EventBridge Scheduler, `{"task":"key_check"|"token_rotation_check",...}`).
 //! Wiring only: everything it runs lives in hogwarden-lambda and hogwarden-api.
 
 use hogwarden_lambda::{AwsStack, Config, Handler};

@@ -41,11 +41,22 @@ pub enum Task {
     ReviewReminders,
     /// Compare PostHog's access with Hogwarden's ledger (reviews).
     DriftCheck,
+    /// Move open guided project-token rotations on: detect the reset, store and verify
+    /// the new token, tell consumers (key-rotation).
+    TokenRotationCheck,
 }
 
 impl Task {
-    pub const ALL: [Task; 7] =
-        [Task::Sweep, Task::QuarterlyReview, Task::KeyCheck, Task::Remind, Task::BulkApply, Task::ReviewReminders, Task::DriftCheck];
+    pub const ALL: [Task; 8] = [
+        Task::Sweep,
+        Task::QuarterlyReview,
+        Task::KeyCheck,
+        Task::Remind,
+        Task::BulkApply,
+        Task::ReviewReminders,
+        Task::DriftCheck,
+        Task::TokenRotationCheck,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -56,6 +67,7 @@ impl Task {
             Task::BulkApply => "bulk_apply",
             Task::ReviewReminders => "review_reminders",
             Task::DriftCheck => "drift_check",
+            Task::TokenRotationCheck => "token_rotation_check",
         }
     }
 
@@ -163,7 +175,8 @@ impl Handler {
     /// The keys Hogwarden holds over HTTP, the service-key check on schedule, and
     /// Secrets Manager's rotation steps for project secret keys.
     pub fn key_rotation(stack: &AwsStack) -> Self {
-        let mut handler = Self::new(hogwarden_api::keys_router(stack.api.clone()), stack.app.clone(), &[Task::KeyCheck]);
+        let mut handler =
+            Self::new(hogwarden_api::keys_router(stack.api.clone()), stack.app.clone(), &[Task::KeyCheck, Task::TokenRotationCheck]);
         handler.rotation = Some(stack.rotation.clone());
         handler.token_rotations = Some(stack.token_rotations.clone());
         handler
@@ -224,6 +237,7 @@ impl Handler {
             Task::QuarterlyReview => self.quarterly_review(input.scheduled_time).await?,
             Task::ReviewReminders => self.review_reminders().await?,
             Task::DriftCheck => self.drift_check().await?,
+            Task::TokenRotationCheck => self.token_rotation_check().await?,
             Task::KeyCheck => self.key_check().await?,
             Task::Remind => self.remind().await?,
             Task::BulkApply => self.bulk_apply().await?,
@@ -320,14 +334,17 @@ impl Handler {
         } else {
             tracing::error!(fingerprint = %check.fingerprint, "PostHog rejects Hogwarden's key; an admin must store a new one");
         }
-        // Open guided project-token rotations look for the admin's reset on the same schedule.
-        let mut finished = None;
-        if let Some(guided) = &self.token_rotations
-            && check.accepted
-        {
-            finished = Some(guided.check_all().await.map_err(|source| HandlerError::TaskFailed { task: "key_check", source })?);
-        }
-        Ok(serde_json::json!({ "fingerprint": check.fingerprint, "accepted": check.accepted, "token_rotations_finished": finished }))
+        Ok(serde_json::json!({ "fingerprint": check.fingerprint, "accepted": check.accepted }))
+    }
+
+    /// Moves every open guided project-token rotation on (each step a guarded write, so a
+    /// retried or overlapping run changes nothing twice).
+    async fn token_rotation_check(&self) -> Result<Value, HandlerError> {
+        let Some(guided) = &self.token_rotations else {
+            return Ok(serde_json::json!({ "finished": 0 }));
+        };
+        let finished = guided.check_all().await.map_err(|source| HandlerError::TaskFailed { task: "token_rotation_check", source })?;
+        Ok(serde_json::json!({ "finished": finished }))
     }
 }
 

@@ -23,7 +23,7 @@ pub const LAMBDA_LIBRARY: &str = "hogwarden-lambda";
 
 /// Which Lambda each scheduled task goes to, as (binary, task). The task names are
 /// the `task` field of the Scheduler input the binaries deserialise.
-pub const SCHEDULED_TASKS: [(&str, &str); 7] = [
+pub const SCHEDULED_TASKS: [(&str, &str); 8] = [
     ("hogwarden-reverts", "sweep"),
     ("hogwarden-reverts", "remind"),
     ("hogwarden-reverts", "bulk_apply"),
@@ -31,6 +31,7 @@ pub const SCHEDULED_TASKS: [(&str, &str); 7] = [
     ("hogwarden-reviews", "quarterly_review"),
     ("hogwarden-reviews", "review_reminders"),
     ("hogwarden-reviews", "drift_check"),
+    ("hogwarden-key-rotation", "token_rotation_check"),
 ];
 
 /// The Scheduler context attributes each input carries, substituted per invocation.

@@ -1,6 +1,6 @@
 //! The key-rotation Lambda runs guided project-token rotations: consumers added and a
 //! rotation started over HTTP (records on DynamoDB), the admin's reset in PostHog found by
-//! the `key_check` schedule, the new token stored in Secrets Manager and proved with a
+//! the `token_rotation_check` schedule (every 5 minutes), the new token stored in Secrets Manager and proved with a
 //! capture event; a retried schedule changes nothing.
 
 use chrono::{TimeZone, Utc};
@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 #[tokio::test]
-async fn the_key_check_schedule_finishes_a_guided_token_rotation_once_the_token_is_reset() {
+async fn the_token_rotation_check_schedule_finishes_a_guided_token_rotation_once_the_token_is_reset() {
     // Arrange
     let t = spawn_aws_stack().await;
     let web = t.sandbox.project_id("Mobile App").unwrap();
@@ -29,19 +29,19 @@ async fn the_key_check_schedule_finishes_a_guided_token_rotation_once_the_token_
     let at = Utc.with_ymd_and_hms(2026, 3, 15, 9, 5, 0).unwrap();
 
     // Act
-    let before_reset = invoke(&t.key_rotation, scheduler_event("key_check", at, "exec-1")).await.expect("checked");
+    let before_reset = invoke(&t.key_rotation, scheduler_event("token_rotation_check", at, "exec-1")).await.expect("checked");
     let new_token = t.sandbox.reset_project_token_as(APPROVER, web).expect("an admin resets it in PostHog");
-    let after_reset = invoke(&t.key_rotation, scheduler_event("key_check", at, "exec-2")).await.expect("checked");
-    let retried = invoke(&t.key_rotation, scheduler_event("key_check", at, "exec-2")).await.expect("a retry is harmless");
+    let after_reset = invoke(&t.key_rotation, scheduler_event("token_rotation_check", at, "exec-2")).await.expect("checked");
+    let retried = invoke(&t.key_rotation, scheduler_event("token_rotation_check", at, "exec-2")).await.expect("a retry is harmless");
     let shown = t.call(&t.key_rotation, Some(APPROVER), "GET", &format!("/api/keys/rotations/{web}"), None).await;
 
     // Assert
     assert_eq!(added.status, 201, "{:?}", added.body);
     assert_eq!(started.status, 201, "{:?}", started.body);
     assert_eq!(started.body["warned"], json!([MEMBER]));
-    assert_eq!(before_reset["outcome"]["token_rotations_finished"], 0, "{before_reset}");
-    assert_eq!(after_reset["outcome"]["token_rotations_finished"], 1, "{after_reset}");
-    assert_eq!(retried["outcome"]["token_rotations_finished"], 0, "{retried}");
+    assert_eq!(before_reset["outcome"]["finished"], 0, "{before_reset}");
+    assert_eq!(after_reset["outcome"]["finished"], 1, "{after_reset}");
+    assert_eq!(retried["outcome"]["finished"], 0, "{retried}");
     assert_eq!(shown.body["status"], "done", "{:?}", shown.body);
     let vault = hogwarden_store_aws::SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&t.sdk));
     let stored = vault.get(&project_token_secret(ProjectId::new(web).unwrap()), Stage::Current).await.unwrap().expect("stored");
