@@ -382,9 +382,10 @@ impl KeyRotation<'_> {
         self.0.find(Target::Row { table: "PostHog keys", containing: place }).await.map(drop)
     }
 
-    /// Act: follows the key's "Guided rotation" link and waits for the page.
-    pub async fn act_open_rotation(&self, key: &str) -> anyhow::Result<()> {
-        let row = self.0.find(Target::Row { table: "PostHog keys", containing: key }).await?;
+    /// Act: follows the "Guided rotation" link of the key whose row shows `consumer` (a
+    /// consumer's place; the key's name is the row header) and waits for the page.
+    pub async fn act_open_rotation(&self, consumer: &str) -> anyhow::Result<()> {
+        let row = self.0.find(Target::Row { table: "PostHog keys", containing: consumer }).await?;
         let link = self.0.find_within(&row, Target::Link("Guided rotation")).await?;
         link.click().await?;
         self.0.check_shown(Target::Heading("Project token rotation")).await
@@ -402,11 +403,11 @@ impl KeyRotation<'_> {
         self.0.check_shown(Target::Heading(heading)).await
     }
 
-    /// Find: the state cell of a step ("Waiting" or "Done <time>").
+    /// Find: the state of a step ("Waiting" or "Done <time>"), by the start of its name.
     pub async fn find_step_state(&self, step: &str) -> anyhow::Result<String> {
-        let row = self.0.find(Target::Row { table: PROJECT_TOKEN_STEPS, containing: step }).await?;
-        let cells = row.find_all(fantoccini::Locator::XPath("./td")).await?;
-        let Some(state) = cells.first() else { bail!("step \"{step}\" has no state cell") };
-        self.0.text_of(state).await.context("reading the step's state")
+        let steps = self.0.column(PROJECT_TOKEN_STEPS, "Step").await?;
+        let states = self.0.column(PROJECT_TOKEN_STEPS, "State").await?;
+        let Some(i) = steps.iter().position(|s| s.starts_with(step)) else { bail!("no step \"{step}\" in {steps:?}") };
+        states.get(i).cloned().context("the step has no state")
     }
 }

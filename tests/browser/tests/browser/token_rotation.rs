@@ -18,7 +18,7 @@ async fn an_admin_runs_a_guided_project_token_rotation_from_the_keys_page() -> a
 
     // Act: a consumer, the rotation page, start.
     page.act_add_consumer("Web App project token", "Front-end SDK", "Web app bundle", MEMBER).await?;
-    page.act_open_rotation("Web App project token").await?;
+    page.act_open_rotation("Web app bundle").await?;
     page.act_start().await?;
     let warned = page.find_step_state("Consumers warned before the reset").await?;
     let waiting = page.find_step_state("Test event accepted").await?;
