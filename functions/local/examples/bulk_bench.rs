@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let stack = Stack::start(config).await?;
     let app = stack.app.clone();
 
-    let (csv, _) = bulk_org::change_set(rows);
+    let (csv, wanted) = bulk_org::change_set(rows);
     let alice = principal("alice@example.com", &[Role::Requester, Role::Approver, Role::Admin]);
     let bob = principal("bob@example.com", &[Role::Requester, Role::Approver]);
     let (set, _) = app.bulk_submit(&alice, NewChangeSet { format: "csv".into(), content: csv, reason: None }).await?;
@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!("bulk apply: {rows} rows against the sandbox at {per_second} requests/s (480/minute with the minute scaled to a second)");
     sandbox.clear_requests();
+    let writes_before = sandbox.write_count();
     let throttled_before = sandbox.throttled_count();
     let started = Instant::now();
     let progress = app.bulk_run(id, Duration::from_secs(24 * 3600)).await?;
@@ -85,10 +86,19 @@ async fn main() -> anyhow::Result<()> {
         "    achieved {changes:.2} changes/s of a {per_second}/s ceiling: {fraction:.3} of the ceiling (target >= 0.95), at {:.3} requests per change",
         accepted as f64 / c.done.max(1) as f64
     );
+    // 0 lost: PostHog shows every row; 0 repeated: one write per row.
+    let lost = wanted
+        .iter()
+        .filter(|(email, project, role)| {
+            sandbox.project_id(project).and_then(|p| sandbox.project_access(p, email)).as_deref() != Some(*role)
+        })
+        .count();
+    let repeated = (sandbox.write_count() - writes_before).saturating_sub(rows);
+    println!("    {lost} lost, {repeated} repeated (PostHog's state and write count, checked in the sandbox)");
     stack.shutdown().await;
     sandbox.shutdown().await;
-    if c.done + c.no_op != rows {
-        anyhow::bail!("not every row was applied");
+    if c.done + c.no_op != rows || lost > 0 || repeated > 0 {
+        anyhow::bail!("not every row was applied exactly once");
     }
     Ok(())
 }
