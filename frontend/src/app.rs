@@ -144,6 +144,32 @@ pub fn Alert(#[prop(into)] message: String) -> impl IntoView {
     view! { <p role="alert" class="error">{message}</p> }
 }
 
+/// A problem, announced as an alert while it is set. Pages share this one view instead
+/// of each writing the same reactive block (one copy in the module, not one per page).
+#[component]
+pub fn Problem(problem: RwSignal<Option<String>>) -> impl IntoView {
+    move || problem.get().map(|m| view! { <Alert message=m /> })
+}
+
+/// A confirmation, announced as a status while it is set.
+#[component]
+pub fn Done(message: RwSignal<Option<String>>) -> impl IntoView {
+    move || message.get().map(|m| view! { <p role="status" class="ok">{m}</p> })
+}
+
+/// What the last action on a page said: `Ok`, a confirmation; `Err`, a problem.
+pub type Flash = RwSignal<Option<Result<String, String>>>;
+
+/// Shows a [`Flash`]: a status for a confirmation, an alert for a problem.
+#[component]
+pub fn FlashMessage(flash: Flash) -> impl IntoView {
+    move || match flash.get() {
+        None => None,
+        Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
+        Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
+    }
+}
+
 #[component]
 fn Root() -> impl IntoView {
     let config = LocalResource::new(api::runtime_config);
@@ -419,9 +445,9 @@ fn SignIn(callback_error: RwSignal<Option<String>>) -> impl IntoView {
     view! {
         <main id="main" class="signin">
             <h1>"Sign in to Hogwarden"</h1>
-            {move || callback_error.get().map(|m| view! { <Alert message=m /> })}
+            <Problem problem=callback_error />
             {body}
-            {move || error.get().map(|m| view! { <Alert message=m /> })}
+            <Problem problem=error />
         </main>
     }
 }

@@ -5,7 +5,7 @@
 use hogwarden_api_types::DiagnosisDto;
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::app::{Alert, Loading, Problem, use_ctx};
 use crate::format;
 
 #[component]
@@ -70,7 +70,7 @@ pub fn DiagnosePage() -> impl IntoView {
                     }).collect_view()}
                 </select>
             </div>
-            {move || problem.get().map(|p| view! { <Alert message=p /> })}
+            <Problem problem=problem />
             <button type="submit" disabled=move || busy.get()>"Check access"</button>
         </form>
         {move || busy.get().then(|| view! { <Loading /> })}

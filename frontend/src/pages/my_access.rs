@@ -5,7 +5,7 @@
 use hogwarden_api_types::{ExtendBody, GrantDto, ProjectDto, RequestDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::app::{Alert, FlashMessage, Loading, Problem, use_ctx};
 use crate::format;
 use crate::pages::{local_to_utc, utc_to_local};
 use crate::validate::{REASON_MAX, REASON_MIN};
@@ -70,11 +70,7 @@ pub fn MyAccessPage() -> impl IntoView {
 
     view! {
         <h1>"My access"</h1>
-        {move || match message.get() {
-            None => None,
-            Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
-            Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
-        }}
+        <FlashMessage flash=message />
         <section aria-labelledby="grants-h">
             <h2 id="grants-h">"Active grants"</h2>
             {move || match grants.get() {
@@ -284,7 +280,7 @@ fn ExtendForm(
                 <label for="extend-reason">"Reason for extending"</label>
                 <textarea id="extend-reason" rows="2" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
             </div>
-            {move || problem.get().map(|p| view! { <Alert message=p /> })}
+            <Problem problem=problem />
             <button type="submit" class="primary" disabled=move || busy.get()>"Request extension"</button>
             <button type="button" on:click=move |_| cancel()>"Cancel"</button>
         </form>

@@ -5,7 +5,7 @@
 use hogwarden_api_types::{CreateOffboarding, OffboardPreviewBody, OffboardPreviewDto, OffboardingDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::app::{Alert, Done, Loading, Problem, use_ctx};
 use crate::validate::REASON_MIN;
 
 #[component]
@@ -75,7 +75,7 @@ pub fn OffboardingPage() -> impl IntoView {
 
     view! {
         <h1>"Offboarding"</h1>
-        {move || message.get().map(|m| view! { <p role="status" class="ok">{m}</p> })}
+        <Done message=message />
         <form aria-label="Offboarding request" on:submit=move |ev| { ev.prevent_default(); do_preview(); }>
             <div class="field">
                 <label for="off-email">"Departing member"</label>
@@ -87,7 +87,7 @@ pub fn OffboardingPage() -> impl IntoView {
             </div>
             <button type="submit" disabled=move || busy.get()>"Preview"</button>
         </form>
-        {move || problem.get().map(|m| view! { <Alert message=m /> })}
+        <Problem problem=problem />
         {move || preview.get().map(|p| view! {
             <section aria-label="Preview">
                 <h2>{format!("What {} created", p.email)}</h2>
@@ -163,7 +163,7 @@ fn OffboardingCard(record: OffboardingDto, reload: impl Fn() + Copy + 'static) -
                 </tbody>
             </table>
             {actions}
-            {move || problem.get().map(|m| view! { <Alert message=m /> })}
+            <Problem problem=problem />
         </article>
     }
 }

@@ -6,7 +6,7 @@
 use hogwarden_api_types::{ChecklistDto, GrantDto, ProjectDto, RequestDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::app::{Alert, FlashMessage, Loading, Problem, use_ctx};
 use crate::format;
 use crate::pages::inbox::RequestCard;
 
@@ -32,11 +32,7 @@ pub fn RequestDetailPage(id: String) -> impl IntoView {
     let message = RwSignal::new(None::<Result<String, String>>);
     view! {
         <h1>"Request details"</h1>
-        {move || match message.get() {
-            None => None,
-            Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
-            Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
-        }}
+        <FlashMessage flash=message />
         {move || match request.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <Alert message=format!("The request could not be loaded. {e}") /> }.into_any(),
@@ -110,7 +106,7 @@ fn Detail(
         <p>
             <button type="button" on:click=download>"Download as Markdown"</button>
         </p>
-        {move || download_error.get().map(|m| view! { <Alert message=m /> })}
+        <Problem problem=download_error />
     }
 }
 

@@ -4,19 +4,11 @@
 use hogwarden_api_types::{BulkDecideBody, CampaignDetail, DriftFindingDto, ReviewItemDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::app::{Alert, Flash, FlashMessage, Loading, use_ctx};
 use crate::format;
 use crate::validate::REASON_MIN;
 
-type Message = RwSignal<Option<Result<String, String>>>;
-
-fn message_view(message: Message) -> impl IntoView {
-    move || match message.get() {
-        None => None,
-        Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
-        Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
-    }
-}
+type Message = Flash;
 
 fn target_text(i: &ReviewItemDto) -> String {
     match &i.project_name {
@@ -82,7 +74,7 @@ pub fn CampaignsPage() -> impl IntoView {
     };
     view! {
         <h1>"Access reviews"</h1>
-        {message_view(message)}
+        <FlashMessage flash=message />
         <p><button type="button" class="primary" disabled=move || busy.get() on:click=open>"Open this quarter's review"</button></p>
         {move || match list.get() {
             None => view! { <Loading /> }.into_any(),
@@ -231,7 +223,7 @@ pub fn QueuePage() -> impl IntoView {
     let message: Message = RwSignal::new(None);
     view! {
         <h1>"My review queue"</h1>
-        {message_view(message)}
+        <FlashMessage flash=message />
         {move || match queue.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <Alert message=format!("Your queue could not be loaded. {e}") /> }.into_any(),
@@ -356,7 +348,7 @@ pub fn DriftPage() -> impl IntoView {
     };
     view! {
         <h1>"Drift report"</h1>
-        {message_view(message)}
+        <FlashMessage flash=message />
         <p><button type="button" class="primary" disabled=move || busy.get() on:click=check>"Check now"</button></p>
         {move || match report.get() {
             None => view! { <Loading /> }.into_any(),
