@@ -8,6 +8,7 @@ use leptos::prelude::*;
 
 use crate::api::{self, Client};
 use crate::config::{AuthConfig, RuntimeConfig};
+use crate::nav::MainNav;
 use crate::pages;
 use crate::session;
 
@@ -70,7 +71,7 @@ impl Route {
         }
     }
 
-    fn title(self) -> &'static str {
+    pub fn title(self) -> &'static str {
         match self {
             Self::Request => "Request access",
             Self::MyAccess => "My access",
@@ -269,31 +270,6 @@ fn sign_out(ctx: Ctx) {
 #[component]
 fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     let ctx = use_ctx();
-    let is = |role: &str| me.roles.iter().any(|r| r == role);
-    let mut links = vec![Route::Request, Route::MyAccess];
-    if is("approver") {
-        links.push(Route::Inbox);
-    }
-    if is("approver") || is("admin") {
-        links.push(Route::Diagnose);
-    }
-    if is("admin") {
-        links.push(Route::Access);
-        links.push(Route::Bulk);
-    }
-    links.push(Route::Audit);
-    links.push(Route::ReviewQueue);
-    if is("admin") {
-        links.push(Route::Reviews);
-        links.push(Route::Drift);
-        links.push(Route::Keys);
-    }
-    if is("approver") {
-        links.push(Route::Offboarding);
-    }
-    if is("admin") {
-        links.push(Route::Sso);
-    }
     Effect::new(move || {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&format!("{} · Hogwarden", route.get().title()));
@@ -318,22 +294,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 "Skip to content"
             </a>
             <p class="brand">"Hogwarden"</p>
-            <nav aria-label="Main">
-                <ul>
-                    {links
-                        .into_iter()
-                        .map(|r| {
-                            view! {
-                                <li>
-                                    <a href=r.href() aria-current=move || (route.get() == r).then_some("page")>
-                                        {r.title()}
-                                    </a>
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
-            </nav>
+            <MainNav roles=me.roles.clone() route=route />
             <p class="who">{format!("Signed in as {}", me.email)}</p>
             <button type="button" on:click=move |_| sign_out(ctx)>"Sign out"</button>
         </header>
