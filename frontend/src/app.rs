@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use hogwarden_api_types::MeDto;
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::api::{self, Client};
 use crate::config::{AuthConfig, RuntimeConfig};
 use crate::nav::MainNav;
@@ -173,7 +175,7 @@ pub fn FlashMessage(flash: Flash) -> impl IntoView {
 
 #[component]
 fn Root() -> impl IntoView {
-    let config = LocalResource::new(api::runtime_config);
+    let config = Load::new(api::runtime_config);
     view! {
         {move || match config.get() {
             None => view! { <main><Loading /></main> }.into_any(),
@@ -226,7 +228,7 @@ fn Signed(config: RuntimeConfig) -> impl IntoView {
     }
 
     // Who is signed in, read again whenever the token changes.
-    let me = LocalResource::new(move || {
+    let me = Load::new(move || {
         let token = ctx.token.get();
         let client = ctx.client();
         async move {
@@ -330,7 +332,7 @@ fn SignIn(callback_error: RwSignal<Option<String>>) -> impl IntoView {
     let auth = ctx.config.with_value(|c| c.auth.clone());
     let body = match auth {
         AuthConfig::Dev => {
-            let users = LocalResource::new(move || {
+            let users = Load::new(move || {
                 let client = ctx.client();
                 async move { client.demo_users().await }
             });

@@ -5,6 +5,8 @@
 use hogwarden_api_types::DiagnosisDto;
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, Loading, Problem, use_ctx};
 use crate::format;
 
@@ -18,7 +20,7 @@ pub fn DiagnosePage() -> impl IntoView {
         }
         .into_any();
     }
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         async move { c.projects().await.map(|p| p.projects) }
     });

@@ -4,6 +4,8 @@
 use hogwarden_api_types::{ProjectDto, RequestDto};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, FlashMessage, Loading, Problem, use_ctx};
 use crate::format;
 use crate::validate::REASON_MIN;
@@ -18,11 +20,11 @@ pub fn InboxPage() -> impl IntoView {
         }
         .into_any();
     }
-    let inbox = LocalResource::new(move || {
+    let inbox = Load::new(move || {
         let c = ctx.client();
         async move { c.inbox().await.map(|r| r.requests) }
     });
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         async move { c.projects().await.map(|p| p.projects).unwrap_or_default() }
     });

@@ -5,6 +5,8 @@
 use hogwarden_api_types::{ExtendBody, GrantDto, ProjectDto, RequestDto};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, FlashMessage, Loading, Problem, use_ctx};
 use crate::format;
 use crate::pages::{local_to_utc, utc_to_local};
@@ -14,17 +16,17 @@ use crate::validate::{REASON_MAX, REASON_MIN};
 pub fn MyAccessPage() -> impl IntoView {
     let ctx = use_ctx();
     let me = ctx.email();
-    let grants = LocalResource::new(move || {
+    let grants = Load::new(move || {
         let c = ctx.client();
         let me = me.clone();
         // Approvers get everyone's grants from the API; this page is about mine.
         async move { c.grants().await.map(|g| g.grants.into_iter().filter(|g| g.subject == me).collect::<Vec<_>>()) }
     });
-    let requests = LocalResource::new(move || {
+    let requests = Load::new(move || {
         let c = ctx.client();
         async move { c.my_requests().await.map(|r| r.requests) }
     });
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         // Names only; without them projects show as "project 42".
         async move { c.projects().await.map(|p| p.projects).unwrap_or_default() }

@@ -5,6 +5,8 @@
 use hogwarden_api_types::{CreateOffboarding, OffboardPreviewBody, OffboardPreviewDto, OffboardingDto};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, Done, Loading, Problem, use_ctx};
 use crate::validate::REASON_MIN;
 
@@ -25,7 +27,7 @@ pub fn OffboardingPage() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let message = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let list = LocalResource::new(move || {
+    let list = Load::new(move || {
         let c = ctx.client();
         async move { c.offboardings().await.map(|l| l.offboardings) }
     });

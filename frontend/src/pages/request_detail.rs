@@ -6,6 +6,8 @@
 use hogwarden_api_types::{ChecklistDto, GrantDto, ProjectDto, RequestDto};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, FlashMessage, Loading, Problem, use_ctx};
 use crate::format;
 use crate::pages::inbox::RequestCard;
@@ -21,11 +23,11 @@ pub fn id_from_hash(hash: &str) -> Option<String> {
 pub fn RequestDetailPage(id: String) -> impl IntoView {
     let ctx = use_ctx();
     let id = StoredValue::new(id);
-    let request = LocalResource::new(move || {
+    let request = Load::new(move || {
         let c = ctx.client();
         async move { c.request(&id.get_value()).await }
     });
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         async move { c.projects().await.map(|p| p.projects).unwrap_or_default() }
     });

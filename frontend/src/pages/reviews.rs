@@ -4,6 +4,8 @@
 use hogwarden_api_types::{BulkDecideBody, CampaignDetail, DriftFindingDto, ReviewItemDto};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, Flash, FlashMessage, Loading, use_ctx};
 use crate::format;
 use crate::validate::REASON_MIN;
@@ -49,7 +51,7 @@ pub fn CampaignsPage() -> impl IntoView {
         }
         .into_any();
     }
-    let list = LocalResource::new(move || {
+    let list = Load::new(move || {
         let c = ctx.client();
         async move { c.campaigns().await.map(|l| l.campaigns) }
     });
@@ -111,12 +113,12 @@ pub fn CampaignsPage() -> impl IntoView {
 fn Report(id: String, message: Message, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let ctx = use_ctx();
     let key = StoredValue::new(id);
-    let detail = LocalResource::new(move || {
+    let detail = Load::new(move || {
         let c = ctx.client();
         let id = key.get_value();
         async move { c.campaign(&id).await }
     });
-    let evidence = LocalResource::new(move || {
+    let evidence = Load::new(move || {
         let c = ctx.client();
         let id = key.get_value();
         async move { c.evidence(&id).await }
@@ -216,7 +218,7 @@ fn report_view(d: CampaignDetail, busy: RwSignal<bool>, close: impl Fn(leptos::e
 #[component]
 pub fn QueuePage() -> impl IntoView {
     let ctx = use_ctx();
-    let queue = LocalResource::new(move || {
+    let queue = Load::new(move || {
         let c = ctx.client();
         async move { c.review_queue().await.map(|q| q.campaigns) }
     });
@@ -327,7 +329,7 @@ pub fn DriftPage() -> impl IntoView {
         }
         .into_any();
     }
-    let report = LocalResource::new(move || {
+    let report = Load::new(move || {
         let c = ctx.client();
         async move { c.drift().await }
     });

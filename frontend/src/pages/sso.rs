@@ -4,6 +4,8 @@
 use hogwarden_api_types::{SsoApplyBody, SsoPersonDto, SsoPlanBody, SsoPlanDto};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, Done, Loading, Problem, use_ctx};
 
 const EXAMPLE: &str = r#"[
@@ -21,7 +23,7 @@ pub fn SsoPage() -> impl IntoView {
         }
         .into_any();
     }
-    let rules = LocalResource::new(move || {
+    let rules = Load::new(move || {
         let c = ctx.client();
         async move { c.sso_rules().await.map(|r| r.rules) }
     });
