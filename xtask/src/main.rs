@@ -188,7 +188,7 @@ fn bench() -> Result<(), String> {
     }
 
     // (a2) A 1,000-row bulk change set against the sandbox at 480/minute (the minute
-    // scaled to a second): the achieved rate as a fraction of that ceiling.
+    // scaled to a second): changes per second as a fraction of the 8/s ceiling.
     if let Err(e) = step(
         "bench: bulk apply (1,000 rows, sandbox at 8 requests/s)",
         "cargo",

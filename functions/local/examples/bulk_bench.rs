@@ -1,7 +1,9 @@
 //! Benchmark: a 1,000-row bulk change set applied against the PostHog sandbox with
 //! PostHog's burst limit, 480 requests per minute, its minute scaled down to a second
-//! (8 requests per second per key). Prints the achieved request rate as a fraction of
-//! that ceiling, and the changes per second it makes.
+//! (8 requests per second per key). Every change needs at least one PostHog write, so
+//! the ceiling is 8 changes per second: it prints the changes per second achieved as a
+//! fraction of that ceiling (the target: at least 0.95), and the PostHog
+//! requests each change cost.
 //!
 //! `cargo run -p hogwarden-local --example bulk_bench` (`cargo xtask bench` runs it).
 //! `BULK_BENCH_ROWS` (default 1000) and `BULK_BENCH_PER_SECOND` (default 8) change the
@@ -75,14 +77,12 @@ async fn main() -> anyhow::Result<()> {
     let throttled = sandbox.throttled_count() - throttled_before;
     let accepted = sent - throttled;
     let c = progress.counts;
-    let rate = accepted as f64 / elapsed;
-    let fraction = rate / per_second as f64;
+    let changes = c.done as f64 / elapsed;
+    let fraction = changes / per_second as f64;
     println!("    {} done, {} no-ops, {} failed, {} unsettled in {elapsed:.1} s", c.done, c.no_op, c.failed, c.unsettled());
     println!("    PostHog requests: {accepted} answered, {throttled} refused with 429");
-    println!("    achieved {rate:.2} requests/s of a {per_second}/s ceiling: {fraction:.3} of the ceiling (target >= 0.95)");
     println!(
-        "    changes: {:.2}/s at {:.2} requests per change (reads, write, read-back)",
-        c.done as f64 / elapsed,
+        "    achieved {changes:.2} changes/s of a {per_second}/s ceiling: {fraction:.3} of the ceiling (target >= 0.95), at {:.3} requests per change",
         accepted as f64 / c.done.max(1) as f64
     );
     stack.shutdown().await;
