@@ -4,8 +4,9 @@
 //! - `run [ARGS…]`: builds the front end, then the local stack with the demo
 //!   organization (`hogwarden serve`) serving it.
 //! - `test`: everything CI checks, in order: formatting, clippy with warnings as
-//!   errors, cfn-lint on the SAM template, the front end's checks and release build,
-//!   then every test of the workspace (the browser tests among them).
+//!   errors, cfn-lint on the SAM template, the front end's checks and release build
+//!   and that build's size against its budget, then every test of the workspace (the
+//!   browser tests among them).
 //! - `size`: the release front end's WASM size, raw and gzipped, against its budget.
 //! - `package`: the four Lambda zips for AWS (arm64), as infra/template.yaml names them.
 //! - `bench`: figures, not pass/fail tests: the bulk apply rate against PostHog's
@@ -288,6 +289,7 @@ fn test() -> Result<(), String> {
     let cfn_lint = ensure_cfn_lint()?;
     step("cfn-lint (the SAM template)", &cfn_lint.to_string_lossy(), &[TEMPLATE])?;
     frontend::prepare_browser_tests()?;
+    frontend::check_size()?;
     ensure_aiosmtpd()?;
     if !has("cargo-nextest", "--version") && !has("cargo", "nextest --version") {
         step("installing cargo-nextest", "cargo", &["install", "cargo-nextest", "--locked"])?;
