@@ -5,6 +5,8 @@
 use hogwarden_api_types::{KeyDto, KeyList};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, Loading, use_ctx};
 use crate::format;
 use crate::pages::token_rotation::{AddConsumer, ConsumerCell};
@@ -22,7 +24,7 @@ pub fn KeysPage() -> impl IntoView {
         }
         .into_any();
     }
-    let data = LocalResource::new(move || {
+    let data = Load::new(move || {
         let c = ctx.client();
         async move { c.keys().await }
     });
