@@ -397,7 +397,8 @@ impl Client {
     }
 
     pub async fn remove_consumer(&self, id: &str, version: u64) -> ApiResult<hogwarden_api_types::ConsumerDto> {
-        self.call("DELETE", &format!("/api/keys/consumers/{}?version={version}", segment(id)), None).await
+        let path = format!("/api/keys/consumers/{}?version={version}", segment(id));
+        decode(&path, &self.text("DELETE", &path, "application/json", None).await?)
     }
 
     pub async fn token_rotation(&self, project: i64) -> ApiResult<hogwarden_api_types::TokenRotationDto> {
@@ -405,10 +406,10 @@ impl Client {
     }
 
     pub async fn start_token_rotation(&self, project: i64) -> ApiResult<hogwarden_api_types::TokenRotationDto> {
-        self.post(&format!("/api/keys/rotations/{project}"), &hogwarden_api_types::StartTokenRotationBody::default()).await
+        self.post_json(&format!("/api/keys/rotations/{project}"), EMPTY.into()).await
     }
 
     pub async fn check_token_rotation(&self, project: i64) -> ApiResult<hogwarden_api_types::TokenRotationDto> {
-        self.post(&format!("/api/keys/rotations/{project}/check"), &serde_json::json!({})).await
+        self.post_json(&format!("/api/keys/rotations/{project}/check"), EMPTY.into()).await
     }
 }

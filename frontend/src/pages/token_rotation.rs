@@ -6,7 +6,7 @@ use hogwarden_api_types::{KeyDto, NewConsumerBody, TokenRotationDto};
 use leptos::prelude::*;
 
 use crate::api::ApiError;
-use crate::app::{Alert, Loading, use_ctx};
+use crate::app::{Alert, Loading, Problem, use_ctx};
 use crate::format;
 
 /// The project id in `#/keys/rotation/{project}`.
@@ -114,7 +114,7 @@ pub fn AddConsumer(keys: Vec<(String, String)>, changed: Callback<()>) -> impl I
             </div>
             <button type="submit">"Add consumer"</button>
         </form>
-        {move || problem.get().map(|m| view! { <Alert message=m /> })}
+        <Problem problem=problem />
     }
 }
 
