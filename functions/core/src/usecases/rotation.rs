@@ -234,6 +234,14 @@ impl KeyRotation {
             self.notify_consumers(secret, token, &pending).await?;
             return Ok(StepOutcome::AlreadyDone);
         }
+        // Only the pending version is promoted: a late retry of an older rotation's
+        // last step (its version now previous, or gone from every stage) must not
+        // bring back a key a newer rotation replaced.
+        let stages = self.vault.version(secret, token).await?.map(|(_, stages)| stages).unwrap_or_default();
+        if !stages.contains(&Stage::Pending) {
+            tracing::warn!("finishSecret for a version that is no longer pending: a newer rotation replaced it; nothing to do");
+            return Ok(StepOutcome::AlreadyDone);
+        }
         let previous = self.vault.get(secret, Stage::Current).await?.and_then(|v| StoredSecretKey::parse(&v).ok());
         self.vault.promote(secret, token).await?;
         let new_short = short_fingerprint(&pending.fingerprint());

@@ -202,3 +202,23 @@ async fn a_project_secret_key_rotation_tells_its_consumers_once_even_when_finish
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].details["owners"], json!([OTHER_MEMBER]));
 }
+
+#[tokio::test]
+async fn a_late_finish_of_an_older_rotation_never_brings_back_the_key_a_newer_one_replaced() {
+    // Arrange: two rotations in a row; the first one's version is now previous.
+    const FLAGS_KEY: &str = "hogwarden/flags-key";
+    let t = spawn_stack_with(|c| c.policy.keys.managed_secrets = vec![FLAGS_KEY.into()]).await;
+    let production = t.sandbox().project_id("Production").unwrap();
+    t.stack.rotation.enrol(FLAGS_KEY, "enrol-1", ProjectId::new(production).unwrap(), &["feature_flag:read".into()]).await.unwrap();
+    let first = t.stack.rotation.rotate_with(FLAGS_KEY, "rotation-token-1").await.unwrap();
+    let second = t.stack.rotation.rotate_with(FLAGS_KEY, "rotation-token-2").await.unwrap();
+    assert_ne!(first.current_fingerprint, second.current_fingerprint);
+
+    // Act: the first rotation's finishSecret arrives again, late.
+    let late = t.stack.rotation.step(FLAGS_KEY, RotationStep::FinishSecret, "rotation-token-1").await.unwrap();
+    let after = t.stack.rotation.rotate_with(FLAGS_KEY, "rotation-token-2").await.unwrap();
+
+    // Assert: nothing moved; the second rotation's key is still current.
+    assert_eq!(serde_json::to_value(late).unwrap(), json!("already_done"));
+    assert_eq!(after.current_fingerprint, second.current_fingerprint);
+}
