@@ -20,6 +20,7 @@
 //! checks and [`store_conformance_tests!`] turns them into one test per behaviour for
 //! any adapter.
 
+mod alerts;
 mod changesets;
 mod deliveries;
 mod error;
@@ -35,6 +36,8 @@ mod vault;
 pub mod conformance;
 #[cfg(any(test, feature = "conformance"))]
 pub mod review_conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod alert_conformance;
 
 pub use error::{StoreError, VaultError};
 pub use store::SqliteStore;

@@ -136,6 +136,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (set_id, seq)
     );
     "#,
+    // keys-alerts: 5: the leaked-key alert history (`ALERT`, newest first by id), the
+    // writes-paused record (`PAUSE`) and personal key metadata (`PERSONAL_KEY`), each
+    // record whole as JSON, keyed like the DynamoDB items.
+    r#"
+    CREATE TABLE key_records (
+        partition   TEXT NOT NULL,
+        sort        TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body)),
+        PRIMARY KEY (partition, sort)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -200,7 +212,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 7);
+        assert_eq!(tables, 8);
     }
 
     #[test]

@@ -9,3 +9,9 @@ mod reviews {
 
     hogwarden_store_sqlite::review_conformance_tests!(fresh_store);
 }
+
+mod alerts {
+    use super::fresh_store;
+
+    hogwarden_store_sqlite::alert_conformance_tests!(fresh_store);
+}

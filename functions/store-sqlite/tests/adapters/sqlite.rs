@@ -27,6 +27,12 @@ mod reviews {
     hogwarden_store_sqlite::review_conformance_tests!(fresh_store);
 }
 
+mod alerts {
+    use super::fresh_store;
+
+    hogwarden_store_sqlite::alert_conformance_tests!(fresh_store);
+}
+
 /// A store on a new file plus the file's path, for raw-SQL access.
 fn store_on_file() -> (SqliteStore, PathBuf, TempDir) {
     let dir = TempDir::new().expect("temporary folder");
