@@ -29,6 +29,8 @@ pub enum Route {
     Offboarding,
     Sso,
     Keys,
+    /// keys-alerts: the alert history, linked from the Keys page (not in the nav).
+    KeyAlerts,
 }
 
 impl Route {
@@ -47,6 +49,7 @@ impl Route {
             "offboarding" => Self::Offboarding,
             "sso" => Self::Sso,
             "keys" => Self::Keys,
+            "key-alerts" => Self::KeyAlerts,
             _ => Self::Request,
         }
     }
@@ -67,6 +70,7 @@ impl Route {
             Self::Offboarding => "#/offboarding",
             Self::Sso => "#/sso",
             Self::Keys => "#/keys",
+            Self::KeyAlerts => "#/key-alerts",
         }
     }
 
@@ -86,6 +90,7 @@ impl Route {
             Self::Offboarding => "Offboarding",
             Self::Sso => "SSO rules",
             Self::Keys => "Keys",
+            Self::KeyAlerts => "Leaked-key alerts",
         }
     }
 }
@@ -312,6 +317,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
             <button type="button" on:click=move |_| sign_out(ctx)>"Sign out"</button>
         </header>
         <main id="main" tabindex="-1">
+            <pages::key_alerts::PauseBanner />
             {move || match route.get() {
                 Route::Request => view! { <pages::request::RequestPage /> }.into_any(),
                 Route::MyAccess => view! { <pages::my_access::MyAccessPage /> }.into_any(),
@@ -330,6 +336,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 Route::Offboarding => view! { <pages::offboarding::OffboardingPage /> }.into_any(),
                 Route::Sso => view! { <pages::sso::SsoPage /> }.into_any(),
                 Route::Keys => view! { <pages::keys::KeysPage /> }.into_any(),
+                Route::KeyAlerts => view! { <pages::key_alerts::KeyAlertsPage /> }.into_any(),
             }}
         </main>
     }

@@ -105,10 +105,12 @@ fn KeysTable(list: KeyList) -> impl IntoView {
                 <tbody>{list.keys.into_iter().map(row).collect_view()}</tbody>
             </table>
         </div>
+        <p><a href="#/key-alerts">"Leaked-key alert history"</a></p>
         <section aria-labelledby="personal-keys">
             <h2 id="personal-keys">"Personal API keys"</h2>
             <p>{PERSONAL_KEYS}</p>
             <ul>{list.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+            <crate::pages::key_alerts::PersonalKeys />
         </section>
     }
 }

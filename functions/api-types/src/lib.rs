@@ -325,6 +325,9 @@ pub struct KeyList {
     /// What the inventory cannot show, and why (e.g. people's personal keys).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Set while PostHog writes are paused (keys-alerts).
+    #[serde(default)]
+    pub writes_paused: Option<WritesPausedDto>,
 }
 
 /// One PostHog key Hogwarden knows. Never the value: at most its fingerprint.
@@ -561,3 +564,6 @@ mod keys;
 pub use keys::{AlertReportDto, LeakActionDto, ServiceKeyBody};
 mod reviews;
 pub use reviews::*;
+// keys-alerts
+mod key_alerts;
+pub use key_alerts::*;

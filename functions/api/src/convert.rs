@@ -373,5 +373,5 @@ pub(crate) fn key_inventory(inventory: hogwarden_core::usecases::Inventory) -> d
             note: k.note,
         })
         .collect();
-    dto::KeyList { keys, notes: inventory.notes }
+    dto::KeyList { keys, notes: inventory.notes, writes_paused: None }
 }

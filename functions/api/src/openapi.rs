@@ -16,7 +16,8 @@ use hogwarden_api_types as dto;
         list_campaigns, open_campaign, get_campaign, close_campaign, decide_item, bulk_decide, reassign_item, review_queue, evidence,
         evidence_csv, evidence_markdown, drift_report, check_drift, adopt_drift, revert_drift, receive_webhook, replace_service_key,
         preview_offboarding, create_offboarding, list_offboardings, get_offboarding, approve_offboarding, deny_offboarding, resume_offboarding,
-        sso_rules, sso_plan, sso_apply, sso_sign_in),
+        sso_rules, sso_plan, sso_apply, sso_sign_in,
+        alert_history, key_status, personal_keys, import_personal_keys),
     components(schemas(dto::ErrorBody, dto::ErrorDetail, dto::ChangeDto, dto::CreateRequest, dto::ApproveBody, dto::DenyBody, dto::DecisionDto,
         dto::RequestDto, dto::GrantDto, dto::RequestList, dto::GrantList, dto::AuditEntryDto, dto::VerificationDto, dto::AuditList,
         dto::PolicyDto, dto::MaxDurationsDto, dto::NeedsApprovalDto, dto::MeDto, dto::ProjectDto, dto::ProjectList, dto::AccessOverviewDto,
@@ -29,7 +30,8 @@ use hogwarden_api_types as dto;
         dto::AlertReportDto, dto::LeakActionDto, dto::ServiceKeyBody,
         dto::OffboardPreviewBody, dto::CreateOffboarding, dto::OwnedObjectDto, dto::OffboardProjectDto, dto::OffboardPreviewDto,
         dto::OffboardStepDto, dto::OffboardingDto, dto::OffboardingList,
-        dto::SsoRuleDto, dto::SsoRulesDto, dto::SsoPersonDto, dto::SsoPlanBody, dto::SsoApplyBody, dto::SsoItemDto, dto::SsoPlanDto)),
+        dto::SsoRuleDto, dto::SsoRulesDto, dto::SsoPersonDto, dto::SsoPlanBody, dto::SsoApplyBody, dto::SsoItemDto, dto::SsoPlanDto,
+        dto::AlertDto, dto::AlertPageDto, dto::WritesPausedDto, dto::KeyStatusDto, dto::PersonalKeyDto, dto::PersonalKeyListDto, dto::ImportReportDto)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

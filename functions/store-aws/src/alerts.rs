@@ -8,7 +8,7 @@
 //!
 //! An alert is put with `attribute_not_exists(PK)`; when its id exists (refused alerts
 //! of one minute, provider and reason share one) the existing item's `count` is
-//! incremented instead. Refused alerts carry a `ttl` 90 days out. The pause and the
+//! incremented instead (a put guarded by the count it read). Refused alerts carry a `ttl` 90 days out. The pause and the
 //! keys are conditional puts (`version = :expected`) in one transaction with their audit
 //! entries.
 
@@ -88,33 +88,38 @@ impl AlertStore for DynamoStore {
             let ttl = (alert.received_at + chrono::Duration::days(REFUSED_TTL_DAYS)).timestamp();
             item.insert("ttl".to_owned(), AttributeValue::N(ttl.to_string()));
         }
-        let put = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => return Ok(()),
-            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {}
-            Err(e) => return Err(StoreError::dynamo("PutItem", e).into()),
+        // Counted with a read and a put guarded by the count read (GetItem and PutItem
+        // only, the permissions every function already has), retried when two race.
+        let mut first = true;
+        for _ in 0..5 {
+            let condition = if first {
+                "attribute_not_exists(PK)".to_owned()
+            } else {
+                let Some(old) = self.get(items::key(ALERTS, alert.id.clone())).await? else {
+                    first = true;
+                    continue;
+                };
+                let count = items::number(&old, COUNT, "alert")?;
+                let mut next = old;
+                next.insert(COUNT.to_owned(), AttributeValue::N((count + 1).to_string()));
+                next.insert(LAST_AT.to_owned(), AttributeValue::S(alert.last_at.to_rfc3339()));
+                item = next;
+                format!("#count = :c{count}")
+            };
+            let mut put = self.client().put_item().table_name(self.table()).set_item(Some(item.clone())).condition_expression(&condition);
+            if !first {
+                let count = condition.trim_start_matches("#count = :c").to_owned();
+                put = put
+                    .expression_attribute_names("#count", COUNT)
+                    .expression_attribute_values(format!(":c{count}"), AttributeValue::N(count.clone()));
+            }
+            match put.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => first = false,
+                Err(e) => return Err(StoreError::dynamo("PutItem", e).into()),
+            }
         }
-        self.client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, AttributeValue::S(ALERTS.to_owned()))
-            .key(SK, AttributeValue::S(alert.id.clone()))
-            .update_expression("ADD #count :one SET #last = :last")
-            .expression_attribute_names("#count", COUNT)
-            .expression_attribute_names("#last", LAST_AT)
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":last", AttributeValue::S(alert.last_at.to_rfc3339()))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem", e))?;
-        Ok(())
+        Err(StoreError::Busy(format!("alert {} kept changing while it was counted", alert.id)).into())
     }
 
     async fn list_alerts(&self, before: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>> {

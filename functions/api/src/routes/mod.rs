@@ -6,6 +6,7 @@ mod audit;
 mod bulk;
 mod bulk_sets;
 mod diagnose;
+mod key_alerts;
 mod meta;
 mod offboard;
 mod requests;
@@ -42,6 +43,7 @@ pub(crate) use reviews::{
 };
 pub(crate) use revoke::__path_revoke_grant;
 pub(crate) use sso::{__path_sso_apply, __path_sso_plan, __path_sso_rules, __path_sso_sign_in};
+pub(crate) use key_alerts::{__path_alert_history, __path_import_personal_keys, __path_key_status, __path_personal_keys};
 pub(crate) use webhooks::{__path_receive_webhook, __path_replace_service_key};
 
 pub(crate) fn grants(state: ApiState) -> Router {
@@ -119,6 +121,14 @@ pub(crate) fn keys(state: ApiState) -> Router {
         .route("/api/keys", get(access::list_keys))
         .route("/api/keys/service", axum::routing::put(webhooks::replace_service_key))
         .route("/webhooks/{provider}", post(webhooks::receive_webhook))
+        // keys-alerts
+        .route("/api/keys/alerts", get(key_alerts::alert_history))
+        .route("/api/keys/status", get(key_alerts::key_status))
+        .route("/api/keys/personal", get(key_alerts::personal_keys))
+        .route(
+            "/api/keys/personal/import",
+            post(key_alerts::import_personal_keys).layer(axum::extract::DefaultBodyLimit::max(key_alerts::MAX_IMPORT_BYTES)),
+        )
         .with_state(state)
 }
 

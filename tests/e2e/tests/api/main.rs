@@ -10,6 +10,7 @@ mod checklist;
 mod concurrency;
 mod diagnose;
 mod extensions;
+mod key_alerts;
 mod key_inventory;
 mod leaks;
 mod no_key_values;
