@@ -114,7 +114,7 @@ impl AlertRecord {
     }
 
     /// An accepted webhook and what was done about each value.
-    pub fn accepted(provider: &str, at: DateTime<Utc>, delivery_id: &str, leaks: Vec<AlertLeak>) -> Self {
+    pub fn accepted(provider: &str, at: DateTime<Utc>, delivery_id: &str, leaks: &[AlertLeak]) -> Self {
         let delivery = bounded(delivery_id, 100);
         let mut kept: Vec<AlertLeak> = leaks
             .iter()
@@ -255,7 +255,8 @@ mod tests {
     #[test]
     fn accepted_alerts_keep_at_most_a_bounded_number_of_values() {
         let at = Utc::now();
-        let leaks = (0..50).map(|i| AlertLeak { kind: "personal".into(), fingerprint: format!("sha256:{i}"), action: "x".into() }).collect();
+        let leaks =
+            (0..50).map(|i| AlertLeak { kind: "personal".into(), fingerprint: format!("sha256:{i}"), action: "x".into() }).collect();
         let record = AlertRecord::accepted("generic", at, "d-1", leaks);
         assert_eq!(record.leaks.len(), MAX_ALERT_LEAKS + 1);
         assert!(record.leaks.last().unwrap().action.starts_with("30 more"));

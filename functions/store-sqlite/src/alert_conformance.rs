@@ -21,7 +21,8 @@ fn leak(i: u32) -> AlertLeak {
 /// refused alert recorded again in the same minute is counted into one record.
 pub async fn alerts_list_newest_first_and_refusals_are_counted(store: &dyn Store) {
     let alerts = store.alerts();
-    let accepted: Vec<AlertRecord> = (0..5).map(|i| AlertRecord::accepted("generic", at(i), &format!("d-{i}"), vec![leak(i as u32)])).collect();
+    let accepted: Vec<AlertRecord> =
+        (0..5).map(|i| AlertRecord::accepted("generic", at(i), &format!("d-{i}"), &[leak(i as u32)])).collect();
     for a in &accepted {
         alerts.record_alert(a).await.expect("an alert is recorded");
     }
@@ -66,12 +67,20 @@ fn pause_state(version: u64, paused: bool) -> PauseState {
 pub async fn the_pause_record_is_guarded_and_audited(store: &dyn Store) {
     let alerts = store.alerts();
     assert_eq!(alerts.get_pause().await.unwrap(), None);
-    alerts.put_pause(Guarded::create(pause_state(1, true)), vec![draft(1, at(1), person("ana"), AuditKind::KeyAlert, None, None)]).await.unwrap();
-    let twice = alerts.put_pause(Guarded::create(pause_state(1, true)), vec![draft(2, at(1), person("ana"), AuditKind::KeyAlert, None, None)]).await;
+    alerts
+        .put_pause(Guarded::create(pause_state(1, true)), vec![draft(1, at(1), person("ana"), AuditKind::KeyAlert, None, None)])
+        .await
+        .unwrap();
+    let twice = alerts
+        .put_pause(Guarded::create(pause_state(1, true)), vec![draft(2, at(1), person("ana"), AuditKind::KeyAlert, None, None)])
+        .await;
     assert!(matches!(twice, Err(Error::Conflict(_))), "a second create conflicts: {twice:?}");
     let stale = alerts.put_pause(Guarded::update(pause_state(3, false), 2), Vec::new()).await;
     assert!(matches!(stale, Err(Error::Conflict(_))), "a stale update conflicts: {stale:?}");
-    alerts.put_pause(Guarded::update(pause_state(2, false), 1), vec![draft(3, at(2), person("bo"), AuditKind::KeyAlert, None, None)]).await.unwrap();
+    alerts
+        .put_pause(Guarded::update(pause_state(2, false), 1), vec![draft(3, at(2), person("bo"), AuditKind::KeyAlert, None, None)])
+        .await
+        .unwrap();
     assert_eq!(alerts.get_pause().await.unwrap(), Some(pause_state(2, false)));
     let chain = whole_chain(store, 10).await;
     assert_eq!(chain.len(), 2, "only the writes that happened left audit entries");
@@ -104,7 +113,10 @@ pub async fn personal_keys_are_guarded(store: &dyn Store) {
     alerts.put_personal_key(Guarded::create(personal_key("pk_a", 1)), Vec::new()).await.unwrap();
     let mut claimed = personal_key("pk_a", 2);
     claimed.last_reminded_at = Some(at(5));
-    alerts.put_personal_key(Guarded::update(claimed.clone(), 1), vec![draft(1, at(5), person("sweep"), AuditKind::Reminded, None, None)]).await.unwrap();
+    alerts
+        .put_personal_key(Guarded::update(claimed.clone(), 1), vec![draft(1, at(5), person("sweep"), AuditKind::Reminded, None, None)])
+        .await
+        .unwrap();
     let mut again = personal_key("pk_a", 2);
     again.last_reminded_at = Some(at(6));
     let second = alerts.put_personal_key(Guarded::update(again, 1), Vec::new()).await;

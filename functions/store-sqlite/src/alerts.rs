@@ -79,7 +79,10 @@ impl AlertStore for SqliteStore {
                 .optional()?;
             match existing {
                 None => {
-                    tx.execute("INSERT INTO key_records (partition, sort, version, body) VALUES (?1, ?2, 1, ?3)", params![ALERT, id, body])?;
+                    tx.execute(
+                        "INSERT INTO key_records (partition, sort, version, body) VALUES (?1, ?2, 1, ?3)",
+                        params![ALERT, id, body],
+                    )?;
                 }
                 Some(old) => {
                     let mut old: AlertRecord = parse("alert", &old)?;
@@ -106,7 +109,8 @@ impl AlertStore for SqliteStore {
                 let mut stmt = conn.prepare_cached(
                     "SELECT body FROM key_records WHERE partition = ?1 AND (?2 IS NULL OR sort < ?2) ORDER BY sort DESC LIMIT ?3",
                 )?;
-                let bodies = stmt.query_map(params![ALERT, before, limit], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+                let bodies =
+                    stmt.query_map(params![ALERT, before, limit], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok(bodies)
             })
             .await?;

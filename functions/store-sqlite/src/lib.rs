@@ -33,11 +33,11 @@ mod vault;
 
 // Unit tests use its fixtures too.
 #[cfg(any(test, feature = "conformance"))]
+pub mod alert_conformance;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 #[cfg(any(test, feature = "conformance"))]
 pub mod review_conformance;
-#[cfg(any(test, feature = "conformance"))]
-pub mod alert_conformance;
 
 pub use error::{StoreError, VaultError};
 pub use store::SqliteStore;

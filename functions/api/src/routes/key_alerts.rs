@@ -129,7 +129,9 @@ pub(crate) async fn import_personal_keys(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<ApiJson<dto::ImportReportDto>, ApiError> {
     let body = body.map_err(|r| match r.status() {
-        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!("The file is larger than {MAX_IMPORT_BYTES} bytes.")),
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(format!("The file is larger than {MAX_IMPORT_BYTES} bytes."))
+        }
         _ => ApiError::BadRequest(r.body_text()),
     })?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("The file is not UTF-8 text.".into()))?;

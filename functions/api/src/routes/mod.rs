@@ -27,6 +27,7 @@ pub(crate) use audit::{__path_export_audit, __path_list_audit};
 pub(crate) use bulk::__path_plan as __path_bulk_plan;
 pub(crate) use bulk_sets::{__path_apply as __path_bulk_apply, __path_get_set as __path_bulk_get_set, __path_submit as __path_bulk_submit};
 pub(crate) use diagnose::__path_diagnose;
+pub(crate) use key_alerts::{__path_alert_history, __path_import_personal_keys, __path_key_status, __path_personal_keys};
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use offboard::{
     __path_approve_offboarding, __path_create_offboarding, __path_deny_offboarding, __path_get_offboarding, __path_list_offboardings,
@@ -43,7 +44,6 @@ pub(crate) use reviews::{
 };
 pub(crate) use revoke::__path_revoke_grant;
 pub(crate) use sso::{__path_sso_apply, __path_sso_plan, __path_sso_rules, __path_sso_sign_in};
-pub(crate) use key_alerts::{__path_alert_history, __path_import_personal_keys, __path_key_status, __path_personal_keys};
 pub(crate) use webhooks::{__path_receive_webhook, __path_replace_service_key};
 
 pub(crate) fn grants(state: ApiState) -> Router {

@@ -159,7 +159,7 @@ impl LeakResponse {
             return Err(WebhookError::Replayed.into());
         }
         let received_at = app.clock.now();
-        let alert_id = crate::alerts::AlertRecord::accepted(provider.as_str(), received_at, &verified.delivery_id, Vec::new()).id;
+        let alert_id = crate::alerts::AlertRecord::accepted(provider.as_str(), received_at, &verified.delivery_id, &[]).id;
         let mut actions = Vec::new();
         for value in &values {
             let action = self.respond_to(value, Some(&alert_id), provider.as_str()).await?;
@@ -171,11 +171,11 @@ impl LeakResponse {
             .await?;
             actions.push(action);
         }
-        let leaks = actions
+        let leaks: Vec<crate::alerts::AlertLeak> = actions
             .iter()
             .map(|a| crate::alerts::AlertLeak { kind: a.kind.clone(), fingerprint: a.fingerprint.clone(), action: a.action.clone() })
             .collect();
-        let record = crate::alerts::AlertRecord::accepted(provider.as_str(), received_at, &verified.delivery_id, leaks);
+        let record = crate::alerts::AlertRecord::accepted(provider.as_str(), received_at, &verified.delivery_id, &leaks);
         if let Err(e) = app.store.alerts().record_alert(&record).await {
             tracing::warn!(error = %e, "could not record the accepted alert in the alert history");
         }

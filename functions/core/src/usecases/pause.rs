@@ -156,7 +156,8 @@ impl<T: Send + Sync> WriteGate<T> {
         let now = self.clock.now();
         let reason = "PostHog rejects Hogwarden's stored API key (401)".to_owned();
         let alert = AlertRecord::key_rejected(now, fingerprint.as_deref().unwrap_or("unknown"), &reason);
-        match pause_writes(&*self.store, now, Actor::System("key-check".into()), reason.clone(), fingerprint, Some(alert.id.clone())).await {
+        match pause_writes(&*self.store, now, Actor::System("key-check".into()), reason.clone(), fingerprint, Some(alert.id.clone())).await
+        {
             Ok(true) => {
                 if let Err(e) = self.store.alerts().record_alert(&alert).await {
                     tracing::warn!(error = %e, "could not record the rejected key in the alert history");

@@ -72,7 +72,7 @@ pub struct KeyReminderReport {
     pub skipped_inactive: usize,
 }
 
-fn bad(message: String) -> Error {
+fn bad(message: &str) -> Error {
     Error::PolicyViolation(format!("The file is not PostHog's organization personal API key list: {message}"))
 }
 
@@ -91,8 +91,8 @@ fn time(item: &Value, field: &str, index: usize, required: bool) -> Result<Optio
         None | Some(Value::Null) if !required => Ok(None),
         Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
             .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| bad(format!("item {index}: {field} is not a date and time (RFC 3339)"))),
-        _ => Err(bad(format!("item {index}: {field} is missing or not a date and time"))),
+            .map_err(|_| bad(&format!("item {index}: {field} is not a date and time (RFC 3339)"))),
+        _ => Err(bad(&format!("item {index}: {field} is missing or not a date and time"))),
     }
 }
 
@@ -104,66 +104,58 @@ fn key_id(owner: &Email, created_at: DateTime<Utc>) -> String {
 
 /// Reads PostHog's list (one page object, or a bare array of its items).
 fn parse_list(text: &str, now: DateTime<Utc>) -> Result<Vec<PersonalKey>> {
-    let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON (line {}, column {})", e.line(), e.column())))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| bad(&format!("not JSON (line {}, column {})", e.line(), e.column())))?;
     if holds_key_value(&value) {
         return Err(Error::PolicyViolation(
-            "The file contains a whole PostHog key value. Nothing was stored; upload PostHog's list, which shows only masked keys."
-                .into(),
+            "The file contains a whole PostHog key value. Nothing was stored; upload PostHog's list, which shows only masked keys.".into(),
         ));
     }
     let items = match &value {
         Value::Array(items) => items,
         Value::Object(page) => {
             if page.get("next").is_some_and(|n| !n.is_null()) {
-                return Err(bad("it is one page of a longer list (\"next\" is set); open the address with ?limit=1000 so one file holds every key".into()));
+                return Err(bad(
+                    "it is one page of a longer list (\"next\" is set); open the address with ?limit=1000 so one file holds every key",
+                ));
             }
             page.get("results")
                 .and_then(Value::as_array)
-                .ok_or_else(|| bad("expected a JSON array, or an object with a \"results\" array".into()))?
+                .ok_or_else(|| bad("expected a JSON array, or an object with a \"results\" array"))?
         }
-        _ => return Err(bad("expected a JSON array, or an object with a \"results\" array".into())),
+        _ => return Err(bad("expected a JSON array, or an object with a \"results\" array")),
     };
     if items.len() > MAX_IMPORTED_KEYS {
-        return Err(bad(format!("it lists {} keys; at most {MAX_IMPORTED_KEYS} are accepted", items.len())));
+        return Err(bad(&format!("it lists {} keys; at most {MAX_IMPORTED_KEYS} are accepted", items.len())));
     }
     let mut keys: Vec<PersonalKey> = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let index = index + 1;
         if !item.is_object() {
-            return Err(bad(format!("item {index} is not an object")));
+            return Err(bad(&format!("item {index} is not an object")));
         }
-        let owner = item.get("owner").ok_or_else(|| bad(format!("item {index}: owner is missing")))?;
-        let email = owner
-            .get("email")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad(format!("item {index}: owner.email is missing")))?;
-        let email = Email::parse(email).map_err(|_| bad(format!("item {index}: owner.email is not an email address")))?;
-        let name = [owner.get("first_name"), owner.get("last_name")]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let owner = item.get("owner").ok_or_else(|| bad(&format!("item {index}: owner is missing")))?;
+        let email = owner.get("email").and_then(Value::as_str).ok_or_else(|| bad(&format!("item {index}: owner.email is missing")))?;
+        let email = Email::parse(email).map_err(|_| bad(&format!("item {index}: owner.email is not an email address")))?;
+        let name =
+            [owner.get("first_name"), owner.get("last_name")].into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(" ");
         let mask = item
             .get("mask_value")
             .and_then(Value::as_str)
             .filter(|m| m.starts_with("phx_") && m.contains("...") && m.len() <= 20)
-            .ok_or_else(|| bad(format!("item {index}: mask_value is missing or not a masked personal key (phx_...abcd)")))?;
-        let scopes = item
-            .get("scopes")
-            .and_then(Value::as_array)
-            .ok_or_else(|| bad(format!("item {index}: scopes is missing or not a list")))?;
+            .ok_or_else(|| bad(&format!("item {index}: mask_value is missing or not a masked personal key (phx_...abcd)")))?;
+        let scopes =
+            item.get("scopes").and_then(Value::as_array).ok_or_else(|| bad(&format!("item {index}: scopes is missing or not a list")))?;
         let scopes = scopes
             .iter()
             .map(|s| s.as_str().filter(|s| s.len() <= 80).map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| bad(format!("item {index}: scopes holds something other than scope names")))?;
+            .ok_or_else(|| bad(&format!("item {index}: scopes holds something other than scope names")))?;
         let access = item.pointer("/access_scope/type").and_then(Value::as_str).unwrap_or("all");
         let created_at = time(item, "created_at", index, true)?.unwrap_or(now);
         let last_used_at = time(item, "last_used_at", index, false)?;
         let id = key_id(&email, created_at);
         if keys.iter().any(|k| k.id == id) {
-            return Err(bad(format!("item {index} repeats another item (same owner and creation time)")));
+            return Err(bad(&format!("item {index} repeats another item (same owner and creation time)")));
         }
         keys.push(PersonalKey {
             id,
@@ -265,10 +257,16 @@ impl Hogwarden {
         let idle = (now - key.last_used_at.unwrap_or(key.created_at)).num_days();
         let mut why = Vec::new();
         if age > policy.personal_key_max_age_days {
-            why.push(format!("it was created or last rolled {age} days ago (policy: roll every {} days)", policy.personal_key_max_age_days));
+            why.push(format!(
+                "it was created or last rolled {age} days ago (policy: roll every {} days)",
+                policy.personal_key_max_age_days
+            ));
         }
         if idle > policy.personal_key_unused_days {
-            why.push(format!("it has not been used for {idle} days (policy: delete keys unused for {} days)", policy.personal_key_unused_days));
+            why.push(format!(
+                "it has not been used for {idle} days (policy: delete keys unused for {} days)",
+                policy.personal_key_unused_days
+            ));
         }
         (!why.is_empty()).then(|| why.join(", and "))
     }
@@ -354,8 +352,14 @@ mod tests {
         assert!(err("{").contains("not JSON"));
         assert!(err("{}").contains("results"));
         assert!(err(r#"{"next":"https://x/?offset=100","results":[]}"#).contains("one page"));
-        assert!(err(r#"[{"owner":{},"mask_value":"phx_...abcd","scopes":[],"created_at":"2030-01-01T00:00:00Z"}]"#).contains("item 1: owner.email"));
-        assert!(err(r#"[{"owner":{"email":"a@b.test"},"mask_value":"x","scopes":[],"created_at":"2030-01-01T00:00:00Z"}]"#).contains("mask_value"));
+        assert!(
+            err(r#"[{"owner":{},"mask_value":"phx_...abcd","scopes":[],"created_at":"2030-01-01T00:00:00Z"}]"#)
+                .contains("item 1: owner.email")
+        );
+        assert!(
+            err(r#"[{"owner":{"email":"a@b.test"},"mask_value":"x","scopes":[],"created_at":"2030-01-01T00:00:00Z"}]"#)
+                .contains("mask_value")
+        );
         let leaked = r#"[{"owner":{"email":"a@b.test"},"mask_value":"phx_...abcd","value":"phx_0123456789abcdefghij","scopes":[],"created_at":"2030-01-01T00:00:00Z"}]"#;
         let message = err(leaked);
         assert!(message.contains("whole PostHog key value") && !message.contains("phx_0123"), "{message}");

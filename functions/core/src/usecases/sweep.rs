@@ -47,10 +47,9 @@ impl Hogwarden {
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<SweepReport> {
         let now = self.clock.now();
-        let mut report = SweepReport::default();
         // keys-alerts: while writes are paused nothing due is touched (no failed attempt
         // is counted against it); it all runs on the first sweep after the pause lifts.
-        report.writes_paused = self.writes_paused().await?.is_some();
+        let mut report = SweepReport { writes_paused: self.writes_paused().await?.is_some(), ..SweepReport::default() };
         if !report.writes_paused {
             self.sweep_writes(now, &mut report).await?;
         }
@@ -65,7 +64,6 @@ impl Hogwarden {
     }
 
     async fn sweep_writes(&self, now: chrono::DateTime<chrono::Utc>, report: &mut SweepReport) -> Result<()> {
-
         for grant in self.store.list_grants_due(now, BATCH).await? {
             let id = grant.id;
             match self.revert(grant, sweeper(), RevertReason::Expired).await {

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 const GENERIC_SECRET: &str = "generic-shared-secret";
 
 async fn stack() -> TestStack {
-    let t = spawn_stack_with(|c| c.policy.security_contacts = vec![hogwarden_core::types::Email::parse("security@example.com").unwrap()]).await;
+    let t =
+        spawn_stack_with(|c| c.policy.security_contacts = vec![hogwarden_core::types::Email::parse("security@example.com").unwrap()]).await;
     t.stack.vault.put_current("hogwarden/webhooks/generic", SecretString::from(GENERIC_SECRET)).await.unwrap();
     t
 }
@@ -181,16 +182,19 @@ async fn personal_keys_are_imported_from_posthogs_list_and_owners_are_reminded_o
     let before = t.get(APPROVER, "/api/keys/personal").await;
 
     // Act
-    let by_member = t.send(Some(MEMBER), reqwest::Method::POST, "/api/keys/personal/import", Some(serde_json::from_str(&list).unwrap())).await;
+    let by_member =
+        t.send(Some(MEMBER), reqwest::Method::POST, "/api/keys/personal/import", Some(serde_json::from_str(&list).unwrap())).await;
     let broken = json!({ "count": 1, "next": null, "results": [{ "owner": {}, "mask_value": "phx_...abcd", "scopes": [], "created_at": "2030-01-01T00:00:00Z" }] });
     let bad = t.send(Some(APPROVER), reqwest::Method::POST, "/api/keys/personal/import", Some(broken)).await;
     let with_value = json!([{ "owner": { "email": MEMBER }, "mask_value": "phx_...abcd", "value": frank_key, "scopes": [], "created_at": "2030-01-01T00:00:00Z" }]);
     let holding_a_key = t.send(Some(APPROVER), reqwest::Method::POST, "/api/keys/personal/import", Some(with_value)).await;
     let after_bad = t.get(APPROVER, "/api/keys/personal").await;
-    let imported = t.send(Some(APPROVER), reqwest::Method::POST, "/api/keys/personal/import", Some(serde_json::from_str(&list).unwrap())).await;
+    let imported =
+        t.send(Some(APPROVER), reqwest::Method::POST, "/api/keys/personal/import", Some(serde_json::from_str(&list).unwrap())).await;
     let listed = t.get(APPROVER, "/api/keys/personal").await;
     s.deactivate_user(SECOND_APPROVER).unwrap();
-    let reminded = |to: &str| t.stack.outbox.sent().into_iter().filter(|n| n.to.as_str() == to && n.subject.contains("personal API key")).count();
+    let reminded =
+        |to: &str| t.stack.outbox.sent().into_iter().filter(|n| n.to.as_str() == to && n.subject.contains("personal API key")).count();
     let first = t.stack.app.sweep().await.unwrap();
     let retried = t.stack.app.sweep().await.unwrap();
     let after_first = reminded(MEMBER);
