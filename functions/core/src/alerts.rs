@@ -255,9 +255,9 @@ mod tests {
     #[test]
     fn accepted_alerts_keep_at_most_a_bounded_number_of_values() {
         let at = Utc::now();
-        let leaks =
+        let leaks: Vec<AlertLeak> =
             (0..50).map(|i| AlertLeak { kind: "personal".into(), fingerprint: format!("sha256:{i}"), action: "x".into() }).collect();
-        let record = AlertRecord::accepted("generic", at, "d-1", leaks);
+        let record = AlertRecord::accepted("generic", at, "d-1", &leaks);
         assert_eq!(record.leaks.len(), MAX_ALERT_LEAKS + 1);
         assert!(record.leaks.last().unwrap().action.starts_with("30 more"));
     }

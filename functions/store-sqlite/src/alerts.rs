@@ -27,19 +27,21 @@ fn parse<T: serde::de::DeserializeOwned>(what: &'static str, body: &str) -> Resu
     serde_json::from_str(body).map_err(|e| StoreError::corrupt(what, e))
 }
 
-/// Writes one guarded row and its audit entries in one transaction.
-fn guarded_write(
-    conn: &mut Connection,
+/// One guarded row to write.
+struct Row {
     what: &'static str,
-    partition: &str,
-    sort: &str,
+    partition: &'static str,
+    sort: String,
     version: u64,
     expected: Option<u64>,
-    body: &str,
-    audit: &[AuditDraft],
-) -> Result<Vec<AuditEntry>, StoreError> {
-    let expected_db = crate::store::check_version(what, sort, version, expected)?;
-    let version = rows::version(version)?;
+    body: String,
+}
+
+/// Writes one guarded row and its audit entries in one transaction.
+fn guarded_write(conn: &mut Connection, row: &Row, audit: &[AuditDraft]) -> Result<Vec<AuditEntry>, StoreError> {
+    let Row { what, partition, sort, version, expected, body } = row;
+    let expected_db = crate::store::check_version(what, sort, *version, *expected)?;
+    let version = rows::version(*version)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = match expected_db {
         None => tx.execute(
@@ -131,9 +133,16 @@ impl AlertStore for SqliteStore {
     }
 
     async fn put_pause(&self, state: Guarded<PauseState>, audit: Vec<AuditDraft>) -> Result<Vec<AuditEntry>> {
-        let body = json("pause record", &state.record)?;
-        let (version, expected, audit) = (state.record.version, state.expected_version, micros(audit));
-        Ok(self.run(move |conn| guarded_write(conn, "pause record", PAUSE, PAUSE_SORT, version, expected, &body, &audit)).await?)
+        let row = Row {
+            what: "pause record",
+            partition: PAUSE,
+            sort: PAUSE_SORT.to_owned(),
+            version: state.record.version,
+            expected: state.expected_version,
+            body: json("pause record", &state.record)?,
+        };
+        let audit = micros(audit);
+        Ok(self.run(move |conn| guarded_write(conn, &row, &audit)).await?)
     }
 
     async fn list_personal_keys(&self) -> Result<Vec<PersonalKey>> {
@@ -148,8 +157,15 @@ impl AlertStore for SqliteStore {
     }
 
     async fn put_personal_key(&self, key: Guarded<PersonalKey>, audit: Vec<AuditDraft>) -> Result<Vec<AuditEntry>> {
-        let body = json("personal key", &key.record)?;
-        let (id, version, expected, audit) = (key.record.id.clone(), key.record.version, key.expected_version, micros(audit));
-        Ok(self.run(move |conn| guarded_write(conn, "personal key", PERSONAL_KEY, &id, version, expected, &body, &audit)).await?)
+        let row = Row {
+            what: "personal key",
+            partition: PERSONAL_KEY,
+            sort: key.record.id.clone(),
+            version: key.record.version,
+            expected: key.expected_version,
+            body: json("personal key", &key.record)?,
+        };
+        let audit = micros(audit);
+        Ok(self.run(move |conn| guarded_write(conn, &row, &audit)).await?)
     }
 }

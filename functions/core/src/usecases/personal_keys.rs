@@ -338,7 +338,7 @@ mod tests {
     fn posthogs_page_and_a_bare_array_both_read() {
         let item = json!({"owner":{"first_name":"Frank","last_name":"Ng","email":"frank@acme.test"},"mask_value":"phx_...abcd",
             "scopes":["project:read"],"access_scope":{"type":"all"},"last_used_at":null,"created_at":"2030-01-01T00:00:00Z"});
-        let page = json!({"count":1,"next":null,"previous":null,"results":[item.clone()]}).to_string();
+        let page = json!({"count":1,"next":null,"previous":null,"results":[item]}).to_string();
         let keys = parse_list(&page, at()).unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].owner.as_str(), "frank@acme.test");

@@ -232,3 +232,35 @@ async fn personal_keys_are_imported_from_posthogs_list_and_owners_are_reminded_o
     assert!(!message.body.contains(&frank_key));
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stored_key_posthog_starts_rejecting_pauses_writes_once_and_is_in_the_alert_history() {
+    // Arrange: PostHog rolls Hogwarden's key behind its back.
+    let t = stack().await;
+    let waiting = t.request_temporary_admin(MEMBER, 60).await;
+    let old = t.sandbox().service_api_key();
+    let new_key = t.sandbox().roll_api_key(&old).unwrap();
+
+    // Act: the next PostHog call meets the 401 (an approver's approval), then a key check.
+    let approval = t.approve(APPROVER, &waiting.id).await;
+    let check = t.stack.app.check_service_key().await.unwrap();
+    let status = t.get(MEMBER, "/api/keys/status").await;
+    let history = t.get(APPROVER, "/api/keys/alerts").await;
+    let stored = t.send(Some(APPROVER), reqwest::Method::PUT, "/api/keys/service", Some(json!({ "key": new_key }))).await;
+    let approved = t.approve(APPROVER, &waiting.id).await;
+
+    // Assert
+    assert_eq!(approval.status, 503, "{:?}", approval.body);
+    assert_eq!(approval.code(), "posthog_writes_paused");
+    assert!(!check.accepted);
+    assert!(status.body["writes_paused"]["reason"].as_str().unwrap().contains("rejects Hogwarden's stored API key"), "{:?}", status.body);
+    let rejected: Vec<&Value> = history.body["alerts"].as_array().unwrap().iter().filter(|a| a["verdict"] == "key_rejected").collect();
+    assert_eq!(rejected.len(), 1, "one alert per pause, however many calls met the 401: {:?}", history.body);
+    assert_eq!(rejected[0]["provider"], "posthog");
+    assert_eq!(stored.status, 200, "{:?}", stored.body);
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    assert_eq!(approved.body["status"], "applied");
+    let paused = t.audit(APPROVER).await.entries.iter().filter(|e| e.kind == "key_alert" && e.details["step"] == "writes_paused").count();
+    assert_eq!(paused, 1);
+    t.shutdown().await;
+}
