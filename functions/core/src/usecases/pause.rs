@@ -226,6 +226,19 @@ impl<T: PostHog + 'static> PostHog for WriteGate<T> {
         self.open().await?;
         self.read(self.inner.set_project_role(member, project, role).await).await
     }
+    async fn project_rules(&self, project: ProjectId) -> Result<crate::ports::ProjectRules, PostHogError> {
+        self.read(self.inner.project_rules(project).await).await
+    }
+    async fn write_project_role(
+        &self,
+        member: &Member,
+        project: ProjectId,
+        role: Option<ProjectRole>,
+        known: &crate::ports::MemberRules,
+    ) -> Result<crate::ports::MemberRules, PostHogError> {
+        self.open().await?;
+        self.read(self.inner.write_project_role(member, project, role, known).await).await
+    }
     async fn objects_created_by(&self, member: &Member, project: ProjectId) -> Result<Vec<OwnedObject>, PostHogError> {
         self.read(self.inner.objects_created_by(member, project).await).await
     }
@@ -295,5 +308,31 @@ impl<T: super::ServiceKeyCheck + 'static> super::ServiceKeyCheck for WriteGate<T
 impl<T: super::OwnKeyInfo + 'static> super::OwnKeyInfo for WriteGate<T> {
     async fn own_key(&self) -> Result<super::OwnKey, PostHogError> {
         self.read(self.inner.own_key().await).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The `async fn` names declared inside `trait {name}` in `source`.
+    fn trait_methods(source: &str, name: &str) -> Vec<String> {
+        let start = source.find(&format!("pub trait {name}: ")).unwrap_or_else(|| panic!("trait {name}"));
+        let body = &source[start..];
+        let end = body.find("\n}\n").expect("the trait's closing brace");
+        body[..end].split("async fn ").skip(1).map(|rest| rest.split(['(', '<']).next().unwrap().trim().to_owned()).collect()
+    }
+
+    /// A method the gate does not forward falls back to the trait's default: a write
+    /// there could skip the pause check or the client's own path. Every method of every
+    /// port the gate serves must be written out here.
+    #[test]
+    fn the_gate_forwards_every_method_of_the_ports_it_implements() {
+        let ports = include_str!("../ports.rs");
+        let keys = include_str!("../keys.rs");
+        let this = include_str!("pause.rs");
+        for (port, methods) in [("PostHog", trait_methods(ports, "PostHog")), ("ProjectKeys", trait_methods(keys, "ProjectKeys"))] {
+            assert!(methods.len() >= 5, "{port}: {methods:?}");
+            let missing: Vec<&String> = methods.iter().filter(|m| !this.contains(&format!("async fn {m}("))).collect();
+            assert!(missing.is_empty(), "WriteGate does not forward {port}::{missing:?}");
+        }
     }
 }

@@ -7,6 +7,7 @@ mod contractor;
 mod diagnose;
 mod key_alerts;
 mod keys;
+mod navigation;
 mod offboarding;
 mod reviews;
 mod self_approval;
