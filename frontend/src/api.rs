@@ -241,7 +241,7 @@ impl Client {
 
     /// Sends PostHog's list as the admin pasted it.
     pub async fn import_personal_keys(&self, json: String) -> ApiResult<hogwarden_api_types::ImportReportDto> {
-        self.call("POST", "/api/keys/personal/import", Some(json)).await
+        self.post_json("/api/keys/personal/import", json).await
     }
 
     /// `query` is a ready query string without its `?` (see `pages::audit`).
