@@ -223,6 +223,27 @@ impl Client {
         self.get("/api/keys").await
     }
 
+    // keys-alerts
+    pub async fn key_status(&self) -> ApiResult<hogwarden_api_types::KeyStatusDto> {
+        self.get("/api/keys/status").await
+    }
+
+    pub async fn key_alerts(&self, before: Option<&str>) -> ApiResult<hogwarden_api_types::AlertPageDto> {
+        match before {
+            Some(b) => self.get(&format!("/api/keys/alerts?before={}", pkce::encode(b))).await,
+            None => self.get("/api/keys/alerts").await,
+        }
+    }
+
+    pub async fn personal_keys(&self) -> ApiResult<hogwarden_api_types::PersonalKeyListDto> {
+        self.get("/api/keys/personal").await
+    }
+
+    /// Sends PostHog's list as the admin pasted it.
+    pub async fn import_personal_keys(&self, json: String) -> ApiResult<hogwarden_api_types::ImportReportDto> {
+        self.post_json("/api/keys/personal/import", json).await
+    }
+
     /// `query` is a ready query string without its `?` (see `pages::audit`).
     pub async fn audit(&self, query: &str) -> ApiResult<AuditList> {
         if query.is_empty() { self.get("/api/audit").await } else { self.get(&format!("/api/audit?{query}")).await }

@@ -32,6 +32,8 @@ pub enum Route {
     Offboarding,
     Sso,
     Keys,
+    /// keys-alerts: the alert history, linked from the Keys page (not in the nav).
+    KeyAlerts,
 }
 
 impl Route {
@@ -50,6 +52,7 @@ impl Route {
             "offboarding" => Self::Offboarding,
             "sso" => Self::Sso,
             "keys" => Self::Keys,
+            "key-alerts" => Self::KeyAlerts,
             _ => Self::Request,
         }
     }
@@ -70,6 +73,7 @@ impl Route {
             Self::Offboarding => "#/offboarding",
             Self::Sso => "#/sso",
             Self::Keys => "#/keys",
+            Self::KeyAlerts => "#/key-alerts",
         }
     }
 
@@ -89,6 +93,7 @@ impl Route {
             Self::Offboarding => "Offboarding",
             Self::Sso => "SSO rules",
             Self::Keys => "Keys",
+            Self::KeyAlerts => "Leaked-key alerts",
         }
     }
 }
@@ -301,6 +306,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
             <button type="button" on:click=move |_| sign_out(ctx)>"Sign out"</button>
         </header>
         <main id="main" tabindex="-1">
+            <pages::key_alerts::PauseBanner />
             {move || match route.get() {
                 Route::Request => view! { <pages::request::RequestPage /> }.into_any(),
                 Route::MyAccess => view! { <pages::my_access::MyAccessPage /> }.into_any(),
@@ -322,6 +328,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                     Some(project) => view! { <pages::token_rotation::TokenRotationPage project=project /> }.into_any(),
                     None => view! { <pages::keys::KeysPage /> }.into_any(),
                 },
+                Route::KeyAlerts => view! { <pages::key_alerts::KeyAlertsPage /> }.into_any(),
             }}
         </main>
     }

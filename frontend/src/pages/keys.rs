@@ -116,10 +116,12 @@ fn KeysTable(list: KeyList, changed: Callback<()>) -> impl IntoView {
             <p>"Where each key is used and who owns that place; they are told before and after a rotation."</p>
             <AddConsumer keys=refs changed=changed />
         </section>
+        <p><a href="#/key-alerts">"Leaked-key alert history"</a></p>
         <section aria-labelledby="personal-keys">
             <h2 id="personal-keys">"Personal API keys"</h2>
             <p>{PERSONAL_KEYS}</p>
             <ul>{list.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+            <crate::pages::key_alerts::PersonalKeys />
         </section>
     }
 }

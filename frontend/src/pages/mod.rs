@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bulk;
 pub mod diagnose;
 pub mod inbox;
+pub mod key_alerts;
 pub mod keys;
 pub mod my_access;
 pub mod offboarding;

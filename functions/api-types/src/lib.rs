@@ -332,6 +332,9 @@ pub struct KeyList {
     /// What the inventory cannot show, and why (e.g. people's personal keys).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Set while PostHog writes are paused (keys-alerts).
+    #[serde(default)]
+    pub writes_paused: Option<WritesPausedDto>,
 }
 
 /// One PostHog key Hogwarden knows. Never the value: at most its fingerprint.
@@ -580,3 +583,5 @@ mod reviews;
 pub use reviews::*;
 mod consumers;
 pub use consumers::*;
+mod key_alerts;
+pub use key_alerts::*;

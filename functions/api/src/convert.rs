@@ -381,5 +381,5 @@ pub(crate) fn key_inventory(inventory: hogwarden_core::usecases::Inventory) -> d
             ..dto::KeyDto::default()
         })
         .collect();
-    dto::KeyList { keys, notes: inventory.notes }
+    dto::KeyList { keys, notes: inventory.notes, writes_paused: None }
 }

@@ -61,6 +61,9 @@ impl ApiError {
                     "posthog_key_rejected",
                     "PostHog rejected Hogwarden's API key; an admin must store a new one. Nothing was changed.".into(),
                 ),
+                CoreError::Upstream(PostHogError::Paused(why)) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "posthog_writes_paused", format!("Hogwarden has paused its PostHog writes: {why}"))
+                }
                 CoreError::Upstream(PostHogError::Unavailable(_)) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "posthog_unavailable",

@@ -17,7 +17,8 @@ use hogwarden_api_types as dto;
         evidence_csv, evidence_markdown, drift_report, check_drift, adopt_drift, revert_drift, receive_webhook, replace_service_key,
         preview_offboarding, create_offboarding, list_offboardings, get_offboarding, approve_offboarding, deny_offboarding, resume_offboarding,
         sso_rules, sso_plan, sso_apply, sso_sign_in,
-        list_consumers, add_consumer, remove_consumer, list_token_rotations, get_token_rotation, start_token_rotation, check_token_rotation),
+        list_consumers, add_consumer, remove_consumer, list_token_rotations, get_token_rotation, start_token_rotation, check_token_rotation,
+        alert_history, key_status, personal_keys, import_personal_keys),
     components(schemas(dto::ErrorBody, dto::ErrorDetail, dto::ChangeDto, dto::CreateRequest, dto::ApproveBody, dto::DenyBody, dto::DecisionDto,
         dto::RequestDto, dto::GrantDto, dto::RequestList, dto::GrantList, dto::AuditEntryDto, dto::VerificationDto, dto::AuditList,
         dto::PolicyDto, dto::MaxDurationsDto, dto::NeedsApprovalDto, dto::MeDto, dto::ProjectDto, dto::ProjectList, dto::AccessOverviewDto,
@@ -32,7 +33,8 @@ use hogwarden_api_types as dto;
         dto::OffboardStepDto, dto::OffboardingDto, dto::OffboardingList,
         dto::SsoRuleDto, dto::SsoRulesDto, dto::SsoPersonDto, dto::SsoPlanBody, dto::SsoApplyBody, dto::SsoItemDto, dto::SsoPlanDto,
         dto::ConsumerDto, dto::ConsumerList, dto::NewConsumerBody, dto::TokenStepDto, dto::TokenRotationDto, dto::TokenRotationList,
-        dto::StartTokenRotationBody)),
+        dto::StartTokenRotationBody,
+        dto::AlertDto, dto::AlertPageDto, dto::WritesPausedDto, dto::KeyStatusDto, dto::PersonalKeyDto, dto::PersonalKeyListDto, dto::ImportReportDto)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -5,6 +5,7 @@
 //! Nothing here knows about AWS, HTTP or SQL; adapters live in their own crates and
 //! a tidy test (`tests/tidy.rs`) keeps it that way.
 
+pub mod alerts;
 pub mod audit;
 pub mod bulk;
 pub mod changeset;

@@ -121,6 +121,9 @@ pub trait Store: Send + Sync {
     /// Key consumers, guided project-token rotations and one-time claims (their own
     /// access patterns, in [`crate::consumers::KeyStore`]).
     fn keys(&self) -> &dyn crate::consumers::KeyStore;
+    /// Leaked-key alert history, the writes-paused state and personal key metadata
+    /// (their own access patterns, in [`crate::alerts::AlertStore`]).
+    fn alerts(&self) -> &dyn crate::alerts::AlertStore;
 }
 
 // ---------------------------------------------------------------- PostHog
@@ -260,12 +263,16 @@ pub enum PostHogError {
     /// The write returned success but reading it back showed something else.
     #[error("PostHog did not confirm the change: expected {expected}, found {found}")]
     NotConfirmed { expected: String, found: String },
+    /// Hogwarden paused its PostHog writes (its own key leaked or was rejected): nothing
+    /// was sent; the work waits until an admin stores a new key (see [`crate::alerts`]).
+    #[error("PostHog writes are paused: {0}")]
+    Paused(String),
 }
 
 impl PostHogError {
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        matches!(self, Self::Unavailable(_) | Self::Paused(_))
     }
 }
 

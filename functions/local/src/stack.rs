@@ -13,7 +13,7 @@ use hogwarden_api::{ApiError, ApiJson, ApiState, AuthMode, JwtVerifier};
 use hogwarden_api_types as dto;
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
-use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations, WriteGate};
 use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
 use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
@@ -110,12 +110,15 @@ impl Stack {
         // The client follows the vault: after a 401 it re-reads the key (an admin may
         // have stored a new one since start-up).
         let vault_port: Arc<dyn Vault> = vault.clone();
-        let client = Arc::new(RefreshingClient::new(ph, vault_port.clone(), POSTHOG_KEY_SECRET)?);
-        let posthog: Arc<dyn PostHog> = client.clone();
+        let refreshing = Arc::new(RefreshingClient::new(ph, vault_port.clone(), POSTHOG_KEY_SECRET)?);
 
         let database = config.data_dir.join("hogwarden.db");
         let sqlite = Arc::new(SqliteStore::open(&database)?);
         let store: Arc<dyn Store> = sqlite.clone();
+        // keys-alerts: every PostHog call goes through the gate that holds writes back
+        // while they are paused (Hogwarden's own key leaked or was rejected).
+        let client = Arc::new(WriteGate::new(refreshing, store.clone(), config.clock.clone()));
+        let posthog: Arc<dyn PostHog> = client.clone();
         let outbox = if config.notify.log { OutboxNotifier::default() } else { OutboxNotifier::quiet() };
         let mut policy = config.policy.clone();
         if policy.approvers.is_empty() && matches!(config.posthog, PostHogTarget::Sandbox { .. }) {
@@ -145,7 +148,7 @@ impl Stack {
         let verifier = JwtVerifier::from_jwks(issuer.jwks_json(), issuer.issuer(), AUDIENCE)?;
         // Project secret key rotation runs the same four steps Secrets Manager drives in AWS.
         let rotation = KeyRotation::new(app.clone(), vault_port.clone(), client.clone());
-        let inventory = KeyInventory::new(app.clone(), vault_port.clone(), client.clone());
+        let inventory = KeyInventory::new(app.clone(), vault_port.clone(), client.clone()).with_own_key(client.clone());
         // Guided project-token rotation: the vault, PostHog's project list and capture.
         let token_rotations = TokenRotations::new(
             app.clone(),

@@ -254,6 +254,42 @@ impl hogwarden_core::usecases::ServiceKeyCheck for RefreshingClient {
     }
 }
 
+/// keys-alerts: `GET /api/personal_api_keys/@current/` as PostHog answers it (the one
+/// personal-key read a key may make), for the inventory.
+#[derive(serde::Deserialize)]
+struct CurrentKeyMeta {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    mask_value: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    last_rolled_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[async_trait]
+impl hogwarden_core::usecases::OwnKeyInfo for RefreshingClient {
+    async fn own_key(&self) -> Result<hogwarden_core::usecases::OwnKey, PostHogError> {
+        self.run(|c| async move {
+            let meta: CurrentKeyMeta = c.get_json(&["api", "personal_api_keys", "@current"]).await?;
+            Ok(hogwarden_core::usecases::OwnKey {
+                label: meta.label,
+                mask: meta.mask_value,
+                scopes: meta.scopes,
+                created_at: meta.created_at,
+                last_used_at: meta.last_used_at,
+                last_rolled_at: meta.last_rolled_at,
+            })
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// The `async fn` names declared inside `trait {name}` in `source`.

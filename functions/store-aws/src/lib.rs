@@ -2,6 +2,7 @@
 //! (layout in [`keys`]), and [`SecretsManagerVault`], the `Vault` port on AWS Secrets
 //! Manager. Both map every SDK error into [`hogwarden_core::Error`] through [`error`].
 
+mod alerts;
 pub mod deliveries;
 mod error;
 mod items;

@@ -748,6 +748,10 @@ impl Store for DynamoStore {
         self
     }
 
+    fn alerts(&self) -> &dyn hogwarden_core::alerts::AlertStore {
+        self
+    }
+
     async fn put_offboarding(
         &self,
         record: Guarded<hogwarden_core::offboard::Offboarding>,

@@ -20,6 +20,7 @@
 //! checks and [`store_conformance_tests!`] turns them into one test per behaviour for
 //! any adapter.
 
+mod alerts;
 mod changesets;
 mod deliveries;
 mod error;
@@ -32,6 +33,8 @@ mod store;
 mod vault;
 
 // Unit tests use its fixtures too.
+#[cfg(any(test, feature = "conformance"))]
+pub mod alert_conformance;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 #[cfg(any(test, feature = "conformance"))]

@@ -136,7 +136,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (set_id, seq)
     );
     "#,
-    // keys-guided: key consumers and guided project-token rotations (each record whole
+    // 5: key consumers and guided project-token rotations (each record whole
     // as JSON, by kind and id), and one-time claims (a retried step never repeats).
     r#"
     CREATE TABLE key_records (
@@ -149,6 +149,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE key_claims (
         key         TEXT PRIMARY KEY NOT NULL,
         at          TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+    // 6: the leaked-key alert history (`ALERT`, newest first by id), the
+    // writes-paused record (`PAUSE`) and personal key metadata (`PERSONAL_KEY`), each
+    // record whole as JSON, keyed like the DynamoDB items.
+    r#"
+    CREATE TABLE alert_records (
+        partition   TEXT NOT NULL,
+        sort        TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        body        TEXT NOT NULL CHECK (json_valid(body)),
+        PRIMARY KEY (partition, sort)
     ) WITHOUT ROWID;
     "#,
 ];
@@ -215,7 +227,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 9);
+        assert_eq!(tables, 10);
     }
 
     #[test]

@@ -504,6 +504,10 @@ impl Store for SqliteStore {
         self
     }
 
+    fn alerts(&self) -> &dyn hogwarden_core::alerts::AlertStore {
+        self
+    }
+
     async fn put_offboarding(
         &self,
         record: Guarded<hogwarden_core::offboard::Offboarding>,

@@ -13,6 +13,9 @@ use crate::model::{AccessLevel, OrgLevel, Scope};
 use crate::routes::keys::NOT_PROJECT_ADMIN;
 use crate::state::{Actor, StoreError};
 
+/// `OrganizationAdminReadPermissions`' refusal (version-uncertain wording).
+pub const ORG_ADMIN_ONLY: &str = "Your organization access level is insufficient.";
+
 /// A personal API key as its owner sees it in PostHog (never the value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonalKeyRecord {
@@ -89,6 +92,58 @@ impl SandboxState {
             .map(|k| k.value.clone())
             .ok_or_else(|| StoreError::Forbidden("Not found.".into()))?;
         store.roll_key_at(&value, now).ok_or_else(|| StoreError::Forbidden("Not found.".into()))
+    }
+
+    /// `GET /api/organizations/{id}/personal_api_keys/?limit=&offset=` from `actor_email`'s
+    /// logged-in session: the body PostHog answers (`OrganizationPersonalAPIKeyViewSet`),
+    /// which an admin saves and uploads to Hogwarden. Org admins and owners only
+    /// (`OrganizationAdminReadPermissions`); PostHog refuses it to any personal API key
+    /// (`scope_object = "INTERNAL"`, see `routes::keys`). Every key of every member, most
+    /// recently used first (never-used keys first, as Postgres sorts NULL in a descending
+    /// order), then newest; limit/offset paginated like every list. Never a value: each
+    /// key is `owner`, `mask_value`, `scopes`, `access_scope`, `last_used_at`, `created_at`.
+    pub fn organization_personal_keys_as(&self, actor_email: &str, limit: usize, offset: usize) -> Result<serde_json::Value, StoreError> {
+        let store = self.store();
+        let (_, membership) = store.member_by_email(actor_email)?;
+        if membership.level < OrgLevel::Admin {
+            return Err(StoreError::Forbidden(ORG_ADMIN_ONLY.to_owned()));
+        }
+        let mut keys: Vec<(&crate::model::ApiKey, &crate::model::User)> = store
+            .keys()
+            .iter()
+            .filter_map(|k| store.user(k.user_id).map(|u| (k, u)))
+            .filter(|(_, u)| store.member_by_email(&u.email).is_ok())
+            .collect();
+        keys.sort_by(|(a, _), (b, _)| {
+            let used = match (a.last_used_at, b.last_used_at) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Less,
+                (Some(_), None) => std::cmp::Ordering::Greater,
+                (Some(x), Some(y)) => y.cmp(&x),
+            };
+            used.then(b.created_at.cmp(&a.created_at))
+        });
+        let count = keys.len();
+        let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let results: Vec<serde_json::Value> = keys
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(k, u)| {
+                serde_json::json!({
+                    "owner": { "first_name": u.first_name, "last_name": u.last_name, "email": u.email },
+                    "mask_value": mask_key_value(&k.value),
+                    "scopes": k.scopes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "access_scope": { "type": "all" },
+                    "last_used_at": k.last_used_at.map(stamp),
+                    "created_at": stamp(k.created_at),
+                })
+            })
+            .collect();
+        let base = format!("/api/organizations/{}/personal_api_keys/", store.organization().id);
+        let next = (offset + limit < count).then(|| format!("{base}?limit={limit}&offset={}", offset + limit));
+        let previous = (offset > 0).then(|| format!("{base}?limit={limit}&offset={}", offset.saturating_sub(limit)));
+        Ok(serde_json::json!({ "count": count, "next": next, "previous": previous, "results": results }))
     }
 
     /// The personal API keys of the person with `email`, newest first (their own list).

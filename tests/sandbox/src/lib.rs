@@ -50,7 +50,7 @@ pub use config::{
 };
 pub use control::{ActivityRecord, InviteRecord, NewMember};
 pub use github::GitHubSandbox;
-pub use key_control::{CapturedEvent, ExposedKeyEmail, PersonalKeyRecord, SecretKeyRecord};
+pub use key_control::{CapturedEvent, ExposedKeyEmail, ORG_ADMIN_ONLY, PersonalKeyRecord, SecretKeyRecord};
 pub use model::{ACCESS_CONTROL_RESOURCES, INVITE_DAYS_VALIDITY, InvalidScope, OrgLevel};
 pub use objects::{OFFBOARDING_DEMO, ObjectKind, ObjectRecord, SEEDED_OBJECTS};
 pub use routes::router;

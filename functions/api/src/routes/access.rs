@@ -20,9 +20,12 @@ pub(crate) async fn access_overview(State(s): State<ApiState>, Caller(who): Call
     responses((status = 200, body = dto::KeyList), (status = 403, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn list_keys(State(s): State<ApiState>, Caller(who): Caller) -> Result<ApiJson<dto::KeyList>, ApiError> {
+    // keys-alerts: the pause shows with the inventory.
+    let paused = s.app.writes_paused().await?.map(super::key_alerts::paused_dto);
     if let Some(inventory) = &s.inventory {
         let mut list = convert::key_inventory(inventory.list(&who).await?);
         super::consumers::annotate(&s, &who, &mut list).await?;
+        list.writes_paused = paused;
         return Ok(ApiJson(list));
     }
     let check = s.app.service_key_status(&who).await?;
@@ -43,5 +46,7 @@ pub(crate) async fn list_keys(State(s): State<ApiState>, Caller(who): Caller) ->
         last_rotated_at: None,
         note: None,
     };
-    Ok(ApiJson(convert::key_inventory(hogwarden_core::usecases::Inventory { keys: vec![service], notes: Vec::new(), checked_at: now })))
+    let mut list = convert::key_inventory(hogwarden_core::usecases::Inventory { keys: vec![service], notes: Vec::new(), checked_at: now });
+    list.writes_paused = paused;
+    Ok(ApiJson(list))
 }

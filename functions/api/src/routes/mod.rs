@@ -7,6 +7,7 @@ mod bulk;
 mod bulk_sets;
 mod consumers;
 mod diagnose;
+mod key_alerts;
 mod meta;
 mod offboard;
 mod requests;
@@ -31,6 +32,7 @@ pub(crate) use consumers::{
     __path_remove_consumer, __path_start_token_rotation,
 };
 pub(crate) use diagnose::__path_diagnose;
+pub(crate) use key_alerts::{__path_alert_history, __path_import_personal_keys, __path_key_status, __path_personal_keys};
 pub(crate) use meta::{__path_get_me, __path_get_policy, __path_list_projects};
 pub(crate) use offboard::{
     __path_approve_offboarding, __path_create_offboarding, __path_deny_offboarding, __path_get_offboarding, __path_list_offboardings,
@@ -129,6 +131,14 @@ pub(crate) fn keys(state: ApiState) -> Router {
         .route("/api/keys/rotations", get(consumers::list_token_rotations))
         .route("/api/keys/rotations/{project}", get(consumers::get_token_rotation).post(consumers::start_token_rotation))
         .route("/api/keys/rotations/{project}/check", post(consumers::check_token_rotation))
+        // keys-alerts
+        .route("/api/keys/alerts", get(key_alerts::alert_history))
+        .route("/api/keys/status", get(key_alerts::key_status))
+        .route("/api/keys/personal", get(key_alerts::personal_keys))
+        .route(
+            "/api/keys/personal/import",
+            post(key_alerts::import_personal_keys).layer(axum::extract::DefaultBodyLimit::max(key_alerts::MAX_IMPORT_BYTES)),
+        )
         .with_state(state)
 }
 

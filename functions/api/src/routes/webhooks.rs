@@ -21,6 +21,9 @@ pub(crate) async fn receive_webhook(State(s): State<ApiState>, Path(provider): P
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     if !hogwarden_core::webhooks::is_signed(&header) {
         tracing::warn!("leaked-key webhook without a signature refused; nothing changed");
+        if let Some(leaks) = &s.leaks {
+            leaks.record_refused(&provider, "missing_header", "the request carries no webhook signature header").await;
+        }
         return refused(StatusCode::UNAUTHORIZED, "missing_signature", "the request carries no webhook signature header");
     }
     let Some(leaks) = s.leaks.clone() else {

@@ -110,6 +110,12 @@ impl Hogwarden {
     async fn apply_approved(&self, request: AccessRequest) -> Result<AccessRequest> {
         match self.apply(request.id).await {
             Ok(applied) => Ok(applied),
+            // keys-alerts: writes are paused; the approval is recorded and the sweep
+            // applies it once they resume, but the approver hears why now.
+            Err(Error::Upstream(e @ PostHogError::Paused(_))) => {
+                tracing::warn!(error = %e, "apply deferred until PostHog writes resume");
+                Err(Error::Upstream(e))
+            }
             // Approved but PostHog is unavailable: the sweep applies it later.
             Err(Error::Upstream(e)) if e.is_transient() => {
                 tracing::warn!(error = %e, "apply deferred to the next sweep");

@@ -86,6 +86,8 @@ pub struct KeyInventory {
     app: Hogwarden,
     vault: Arc<dyn Vault>,
     keys: Arc<dyn ProjectKeys>,
+    /// keys-alerts: Hogwarden's own key's metadata (`@current`).
+    own: Option<Arc<dyn super::OwnKeyInfo>>,
 }
 
 impl std::fmt::Debug for KeyInventory {
@@ -96,7 +98,14 @@ impl std::fmt::Debug for KeyInventory {
 
 impl KeyInventory {
     pub fn new(app: Hogwarden, vault: Arc<dyn Vault>, keys: Arc<dyn ProjectKeys>) -> Self {
-        Self { app, vault, keys }
+        Self { app, vault, keys, own: None }
+    }
+
+    /// Shows Hogwarden's own key's label, scopes and dates, as PostHog tells the key itself.
+    #[must_use]
+    pub fn with_own_key(mut self, own: Arc<dyn super::OwnKeyInfo>) -> Self {
+        self.own = Some(own);
+        self
     }
 
     /// Every key Hogwarden knows (admins only).
@@ -108,6 +117,21 @@ impl KeyInventory {
             note: Some("Replace it with the service key form; PostHog lets only its owner roll it.".into()),
             ..InventoryKey::new("Hogwarden service key".into(), "personal_api_key")
         }];
+        if check.accepted
+            && let Some(own) = &self.own
+        {
+            match own.own_key().await {
+                Ok(meta) => {
+                    let service = &mut keys[0];
+                    service.label = meta.label;
+                    service.scopes = meta.scopes;
+                    service.created_at = meta.created_at;
+                    service.last_used_at = meta.last_used_at;
+                    service.last_rolled_at = meta.last_rolled_at;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read Hogwarden's own key metadata"),
+            }
+        }
         if !check.accepted {
             let note = "PostHog rejects Hogwarden's key, so the project keys cannot be read until an admin stores a new one.";
             return Ok(Inventory { keys, notes: vec![note.into(), PERSONAL_KEYS_NOTE.into()], checked_at: self.app.clock.now() });

@@ -133,8 +133,19 @@ impl LeakResponse {
         let result = self.receive_inner(provider, header, body).await;
         if let Err(AlertError::Refused(e)) = &result {
             tracing::warn!(provider = %provider.chars().take(20).collect::<String>(), reason = e.code(), error = %e, "leaked-key webhook refused; nothing changed");
+            self.record_refused(provider, e.code(), &e.to_string()).await;
         }
         result
+    }
+
+    /// Records a refused webhook in the alert history: provider, reason and time only
+    /// (never the body or a header value), counted into one record per minute, provider
+    /// and reason. A failure to record is logged; the refusal stands either way.
+    pub async fn record_refused(&self, provider: &str, reason: &str, detail: &str) {
+        let alert = crate::alerts::AlertRecord::refused(provider, self.rotation.app().clock.now(), reason, detail);
+        if let Err(e) = self.rotation.app().store.alerts().record_alert(&alert).await {
+            tracing::warn!(error = %e, "could not record the refused webhook in the alert history");
+        }
     }
 
     async fn receive_inner(
@@ -165,9 +176,11 @@ impl LeakResponse {
         if !self.deliveries.record_delivery(provider, &verified.delivery_id, app.clock.now()).await? {
             return Err(WebhookError::Replayed.into());
         }
+        let received_at = app.clock.now();
+        let alert_id = crate::alerts::AlertRecord::accepted(provider.as_str(), received_at, &verified.delivery_id, &[]).id;
         let mut actions = Vec::new();
         for value in &values {
-            let action = self.respond(value).await?;
+            let action = self.respond_to(value, Some(&alert_id), provider.as_str()).await?;
             app.record(
                 Actor::System(format!("webhook:{}", provider.as_str())),
                 AuditKind::KeyAlert,
@@ -176,12 +189,24 @@ impl LeakResponse {
             .await?;
             actions.push(action);
         }
+        let leaks: Vec<crate::alerts::AlertLeak> = actions
+            .iter()
+            .map(|a| crate::alerts::AlertLeak { kind: a.kind.clone(), fingerprint: a.fingerprint.clone(), action: a.action.clone() })
+            .collect();
+        let record = crate::alerts::AlertRecord::accepted(provider.as_str(), received_at, &verified.delivery_id, &leaks);
+        if let Err(e) = app.store.alerts().record_alert(&record).await {
+            tracing::warn!(error = %e, "could not record the accepted alert in the alert history");
+        }
         tracing::info!(provider = provider.as_str(), delivery = %verified.delivery_id, leaked = actions.len(), "leaked-key alert handled");
         Ok(AlertReport { provider: provider.as_str().into(), delivery_id: verified.delivery_id, actions })
     }
 
     /// What Hogwarden does about one leaked value.
     pub async fn respond(&self, value: &SecretString) -> Result<LeakAction, crate::Error> {
+        self.respond_to(value, None, "generic").await
+    }
+
+    async fn respond_to(&self, value: &SecretString, alert_id: Option<&str>, provider: &str) -> Result<LeakAction, crate::Error> {
         let raw = value.expose_secret();
         let full = fingerprint(raw);
         let short = short_fingerprint(&full);
@@ -205,8 +230,18 @@ impl LeakResponse {
                 let own = self.vault.get(&self.service_key_secret, Stage::Current).await?;
                 let is_own = own.as_ref().is_some_and(|k| fingerprint(k.expose_secret()) == full);
                 if is_own {
+                    // Pause first: nothing may go out with a key that is public now.
+                    super::pause::pause_writes(
+                        &*app.store,
+                        app.clock.now(),
+                        Actor::System(format!("webhook:{provider}")),
+                        format!("Hogwarden's own PostHog key ({short}) leaked (reported by {provider})"),
+                        Some(short.clone()),
+                        alert_id.map(str::to_owned),
+                    )
+                    .await?;
                     let reported = self.report(value, "Hogwarden's own key").await?;
-                    format!("{reported}; PostHog writes stop until an admin stores a new service key")
+                    format!("{reported}; PostHog writes are paused until an admin stores a new service key")
                 } else {
                     self.report(value, "a personal API key").await?
                 }

@@ -2,6 +2,7 @@
 //! [`Hogwarden`], which holds the ports, so the API, the Lambdas, the local timers
 //! and the tests call exactly the same code.
 
+mod alert_log;
 mod apply;
 mod approve;
 mod bulk_apply;
@@ -16,6 +17,8 @@ mod inventory;
 mod leaks;
 mod offboard;
 mod overview;
+mod pause;
+mod personal_keys;
 mod queries;
 mod remind;
 mod request;
@@ -33,6 +36,7 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use alert_log::{AlertPage, MAX_ALERT_PAGE, valid_alert_cursor};
 pub use bulk_apply::{BulkRunReport, NewChangeSet};
 pub use campaign::{Evidence, ReviewRemindReport};
 pub use checklist::Checklist;
@@ -43,6 +47,10 @@ pub use inventory::{Inventory, InventoryKey, KeyInventory, PERSONAL_KEYS_NOTE};
 pub use leaks::{AlertError, AlertReport, LeakAction, LeakResponse, webhook_secret_name};
 pub use offboard::OffboardPreview;
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
+pub use pause::{WriteGate, current_pause, lift_pause, pause_message, pause_writes};
+pub use personal_keys::{
+    ImportReport, KeyReminderReport, OwnKey, OwnKeyInfo, PERSONAL_KEY_REMINDER_CADENCE_DAYS, PERSONAL_KEYS_EXPORT_HINT,
+};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
 pub use request::NewRequest;

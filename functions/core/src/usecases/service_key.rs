@@ -99,6 +99,8 @@ impl ServiceKeys {
                 json!({ "step": "service_key_replaced", "fingerprint": short, "previous_fingerprint": previous }),
             )
             .await?;
+        // keys-alerts: a new, validated key lifts the writes pause (audited there).
+        super::pause::lift_pause(&*self.app.store, self.app.clock.now(), who.actor(), &short).await?;
         Ok(short)
     }
 }

@@ -21,6 +21,11 @@ pub struct SweepReport {
     pub deferred: usize,
     pub expired_requests: usize,
     pub applied_retries: usize,
+    /// keys-alerts: PostHog writes were paused, so reverts, retries and offboardings
+    /// waited (they stay due and run on the first sweep after the pause lifts).
+    pub writes_paused: bool,
+    /// Owners reminded about old or unused personal API keys.
+    pub personal_key_reminders: usize,
     /// Problems worth a log line (never secrets).
     pub errors: Vec<String>,
 }
@@ -42,8 +47,23 @@ impl Hogwarden {
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<SweepReport> {
         let now = self.clock.now();
-        let mut report = SweepReport::default();
+        // keys-alerts: while writes are paused nothing due is touched (no failed attempt
+        // is counted against it); it all runs on the first sweep after the pause lifts.
+        let mut report = SweepReport { writes_paused: self.writes_paused().await?.is_some(), ..SweepReport::default() };
+        if !report.writes_paused {
+            self.sweep_writes(now, &mut report).await?;
+        }
+        match self.remind_personal_keys().await {
+            Ok(r) => report.personal_key_reminders = r.reminded,
+            Err(e) => report.errors.push(format!("personal key reminders: {e}")),
+        }
+        if !report.is_clean() {
+            tracing::warn!(?report, "sweep finished with problems");
+        }
+        Ok(report)
+    }
 
+    async fn sweep_writes(&self, now: chrono::DateTime<chrono::Utc>, report: &mut SweepReport) -> Result<()> {
         for grant in self.store.list_grants_due(now, BATCH).await? {
             let id = grant.id;
             match self.revert(grant, sweeper(), RevertReason::Expired).await {
@@ -104,10 +124,6 @@ impl Hogwarden {
         if let Err(e) = self.offboard_resume(chrono::Duration::seconds(APPLY_GRACE_SECONDS)).await {
             report.errors.push(format!("offboarding: {e}"));
         }
-
-        if !report.is_clean() {
-            tracing::warn!(?report, "sweep finished with problems");
-        }
-        Ok(report)
+        Ok(())
     }
 }

@@ -15,3 +15,9 @@ mod keys {
 
     hogwarden_store_sqlite::key_conformance_tests!(fresh_store);
 }
+
+mod alerts {
+    use super::fresh_store;
+
+    hogwarden_store_sqlite::alert_conformance_tests!(fresh_store);
+}

@@ -33,6 +33,12 @@ mod keys {
     hogwarden_store_sqlite::key_conformance_tests!(fresh_store);
 }
 
+mod alerts {
+    use super::fresh_store;
+
+    hogwarden_store_sqlite::alert_conformance_tests!(fresh_store);
+}
+
 /// A store on a new file plus the file's path, for raw-SQL access.
 fn store_on_file() -> (SqliteStore, PathBuf, TempDir) {
     let dir = TempDir::new().expect("temporary folder");

@@ -5,6 +5,7 @@
 mod bulk_changes;
 mod contractor;
 mod diagnose;
+mod key_alerts;
 mod keys;
 mod navigation;
 mod offboarding;

@@ -76,9 +76,11 @@ async fn the_inventory_lists_every_key_by_fingerprint_with_its_rotation_and_neve
     for prefix in ["phx_", "phc_", "phs_"] {
         assert!(!body.contains(prefix), "no key value in the answer: {prefix}");
     }
-    // One key check, one list of projects, one list of secret keys per project (the
-    // refused member costs none).
+    // One key check, its metadata (`@current`, keys-alerts), one list of projects, one list
+    // of secret keys per project (the refused member costs none).
     let calls = t.sandbox().requests().len() - calls_before;
-    assert!(calls <= 1 + 1 + 4, "{calls} PostHog calls");
+    assert!(calls <= 1 + 1 + 1 + 4, "{calls} PostHog calls");
+    // keys-alerts: Hogwarden's own key's metadata, as PostHog tells the key itself.
+    assert!(!list.keys[0].scopes.is_empty() && list.keys[0].label.is_some() && list.keys[0].created_at.is_some(), "{:?}", list.keys[0]);
     t.shutdown().await;
 }

@@ -12,6 +12,7 @@ mod concurrency;
 mod diagnose;
 mod extensions;
 mod key_consumers;
+mod key_alerts;
 mod key_inventory;
 mod leaks;
 mod no_key_values;

@@ -2,8 +2,10 @@
 //! event (all targets, TRACE) while a project secret key is enrolled, rotated, leaked and
 //! rotated at once, refused webhooks are sent, a personal key is reported, a project
 //! token gets consumers and a guided rotation (warned, reset, detected, stored, proved by
-//! capture, consumers told), the new token is leaked (the rotation opens again), and the
-//! keys page is read; then it scans the log and every answer for `phc_`, `phs_` and `phx_`
+//! capture, consumers told), the new token is leaked (the rotation opens again), the
+//! keys page is read, personal keys are imported and their owners reminded, Hogwarden's
+//! own key leaks (writes paused) and the alert history and key status are read; then it
+//! scans the log and every answer for `phc_`, `phs_` and `phx_`
 //! values (a prefix followed by 20 or more key characters).
 
 use std::io::Write;
@@ -127,11 +129,44 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
     answers.push(t.get(APPROVER, "/api/keys/rotations").await.body.to_string());
     answers.push(serde_json::to_string(&t.stack.outbox.sent()).unwrap());
     assert_ne!(tokens_before, new_token);
+    // keys-alerts: a personal-key import and its reminders, Hogwarden's own key leaking
+    // (writes paused, an approval refused), then every new answer.
+    t.clock.set(chrono::Utc::now());
+    t.sandbox().create_personal_key_as(MEMBER, "old", &["*"], chrono::Duration::days(200)).unwrap();
+    let list = t.sandbox().organization_personal_keys_as(APPROVER, 1000, 0).unwrap();
+    answers.push(t.post(APPROVER, "/api/keys/personal/import", list).await.body.to_string());
+    t.stack.app.sweep().await.unwrap();
+    answers.extend(t.stack.outbox.sent().into_iter().map(|n| format!("{} {}", n.subject, n.body)));
+    let waiting = t.request_temporary_admin(MEMBER, 60).await;
+    let own = t.sandbox().service_api_key();
+    let body = json!({ "token": own }).to_string();
+    let ts = {
+        use hogwarden_core::ports::Clock;
+        t.clock.now().timestamp().to_string()
+    };
+    let response = t
+        .http
+        .post(t.url("/webhooks/generic"))
+        .header("content-type", "application/json")
+        .header("x-hogwarden-signature", sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]))
+        .header("x-hogwarden-timestamp", &ts)
+        .header("x-hogwarden-delivery", "own-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    answers.push(format!("{} {}", response.status(), response.text().await.unwrap()));
+    answers.push(t.approve(APPROVER, &waiting.id).await.body.to_string());
+    for path in ["/api/keys/alerts", "/api/keys/status", "/api/keys/personal"] {
+        answers.push(t.get(APPROVER, path).await.body.to_string());
+    }
     answers.push(t.get(APPROVER, "/api/keys").await.body.to_string());
     answers.push(serde_json::to_string(&t.audit(APPROVER).await.entries.iter().map(|e| e.details.clone()).collect::<Vec<_>>()).unwrap());
 
     // Assert
     assert!(answers.iter().any(|a| a.starts_with("202")), "the leak alerts were handled: {answers:?}");
+    assert!(answers.iter().any(|a| a.contains("posthog_writes_paused")), "the own-key leak paused writes: {answers:?}");
+    assert!(answers.iter().any(|a| a.contains("Your PostHog personal API key")), "a reminder was sent: {answers:?}");
     let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
     assert!(log.len() > 1000 && log.contains("leaked-key alert handled"), "the log was captured ({} bytes)", log.len());
     let in_log = key_values(&log);

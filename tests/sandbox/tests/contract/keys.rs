@@ -294,3 +294,33 @@ async fn capture_accepts_only_a_current_project_token() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event, "hogwarden test");
 }
+
+// §5 (keys-alerts): the organization's list of everyone's personal keys, as a signed-in org
+// admin's session reads it (a personal API key gets 403, see above): PostHog's
+// `OrganizationPersonalAPIKeySerializer` fields only, never a value, limit/offset pages;
+// a plain member's session is refused.
+#[tokio::test]
+async fn the_organization_personal_key_list_is_for_admin_sessions_and_holds_no_values() {
+    let sandbox = spawn().await;
+    let frank_key = sandbox.handle.create_personal_key_as(FRANK, "laptop", &["project:read"], chrono::Duration::days(200)).unwrap();
+
+    let page = sandbox.handle.organization_personal_keys_as(ALICE, 100, 0).unwrap();
+    let small = sandbox.handle.organization_personal_keys_as(ALICE, 1, 0).unwrap();
+    let by_member = sandbox.handle.organization_personal_keys_as(FRANK, 100, 0);
+
+    let results = page["results"].as_array().unwrap();
+    assert_eq!(page["count"].as_u64().unwrap() as usize, results.len());
+    assert_eq!(page["next"], Value::Null);
+    let frank = results.iter().find(|k| k["owner"]["email"] == FRANK).expect("Frank's key is listed");
+    let mut fields: Vec<&str> = frank.as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["access_scope", "created_at", "last_used_at", "mask_value", "owner", "scopes"]);
+    assert_eq!(frank["scopes"], json!(["project:read"]));
+    assert_eq!(frank["access_scope"]["type"], "all");
+    assert!(frank["mask_value"].as_str().unwrap().starts_with("phx_..."));
+    assert!(!page.to_string().contains(&frank_key), "the list never holds a key value");
+    assert!(!page.to_string().contains("\"label\""), "PostHog's organization list carries no label");
+    assert_eq!(small["results"].as_array().unwrap().len(), 1);
+    assert!(small["next"].as_str().unwrap().contains("limit=1&offset=1"));
+    assert!(by_member.unwrap_err().to_string().contains(posthog_sandbox::ORG_ADMIN_ONLY));
+}
