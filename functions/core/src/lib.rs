@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bulk;
 pub mod changeset;
 pub mod error;
+pub mod identity;
 pub mod keys;
 pub mod model;
 pub mod offboard;

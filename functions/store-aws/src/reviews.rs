@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, PutRequest, TransactWriteItem, WriteRequest};
 use hogwarden_core::audit::AuditEntry;
 use hogwarden_core::error::Result;
+use hogwarden_core::identity::Identity;
 use hogwarden_core::ports::{Commit, Guarded};
 use hogwarden_core::reviews::{Campaign, CampaignId, DriftFinding, LedgerEntry, LedgerHead, ReviewCommit, ReviewItem, ReviewStore};
+use hogwarden_core::types::Email;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -19,6 +21,9 @@ use crate::error::StoreError;
 use crate::items::{self, Item};
 use crate::keys;
 use crate::store::{BATCH_WRITE, DynamoStore, HEAD_BACKOFF, Query, RecordGuard, SortKey, check_version, guarded_put};
+
+/// What the identity provider said about each person: `IDENTITY` / `<email>`.
+const IDENTITY_PK: &str = "IDENTITY";
 
 fn record_item<T: Serialize>(what: &str, pk: String, sk: String, version: u64, record: &T) -> std::result::Result<Item, StoreError> {
     let body = serde_json::to_string(record).map_err(|e| StoreError::Contract(format!("{what} {sk} cannot be serialised: {e}")))?;
@@ -119,6 +124,10 @@ impl ReviewStore for DynamoStore {
             let item = record_item("drift finding", keys::DRIFT_PK.into(), record.id.clone(), record.version, record)?;
             add("drift finding", record.id.clone(), item, record.version, *expected_version)?;
         }
+        for Guarded { record, expected_version } in &commit.identities {
+            let item = record_item("identity", IDENTITY_PK.into(), record.email.to_string(), record.version, record)?;
+            add("identity", record.email.to_string(), item, record.version, *expected_version)?;
+        }
         for (id, version) in &commit.resolved {
             let delete = Delete::builder()
                 .table_name(self.table())
@@ -200,5 +209,13 @@ impl ReviewStore for DynamoStore {
 
     async fn get_finding(&self, id: &str) -> Result<Option<DriftFinding>> {
         Ok(self.one("drift finding", keys::DRIFT_PK.into(), id.to_owned()).await?)
+    }
+
+    async fn get_identity(&self, email: &Email) -> Result<Option<Identity>> {
+        Ok(self.one("identity", IDENTITY_PK.into(), email.to_string()).await?)
+    }
+
+    async fn list_identities(&self) -> Result<Vec<Identity>> {
+        Ok(self.partition("identity", Query::base(IDENTITY_PK)).await?)
     }
 }

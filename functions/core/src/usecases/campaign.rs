@@ -177,6 +177,9 @@ impl Hogwarden {
             HashMap::new()
         };
         let grants = self.store.list_active_grants(5000).await?;
+        // What the identity provider said at each person's last sign-in (or sync).
+        let identities: HashMap<Email, crate::identity::Identity> =
+            self.store.reviews().list_identities().await?.into_iter().map(|i| (i.email.clone(), i)).collect();
         let mut summary = AccessSummary {
             organization: policy.organization_name.clone(),
             total_members: members.len(),
@@ -212,7 +215,9 @@ impl Hogwarden {
                     AccessTarget::Project(p) => admins_of.get(&p).map_or(&[], Vec::as_slice),
                     AccessTarget::Org => &[],
                 };
-                let chosen = reviews::choose_reviewer(policy, email, target, admins, index + n);
+                let identity = identities.get(email);
+                let claimed_manager = identity.and_then(|i| i.manager.as_ref());
+                let chosen = reviews::choose_reviewer(policy, email, target, admins, claimed_manager, index + n);
                 items.push(ReviewItem {
                     campaign: id.clone(),
                     id: key,
@@ -224,7 +229,7 @@ impl Hogwarden {
                         AccessTarget::Org => None,
                     },
                     access,
-                    suggestions: reviews::suggestions(policy, email, access, &signals, now),
+                    suggestions: reviews::suggestions(policy, email, access, &signals, identity, now),
                     signals,
                     reviewer: chosen.as_ref().map(|(e, _)| e.clone()),
                     assigned_by: chosen.map(|(_, r)| r),
@@ -480,10 +485,10 @@ impl Hogwarden {
             for item in items.into_iter().filter(ReviewItem::is_open) {
                 let mut next = item.clone();
                 next.version = item.version + 1;
-                let revoke = campaign.close_policy == ClosePolicy::Revoke && item.check_verdict(&Verdict::Revoke).is_ok();
-                if revoke {
+                let verdict = if campaign.close_policy == ClosePolicy::Revoke { item.close_verdict() } else { None };
+                if let Some(verdict) = verdict {
                     next.decision = Some(ItemDecision {
-                        verdict: Verdict::Revoke,
+                        verdict,
                         reason: Some(format!("Not reviewed by the due date of {}", campaign.title)),
                         by: Actor::System("review-close".into()),
                         at: now,
@@ -546,12 +551,19 @@ impl Hogwarden {
         let items = self.store.reviews().list_items(id).await?;
         for item in items {
             let Some(decision) = item.decision.clone() else { continue };
-            if item.change_for(&decision.verdict).is_none()
+            if !item.needs_remediation(&decision.verdict)
                 || item.remediation.as_ref().is_some_and(|r| r.status == RemediationStatus::Applied)
             {
                 continue;
             }
-            if let Err(e) = self.remediate_item(item, &decision, closer).await {
+            // A removal from the organization is an offboarding (a revoke of an admin
+            // recorded before removals existed finishes as the request it started).
+            let outcome = if item.removes_member(&decision.verdict) && item.remediation.as_ref().is_none_or(|r| r.offboarding) {
+                self.remediate_removal(item, &decision, closer).await
+            } else {
+                self.remediate_item(item, &decision, closer).await
+            };
+            if let Err(e) = outcome {
                 // One failing item never stops the others; it stays visible and retried.
                 tracing::warn!(error = %e, "remediation deferred");
             }
@@ -564,12 +576,20 @@ impl Hogwarden {
     /// Every step is resumable: the request id is recorded on the item first.
     async fn remediate_item(&self, item: ReviewItem, decision: &ItemDecision, closer: &Email) -> Result<()> {
         let reviews = self.store.reviews();
-        let Some(change) = item.change_for(&decision.verdict) else { return Ok(()) };
+        let change = item.change_for(&decision.verdict);
         let mut item = item;
         if item.remediation.is_none() {
+            if change.is_none() {
+                return Ok(());
+            }
             let expected = item.version;
-            item.remediation =
-                Some(Remediation { request_id: RequestId::new(), status: RemediationStatus::Pending, applied_at: None, error: None });
+            item.remediation = Some(Remediation {
+                request_id: RequestId::new(),
+                status: RemediationStatus::Pending,
+                applied_at: None,
+                error: None,
+                offboarding: false,
+            });
             item.version = expected + 1;
             reviews.commit_review(ReviewCommit { items: vec![Guarded::update(item.clone(), expected)], ..ReviewCommit::default() }).await?;
         }
@@ -581,6 +601,7 @@ impl Hogwarden {
         let request = match self.store.get_request(remediation.request_id).await? {
             Some(r) => r,
             None => {
+                let Some(change) = change else { return Ok(()) };
                 let now = self.clock.now();
                 let reason = decision.reason.clone().unwrap_or_else(|| "Access review decision".into());
                 let justification = Justification::parse(&format!("Access review {}: {reason}", item.campaign))?;
@@ -642,7 +663,7 @@ impl Hogwarden {
         let fresh = reviews.get_item(&item.campaign, &item.id).await?.unwrap_or(item);
         let expected = fresh.version;
         let mut next = fresh;
-        next.remediation = Some(Remediation { request_id: remediation.request_id, status, applied_at, error });
+        next.remediation = Some(Remediation { request_id: remediation.request_id, status, applied_at, error, offboarding: false });
         next.version = expected + 1;
         match reviews.commit_review(ReviewCommit { items: vec![Guarded::update(next, expected)], ..ReviewCommit::default() }).await {
             Ok(_) | Err(Error::Conflict(_)) => {}
@@ -750,10 +771,8 @@ fn evidence_markdown(campaign: &Campaign, items: &[ReviewItem], chain: &ChainVer
     let verdict = |i: &ReviewItem| i.decision.as_ref().map(|d| d.verdict);
     let removed_projects =
         items.iter().filter(|i| matches!(i.target, AccessTarget::Project(_)) && verdict(i) == Some(Verdict::Revoke)).count();
-    let admins_down = items
-        .iter()
-        .filter(|i| i.target == AccessTarget::Org && matches!(verdict(i), Some(Verdict::Revoke | Verdict::Downgrade(_))))
-        .count();
+    let admins_down = items.iter().filter(|i| i.target == AccessTarget::Org && matches!(verdict(i), Some(Verdict::Downgrade(_)))).count();
+    let org_removed = items.iter().filter(|i| i.target == AccessTarget::Org && verdict(i) == Some(Verdict::Revoke)).count();
     let project_down =
         items.iter().filter(|i| matches!(i.target, AccessTarget::Project(_)) && matches!(verdict(i), Some(Verdict::Downgrade(_)))).count();
     let kept = items.iter().filter(|i| verdict(i) == Some(Verdict::Keep)).count();
@@ -784,6 +803,9 @@ fn evidence_markdown(campaign: &Campaign, items: &[ReviewItem], chain: &ChainVer
         plural(people_removed.len(), "user", "users")
     ));
     line(format!("  - Downgraded {} from Admin to Member", plural(admins_down, "user", "users")));
+    if org_removed > 0 {
+        line(format!("  - Removed {} from the organization (objects handed over as manager access)", plural(org_removed, "user", "users")));
+    }
     if project_down > 0 {
         line(format!("  - Downgraded {}", plural(project_down, "project role", "project roles")));
     }
