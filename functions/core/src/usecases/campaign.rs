@@ -549,17 +549,26 @@ impl Hogwarden {
     /// Applies every revoke and downgrade of a closed campaign that has not applied yet.
     async fn remediate_campaign(&self, id: &CampaignId, closer: &Email) -> Result<()> {
         let items = self.store.reviews().list_items(id).await?;
-        for item in items {
+        // A removal from the organization is an offboarding (a revoke of an admin
+        // recorded before removals existed finishes as the request it started).
+        let is_removal = |i: &ReviewItem| {
+            i.decision.as_ref().is_some_and(|d| i.removes_member(&d.verdict)) && i.remediation.as_ref().is_none_or(|r| r.offboarding)
+        };
+        let removals: HashMap<Email, String> = items.iter().filter(|i| is_removal(i)).map(|i| (i.person.clone(), i.id.clone())).collect();
+        // Removals first: they take the person's project access with them.
+        let (first, rest): (Vec<ReviewItem>, Vec<ReviewItem>) = items.into_iter().partition(|i| is_removal(i));
+        for item in first.into_iter().chain(rest) {
             let Some(decision) = item.decision.clone() else { continue };
             if !item.needs_remediation(&decision.verdict)
                 || item.remediation.as_ref().is_some_and(|r| r.status == RemediationStatus::Applied)
             {
                 continue;
             }
-            // A removal from the organization is an offboarding (a revoke of an admin
-            // recorded before removals existed finishes as the request it started).
-            let outcome = if item.removes_member(&decision.verdict) && item.remediation.as_ref().is_none_or(|r| r.offboarding) {
+            let removal = removals.get(&item.person).filter(|_| item.target != AccessTarget::Org);
+            let outcome = if is_removal(&item) {
                 self.remediate_removal(item, &decision, closer).await
+            } else if let Some(org_item) = removal {
+                self.cover_by_removal(item, org_item).await
             } else {
                 self.remediate_item(item, &decision, closer).await
             };

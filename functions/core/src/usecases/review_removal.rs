@@ -123,6 +123,26 @@ impl Hogwarden {
         outcome.map(drop)
     }
 
+    /// A revoke or downgrade of project access of a person the same campaign removes
+    /// from the organization: the offboarding removes that access too, so the item
+    /// follows the removal's remediation instead of a request of its own.
+    pub(super) async fn cover_by_removal(&self, item: ReviewItem, org_item: &str) -> Result<()> {
+        let reviews = self.store.reviews();
+        let Some(org) = reviews.get_item(&item.campaign, org_item).await? else { return Ok(()) };
+        let Some(removal) = org.remediation.filter(|r| r.offboarding) else { return Ok(()) };
+        if item.remediation.as_ref() == Some(&removal) {
+            return Ok(());
+        }
+        let expected = item.version;
+        let mut next = item;
+        next.remediation = Some(removal);
+        next.version = expected + 1;
+        match reviews.commit_review(ReviewCommit { items: vec![Guarded::update(next, expected)], ..ReviewCommit::default() }).await {
+            Ok(_) | Err(Error::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Records the offboarding, approved by the decision; `None` when the person is no
     /// longer a member of the organization.
     async fn create_review_offboarding(
