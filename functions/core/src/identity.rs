@@ -152,7 +152,7 @@ mod tests {
         let gone = claims(&[("status", "Deprovisioned")]);
         let next = Identity::updated(Some(&i), &email("grace"), &gone, IdentitySource::Sync, now).unwrap();
         assert!(!next.active);
-        assert_eq!((next.version, next.manager.clone()), (2, None));
+        assert_eq!((next.version, next.manager), (2, None));
         assert!(!active_in(&claims(&[("active", "false")])));
         assert!(active_in(&claims(&[("active", "true")])));
     }

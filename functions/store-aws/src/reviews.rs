@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use hogwarden_core::audit::AuditEntry;
 use hogwarden_core::error::Result;
 use hogwarden_core::identity::Identity;
@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use crate::error::StoreError;
 use crate::items::{self, Item};
 use crate::keys;
-use crate::store::{BATCH_WRITE, DynamoStore, HEAD_BACKOFF, Query, RecordGuard, SortKey, check_version, guarded_put};
+use crate::store::{DynamoStore, Query, RecordGuard, SortKey, check_version, guarded_put};
 
 /// What the identity provider said about each person: `IDENTITY` / `<email>`.
 const IDENTITY_PK: &str = "IDENTITY";
@@ -55,37 +55,6 @@ fn ledger_item(e: &LedgerEntry) -> std::result::Result<Item, StoreError> {
 }
 
 impl DynamoStore {
-    /// Writes items with `BatchWriteItem`, 25 at a time, retrying unprocessed ones
-    /// (review snapshots here, a new bulk change set's items in `store`).
-    pub(crate) async fn batch_put(&self, puts: Vec<Item>) -> std::result::Result<(), StoreError> {
-        for chunk in puts.chunks(BATCH_WRITE) {
-            let mut requests = Vec::with_capacity(chunk.len());
-            for item in chunk {
-                let put =
-                    PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-            let mut pending = HashMap::from([(self.table().to_owned(), requests)]);
-            let mut wait = HEAD_BACKOFF;
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                pending = out.unprocessed_items.unwrap_or_default();
-                pending.retain(|_, writes| !writes.is_empty());
-                if !pending.is_empty() {
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
-            }
-        }
-        Ok(())
-    }
-
     async fn partition<T: DeserializeOwned>(&self, what: &'static str, q: Query) -> std::result::Result<Vec<T>, StoreError> {
         self.query(&q, usize::MAX, false).await?.iter().map(|i| from_item(what, i)).collect()
     }

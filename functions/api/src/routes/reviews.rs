@@ -33,7 +33,7 @@ fn emails(list: &[Email]) -> Vec<String> {
 fn campaign_dto(c: &Campaign, items: Option<&[ReviewItem]>) -> dto::CampaignDto {
     let counts = items.map(|items| {
         let verdict = |i: &ReviewItem| i.decision.as_ref().map(|d| d.verdict);
-        let needs_change = |i: &&ReviewItem| verdict(i).is_some_and(|v| i.change_for(&v).is_some());
+        let needs_change = |i: &&ReviewItem| verdict(i).is_some_and(|v| i.needs_remediation(&v));
         dto::CampaignCountsDto {
             open: items.iter().filter(|i| i.is_open()).count(),
             kept: items.iter().filter(|i| verdict(i) == Some(Verdict::Keep)).count(),

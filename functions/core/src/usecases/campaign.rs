@@ -580,33 +580,39 @@ impl Hogwarden {
         Ok(())
     }
 
+    /// Records on the item, before anything is asked of PostHog, the id its remediation
+    /// (a request, or an offboarding) will have, so a retry finds the same one.
+    pub(super) async fn start_remediation(&self, item: ReviewItem, offboarding: bool) -> Result<ReviewItem> {
+        if item.remediation.is_some() {
+            return Ok(item);
+        }
+        let expected = item.version;
+        let mut item = item;
+        item.remediation = Some(Remediation {
+            request_id: RequestId::new(),
+            status: RemediationStatus::Pending,
+            applied_at: None,
+            error: None,
+            offboarding,
+        });
+        item.version = expected + 1;
+        let commit = ReviewCommit { items: vec![Guarded::update(item.clone(), expected)], ..ReviewCommit::default() };
+        self.store.reviews().commit_review(commit).await?;
+        Ok(item)
+    }
+
     /// Carries out one decision through the grant machinery: a request by the
     /// reviewer, approved by the decision itself, applied with read-back and audit.
     /// Every step is resumable: the request id is recorded on the item first.
     async fn remediate_item(&self, item: ReviewItem, decision: &ItemDecision, closer: &Email) -> Result<()> {
         let reviews = self.store.reviews();
         let change = item.change_for(&decision.verdict);
-        let mut item = item;
-        if item.remediation.is_none() {
-            if change.is_none() {
-                return Ok(());
-            }
-            let expected = item.version;
-            item.remediation = Some(Remediation {
-                request_id: RequestId::new(),
-                status: RemediationStatus::Pending,
-                applied_at: None,
-                error: None,
-                offboarding: false,
-            });
-            item.version = expected + 1;
-            reviews.commit_review(ReviewCommit { items: vec![Guarded::update(item.clone(), expected)], ..ReviewCommit::default() }).await?;
+        if item.remediation.is_none() && change.is_none() {
+            return Ok(());
         }
+        let item = self.start_remediation(item, false).await?;
         let Some(remediation) = item.remediation.clone() else { return Ok(()) };
-        let decider = match &decision.by {
-            Actor::Person(e) => e.clone(),
-            Actor::System(_) => closer.clone(),
-        };
+        let decider = decider(decision, closer);
         let request = match self.store.get_request(remediation.request_id).await? {
             Some(r) => r,
             None => {
@@ -687,6 +693,15 @@ impl Hogwarden {
         let (campaign, items) = self.campaign(who, id).await?;
         let chain = self.verify_audit().await?;
         Ok(Evidence { csv: evidence_csv(&items)?, markdown: evidence_markdown(&campaign, &items, &chain, self.clock.now()), chain })
+    }
+}
+
+/// Who a decision is carried out as: the reviewer, or the admin who closed the
+/// campaign for a decision the close policy made.
+pub(super) fn decider(decision: &ItemDecision, closer: &Email) -> Email {
+    match &decision.by {
+        Actor::Person(e) => e.clone(),
+        Actor::System(_) => closer.clone(),
     }
 }
 

@@ -20,7 +20,7 @@ use crate::model::Decision;
 use crate::offboard::{OffboardStatus, OffboardStep, Offboarding, StepAction};
 use crate::ports::Guarded;
 use crate::reviews::{CampaignId, ItemDecision, Remediation, RemediationStatus, ReviewCommit, ReviewItem, Verdict};
-use crate::types::{Actor, Email, Justification, Principal, RequestId, Role};
+use crate::types::{Email, Justification, Principal, RequestId, Role};
 
 use super::Hogwarden;
 use super::offboard::OffboardPreview;
@@ -67,25 +67,10 @@ impl Hogwarden {
     /// by the decision. Safe to call again at any point.
     pub(super) async fn remediate_removal(&self, item: ReviewItem, decision: &ItemDecision, closer: &Email) -> Result<()> {
         let reviews = self.store.reviews();
-        let mut item = item;
-        if item.remediation.is_none() {
-            let expected = item.version;
-            item.remediation = Some(Remediation {
-                request_id: RequestId::new(),
-                status: RemediationStatus::Pending,
-                applied_at: None,
-                error: None,
-                offboarding: true,
-            });
-            item.version = expected + 1;
-            reviews.commit_review(ReviewCommit { items: vec![Guarded::update(item.clone(), expected)], ..ReviewCommit::default() }).await?;
-        }
+        let item = self.start_remediation(item, true).await?;
         let Some(remediation) = item.remediation.clone() else { return Ok(()) };
         let id = remediation.request_id;
-        let decider = match &decision.by {
-            Actor::Person(e) => e.clone(),
-            Actor::System(_) => closer.clone(),
-        };
+        let decider = super::campaign::decider(decision, closer);
         let outcome = match self.store.get_offboarding(id).await? {
             Some(record) => Ok(Some(record)),
             None => self.create_review_offboarding(&item, decision, &decider, id).await,

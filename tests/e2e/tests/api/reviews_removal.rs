@@ -126,6 +126,8 @@ async fn a_reviewer_revoking_a_members_organization_membership_removes_them_with
         assert_eq!(sandbox.object_access(kind(&o.kind), o.project_id, &o.key, SECOND_APPROVER).as_deref(), Some("manager"), "{o:?}");
     }
     let detail: dto::CampaignDetail = closed_again.json();
+    let counts = detail.campaign.counts.unwrap();
+    assert_eq!((counts.revoked, counts.applied, counts.not_applied), (1, 1, 0), "{counts:?}");
     let laura = item(&detail, LAURA_ORG);
     assert_eq!((laura.remediation.as_deref(), laura.offboarding), (Some("applied"), true), "{laura:?}");
     assert!(laura.applied_at.is_some());
