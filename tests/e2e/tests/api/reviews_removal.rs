@@ -278,3 +278,38 @@ async fn the_manager_claim_of_a_sign_in_assigns_reviews_and_a_provider_that_disa
     assert_eq!(r.status, 200, "{:?}", r.body);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_reviewer_revoking_an_admins_membership_removes_the_admin_as_posthogs_rules_allow_an_owner_key() {
+    // Arrange: evan is an organization admin; Hogwarden's service account is an owner,
+    // and PostHog lets a member remove others of a level lower or equal to their own.
+    let t = spawn_stack().await;
+    let detail = open(&t, json!({})).await;
+    let campaign = detail.campaign.id.clone();
+    let evan_org = "evan@example.com#org";
+    assert_eq!(item(&detail, evan_org).access, "admin");
+    if item(&detail, evan_org).reviewer.as_deref() != Some(SECOND_APPROVER) {
+        reassign(&t, &campaign, evan_org, SECOND_APPROVER).await;
+    }
+
+    // Act
+    let preview: dto::OffboardPreviewDto = removal_preview(&t, SECOND_APPROVER, &campaign, evan_org).await.json();
+    let decided = t
+        .post(
+            SECOND_APPROVER,
+            &format!("/api/reviews/{campaign}/items/{}/decision", enc(evan_org)),
+            json!({ "decision": "revoke", "reason": "Contract with Acme ended" }),
+        )
+        .await;
+    let closed = t.post(APPROVER, &format!("/api/reviews/{campaign}/close"), json!({})).await;
+
+    // Assert: removed (not merely downgraded), warned beforehand that admin access ends.
+    assert!(preview.warnings.iter().any(|w| w.contains("organization admin")), "{:?}", preview.warnings);
+    assert_eq!(decided.status, 200, "{:?}", decided.body);
+    assert_eq!(closed.status, 200, "{:?}", closed.body);
+    assert_eq!(t.sandbox().member_level("evan@example.com"), None);
+    let detail: dto::CampaignDetail = closed.json();
+    let evan = item(&detail, evan_org);
+    assert_eq!((evan.remediation.as_deref(), evan.offboarding), (Some("applied"), true), "{evan:?}");
+    t.shutdown().await;
+}
