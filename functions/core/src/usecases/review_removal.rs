@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::model::Decision;
-use crate::offboard::{OffboardStatus, OffboardStep, Offboarding, StepAction};
+use crate::offboard::{OffboardStatus, Offboarding, StepAction};
 use crate::ports::Guarded;
 use crate::reviews::{CampaignId, ItemDecision, Remediation, RemediationStatus, ReviewCommit, ReviewItem, Verdict};
 use crate::types::{Email, Justification, Principal, RequestId, Role};
@@ -141,46 +141,22 @@ impl Hogwarden {
             return Ok(None);
         }
         let new_owner = self.hand_over_owner(&item.person, decider)?;
-        let live = self.store.list_offboardings(None, 500).await?;
-        if let Some(other) = live
-            .iter()
-            .find(|o| o.subject == item.person && o.id != id && matches!(o.status, OffboardStatus::Pending | OffboardStatus::Approved))
-        {
+        if let Some(other) = self.offboarding_under_way(&item.person, Some(id)).await? {
             return Err(Error::Conflict(format!(
                 "{} already has an offboarding under way ({}); finish or deny it, then close the campaign again.",
                 item.person, other.id
             )));
         }
         let preview = self.offboard_inventory(&item.person, &new_owner).await?;
-        let now = self.clock.now();
         let reason = decision.reason.clone().unwrap_or_else(|| "Access review decision".into());
-        let record = Offboarding {
-            id,
-            requester: decider.clone(),
-            subject: item.person.clone(),
-            new_owner: new_owner.clone(),
-            justification: Justification::parse(&format!("Access review {}: {reason}", item.campaign))?,
-            ticket: None,
-            status: OffboardStatus::Approved,
-            approvals_required: 1,
-            approvals: vec![Decision { by: decider.clone(), at: decision.at, reason: decision.reason.clone() }],
-            denial: None,
-            steps: preview.steps.into_iter().map(OffboardStep::new).collect(),
-            warnings: preview.warnings,
-            failure: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
-        let requested = json!({
-            "offboarding": true,
-            "campaign": item.campaign,
-            "item": item.id,
-            "new_owner": new_owner,
-            "reason": record.justification.as_str(),
-            "steps": record.steps.iter().map(|s| s.action.describe(&new_owner)).collect::<Vec<_>>(),
-            "warnings": record.warnings,
-        });
+        let justification = Justification::parse(&format!("Access review {}: {reason}", item.campaign))?;
+        // The decision is the one approval: recorded approved, it runs at once.
+        let mut record = self.offboarding_record(id, decider, preview, justification, None, 1);
+        record.status = OffboardStatus::Approved;
+        record.approvals = vec![Decision { by: decider.clone(), at: decision.at, reason: decision.reason.clone() }];
+        let mut requested = super::offboard::requested_details(&record);
+        requested["campaign"] = json!(item.campaign);
+        requested["item"] = json!(item.id);
         let approved = json!({
             "offboarding": true,
             "campaign": item.campaign,
