@@ -100,27 +100,24 @@ async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<St
     Ok((resp.status(), text))
 }
 
-fn decode<T: DeserializeOwned>(what: &str, status: u16, text: &str) -> ApiResult<T> {
-    if !(200..300).contains(&status) {
-        return Err(refused(status, text));
-    }
-    serde_json::from_str(text).map_err(|_| ApiError::Unreadable(what.into()))
+/// Reads a successful answer as `T`. The only generic step of a call: everything before
+/// it (sending, statuses, signing out) is compiled once, in [`Client::text`].
+fn decode<T: DeserializeOwned>(what: &str, text: &str) -> ApiResult<T> {
+    serde_json::from_str(text).map_err(|_| unreadable(what))
 }
 
-impl Client {
-    async fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<String>) -> ApiResult<T> {
-        self.exchange(method, path, "application/json", body, |status, text| decode(path, status, text)).await
-    }
+fn unreadable(what: &str) -> ApiError {
+    ApiError::Unreadable(what.into())
+}
 
-    /// Sends one call and reads its answer with `read`; a 401 signs the person out.
-    async fn exchange<T>(
-        &self,
-        method: &str,
-        path: &str,
-        accept: &str,
-        body: Option<String>,
-        read: impl FnOnce(u16, &str) -> ApiResult<T>,
-    ) -> ApiResult<T> {
+/// The body of a POST that sends no fields.
+const EMPTY: &str = "{}";
+
+impl Client {
+    /// Sends one call and answers the body of a 2xx answer as text; any other answer
+    /// becomes an [`ApiError`], and a 401 signs the person out. Not generic, so this
+    /// code is in the module once, whatever the calls read.
+    async fn text(&self, method: &str, path: &str, accept: &str, body: Option<String>) -> ApiResult<String> {
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
         let mut headers = vec![("Accept", accept)];
         if let Some(a) = &auth {
@@ -131,21 +128,29 @@ impl Client {
         }
         let url = format!("{}{path}", self.base.trim_end_matches('/'));
         let (status, text) = send(method, &url, &headers, body).await?;
-        let out = read(status, &text);
-        if let (Err(ApiError::SignedOut(_)), Some(token)) = (&out, self.on_signed_out) {
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        let error = refused(status, &text);
+        if let (ApiError::SignedOut(_), Some(token)) = (&error, self.on_signed_out) {
             crate::session::forget_token();
             token.set(None);
         }
-        out
+        Err(error)
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> ApiResult<T> {
-        self.call("GET", path, None).await
+        decode(path, &self.text("GET", path, "application/json", None).await?)
+    }
+
+    /// A POST with a JSON body already written (see [`Self::post`] and [`EMPTY`]).
+    async fn post_json<T: DeserializeOwned>(&self, path: &str, json: String) -> ApiResult<T> {
+        decode(path, &self.text("POST", path, "application/json", Some(json)).await?)
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> ApiResult<T> {
-        let json = serde_json::to_string(body).map_err(|_| ApiError::Unreadable(path.into()))?;
-        self.call("POST", path, Some(json)).await
+        let json = serde_json::to_string(body).map_err(|_| unreadable(path))?;
+        self.post_json(path, json).await
     }
 
     pub async fn me(&self) -> ApiResult<MeDto> {
@@ -176,10 +181,7 @@ impl Client {
     /// The request's record as Markdown (the guide's checklist), for download.
     pub async fn request_markdown(&self, id: &str) -> ApiResult<String> {
         let path = format!("/api/requests/{}/export", pkce::encode(id));
-        self.exchange("GET", &path, "text/markdown", None, |status, text| {
-            if (200..300).contains(&status) { Ok(text.to_owned()) } else { Err(refused(status, text)) }
-        })
-        .await
+        self.text("GET", &path, "text/markdown", None).await
     }
 
     /// Asks to move the end of an active temporary grant; answers the extension request.
@@ -210,7 +212,7 @@ impl Client {
     }
 
     pub async fn revoke(&self, grant_id: &str) -> ApiResult<GrantDto> {
-        self.post(&format!("/api/grants/{}/revoke", pkce::encode(grant_id)), &serde_json::json!({})).await
+        self.post_json(&format!("/api/grants/{}/revoke", pkce::encode(grant_id)), EMPTY.into()).await
     }
 
     pub async fn access(&self) -> ApiResult<AccessOverviewDto> {
@@ -240,7 +242,7 @@ impl Client {
 
     /// One run of at most 5 s on the server; call again until the set is finished.
     pub async fn bulk_apply(&self, id: &str) -> ApiResult<BulkSetDto> {
-        self.post(&format!("/api/bulk/sets/{}/apply?budget_seconds=5", pkce::encode(id)), &serde_json::json!({})).await
+        self.post_json(&format!("/api/bulk/sets/{}/apply?budget_seconds=5", pkce::encode(id)), EMPTY.into()).await
     }
 
     pub async fn demo_users(&self) -> ApiResult<Vec<DemoUserDto>> {
@@ -267,11 +269,11 @@ impl Client {
 
     /// `action` is `approve` or `resume`.
     pub async fn offboard_act(&self, id: &str, action: &str) -> ApiResult<hogwarden_api_types::OffboardingDto> {
-        self.post(&format!("/api/offboardings/{}/{action}", pkce::encode(id)), &serde_json::json!({})).await
+        self.post_json(&format!("/api/offboardings/{}/{action}", pkce::encode(id)), EMPTY.into()).await
     }
 
     pub async fn sso_sign_in(&self) -> ApiResult<hogwarden_api_types::SsoPlanDto> {
-        self.post("/api/sso/sign-in", &serde_json::json!({})).await
+        self.post_json("/api/sso/sign-in", EMPTY.into()).await
     }
 
     pub async fn sso_rules(&self) -> ApiResult<hogwarden_api_types::SsoRulesDto> {
@@ -308,7 +310,7 @@ impl Client {
     }
 
     pub async fn close_campaign(&self, id: &str) -> ApiResult<hogwarden_api_types::CampaignDetail> {
-        self.post(&format!("/api/reviews/{}/close", segment(id)), &serde_json::json!({})).await
+        self.post_json(&format!("/api/reviews/{}/close", segment(id)), EMPTY.into()).await
     }
 
     pub async fn evidence(&self, id: &str) -> ApiResult<hogwarden_api_types::EvidenceDto> {
@@ -337,15 +339,15 @@ impl Client {
     }
 
     pub async fn check_drift(&self) -> ApiResult<hogwarden_api_types::DriftReportDto> {
-        self.post("/api/drift/check", &serde_json::json!({})).await
+        self.post_json("/api/drift/check", EMPTY.into()).await
     }
 
     pub async fn adopt_drift(&self, id: &str) -> ApiResult<hogwarden_api_types::DriftFindingDto> {
-        self.post(&format!("/api/drift/{}/adopt", segment(id)), &serde_json::json!({})).await
+        self.post_json(&format!("/api/drift/{}/adopt", segment(id)), EMPTY.into()).await
     }
 
     pub async fn revert_drift(&self, id: &str) -> ApiResult<RequestDto> {
-        self.post(&format!("/api/drift/{}/revert", segment(id)), &serde_json::json!({})).await
+        self.post_json(&format!("/api/drift/{}/revert", segment(id)), EMPTY.into()).await
     }
 }
 

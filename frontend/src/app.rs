@@ -6,8 +6,11 @@ use chrono::{DateTime, Utc};
 use hogwarden_api_types::MeDto;
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::api::{self, Client};
 use crate::config::{AuthConfig, RuntimeConfig};
+use crate::nav::MainNav;
 use crate::pages;
 use crate::session;
 
@@ -70,7 +73,7 @@ impl Route {
         }
     }
 
-    fn title(self) -> &'static str {
+    pub fn title(self) -> &'static str {
         match self {
             Self::Request => "Request access",
             Self::MyAccess => "My access",
@@ -144,9 +147,35 @@ pub fn Alert(#[prop(into)] message: String) -> impl IntoView {
     view! { <p role="alert" class="error">{message}</p> }
 }
 
+/// A problem, announced as an alert while it is set. Pages share this one view instead
+/// of each writing the same reactive block (one copy in the module, not one per page).
+#[component]
+pub fn Problem(problem: RwSignal<Option<String>>) -> impl IntoView {
+    move || problem.get().map(|m| view! { <Alert message=m /> })
+}
+
+/// A confirmation, announced as a status while it is set.
+#[component]
+pub fn Done(message: RwSignal<Option<String>>) -> impl IntoView {
+    move || message.get().map(|m| view! { <p role="status" class="ok">{m}</p> })
+}
+
+/// What the last action on a page said: `Ok`, a confirmation; `Err`, a problem.
+pub type Flash = RwSignal<Option<Result<String, String>>>;
+
+/// Shows a [`Flash`]: a status for a confirmation, an alert for a problem.
+#[component]
+pub fn FlashMessage(flash: Flash) -> impl IntoView {
+    move || match flash.get() {
+        None => None,
+        Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
+        Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
+    }
+}
+
 #[component]
 fn Root() -> impl IntoView {
-    let config = LocalResource::new(api::runtime_config);
+    let config = Load::new(api::runtime_config);
     view! {
         {move || match config.get() {
             None => view! { <main><Loading /></main> }.into_any(),
@@ -199,7 +228,7 @@ fn Signed(config: RuntimeConfig) -> impl IntoView {
     }
 
     // Who is signed in, read again whenever the token changes.
-    let me = LocalResource::new(move || {
+    let me = Load::new(move || {
         let token = ctx.token.get();
         let client = ctx.client();
         async move {
@@ -243,31 +272,6 @@ fn sign_out(ctx: Ctx) {
 #[component]
 fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
     let ctx = use_ctx();
-    let is = |role: &str| me.roles.iter().any(|r| r == role);
-    let mut links = vec![Route::Request, Route::MyAccess];
-    if is("approver") {
-        links.push(Route::Inbox);
-    }
-    if is("approver") || is("admin") {
-        links.push(Route::Diagnose);
-    }
-    if is("admin") {
-        links.push(Route::Access);
-        links.push(Route::Bulk);
-    }
-    links.push(Route::Audit);
-    links.push(Route::ReviewQueue);
-    if is("admin") {
-        links.push(Route::Reviews);
-        links.push(Route::Drift);
-        links.push(Route::Keys);
-    }
-    if is("approver") {
-        links.push(Route::Offboarding);
-    }
-    if is("admin") {
-        links.push(Route::Sso);
-    }
     Effect::new(move || {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(&format!("{} · Hogwarden", route.get().title()));
@@ -292,22 +296,7 @@ fn Shell(me: MeDto, route: RwSignal<Route>) -> impl IntoView {
                 "Skip to content"
             </a>
             <p class="brand">"Hogwarden"</p>
-            <nav aria-label="Main">
-                <ul>
-                    {links
-                        .into_iter()
-                        .map(|r| {
-                            view! {
-                                <li>
-                                    <a href=r.href() aria-current=move || (route.get() == r).then_some("page")>
-                                        {r.title()}
-                                    </a>
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
-            </nav>
+            <MainNav roles=me.roles.clone() route=route />
             <p class="who">{format!("Signed in as {}", me.email)}</p>
             <button type="button" on:click=move |_| sign_out(ctx)>"Sign out"</button>
         </header>
@@ -343,7 +332,7 @@ fn SignIn(callback_error: RwSignal<Option<String>>) -> impl IntoView {
     let auth = ctx.config.with_value(|c| c.auth.clone());
     let body = match auth {
         AuthConfig::Dev => {
-            let users = LocalResource::new(move || {
+            let users = Load::new(move || {
                 let client = ctx.client();
                 async move { client.demo_users().await }
             });
@@ -419,9 +408,9 @@ fn SignIn(callback_error: RwSignal<Option<String>>) -> impl IntoView {
     view! {
         <main id="main" class="signin">
             <h1>"Sign in to Hogwarden"</h1>
-            {move || callback_error.get().map(|m| view! { <Alert message=m /> })}
+            <Problem problem=callback_error />
             {body}
-            {move || error.get().map(|m| view! { <Alert message=m /> })}
+            <Problem problem=error />
         </main>
     }
 }

@@ -127,8 +127,17 @@ pub struct Draft {
 }
 
 /// When access with an end date ends: the last minute of that day, UTC.
+/// `date` is `YYYY-MM-DD`, what a date input gives (read by hand: chrono's format-string
+/// parser is a sizeable part of the WASM module for this one use).
 pub fn end_of_day(date: &str) -> Option<DateTime<Utc>> {
-    let d = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok()?;
+    let mut parts = date.trim().split('-');
+    let mut number =
+        |digits: usize| parts.next().filter(|p| p.len() == digits && p.bytes().all(|b| b.is_ascii_digit()))?.parse::<u32>().ok();
+    let (year, month, day) = (number(4)?, number(2)?, number(2)?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let d = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
     Some(d.and_hms_opt(23, 59, 0)?.and_utc())
 }
 
@@ -395,6 +404,14 @@ mod tests {
         assert_eq!(build(&Draft { temporary: true, ..d }, &policy(), now()).unwrap_err(), vec![REMOVAL_NOTE.to_owned()]);
         assert_eq!(needs_approval(&policy(), Kind::Removal, ""), Some(true));
         assert_eq!(max_minutes(&policy(), Kind::Removal, ""), None);
+    }
+
+    #[test]
+    fn an_end_date_is_a_real_day_written_yyyy_mm_dd() {
+        assert_eq!(end_of_day(" 2028-02-29 ").map(|t| t.to_rfc3339()), Some("2028-02-29T23:59:00+00:00".into()));
+        for junk in ["2027-02-29", "2027-13-01", "2027-1-05", "27-01-05", "2027-01-05-1", "2027/01/05", "2027-01-+5", "", "tomorrow"] {
+            assert_eq!(end_of_day(junk), None, "{junk:?}");
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! - `run [ARGS…]`: builds the front end, then the local stack with the demo
 //!   organization (`hogwarden serve`) serving it.
 //! - `test`: everything CI checks, in order: formatting, clippy with warnings as
-//!   errors, cfn-lint on the SAM template, the front end's checks and release build,
-//!   then every test of the workspace (the browser tests among them).
+//!   errors, cfn-lint on the SAM template, the front end's checks and release build
+//!   and that build's size against its budget, then every test of the workspace (the
+//!   browser tests among them).
 //! - `size`: the release front end's WASM size, raw and gzipped, against its budget.
 //! - `package`: the four Lambda zips for AWS (arm64), as infra/template.yaml names them.
 //! - `bench`: figures, not pass/fail tests: the bulk apply rate against PostHog's
@@ -187,7 +188,7 @@ fn bench() -> Result<(), String> {
     }
 
     // (a2) A 1,000-row bulk change set against the sandbox at 480/minute (the minute
-    // scaled to a second): the achieved rate as a fraction of that ceiling.
+    // scaled to a second): changes per second as a fraction of the 8/s ceiling.
     if let Err(e) = step(
         "bench: bulk apply (1,000 rows, sandbox at 8 requests/s)",
         "cargo",
@@ -288,6 +289,7 @@ fn test() -> Result<(), String> {
     let cfn_lint = ensure_cfn_lint()?;
     step("cfn-lint (the SAM template)", &cfn_lint.to_string_lossy(), &[TEMPLATE])?;
     frontend::prepare_browser_tests()?;
+    frontend::check_size()?;
     ensure_aiosmtpd()?;
     if !has("cargo-nextest", "--version") && !has("cargo", "nextest --version") {
         step("installing cargo-nextest", "cargo", &["install", "cargo-nextest", "--locked"])?;

@@ -3,6 +3,8 @@
 
 use hogwarden_api_types::{AuditEntryDto, ProjectDto, VerificationDto};
 use leptos::prelude::*;
+
+use crate::load::Load;
 use serde_json::Value;
 
 use crate::app::{Alert, Loading, use_ctx};
@@ -48,12 +50,12 @@ pub fn AuditPage() -> impl IntoView {
     let ctx = use_ctx();
     let applied = RwSignal::new(Filters::default());
     let draft = RwSignal::new(Filters::default());
-    let log = LocalResource::new(move || {
+    let log = Load::new(move || {
         let q = applied.get().query();
         let c = ctx.client();
         async move { c.audit(&q).await }
     });
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         async move { c.projects().await.map(|p| p.projects).unwrap_or_default() }
     });

@@ -8,7 +8,7 @@ use hogwarden_api_types::{BulkPlanDto, BulkSetDto};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::app::{Alert, Loading, Problem, use_ctx};
 
 /// The set id in `#/bulk/{id}`, if any.
 fn set_id_from_hash() -> Option<String> {
@@ -123,7 +123,7 @@ fn PlanForm() -> impl IntoView {
             <textarea id="bulk-reason" rows="2" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
             <button type="submit" disabled=move || busy.get()>"Plan"</button>
         </form>
-        {move || problem.get().map(|m| view! { <Alert message=m /> })}
+        <Problem problem=problem />
         {move || plan.get().map(|p| {
             let ready = p.errors == 0 && p.changes > 0;
             view! {

@@ -5,7 +5,9 @@
 use hogwarden_api_types::DiagnosisDto;
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::load::Load;
+
+use crate::app::{Alert, Loading, Problem, use_ctx};
 use crate::format;
 
 #[component]
@@ -18,7 +20,7 @@ pub fn DiagnosePage() -> impl IntoView {
         }
         .into_any();
     }
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         async move { c.projects().await.map(|p| p.projects) }
     });
@@ -70,7 +72,7 @@ pub fn DiagnosePage() -> impl IntoView {
                     }).collect_view()}
                 </select>
             </div>
-            {move || problem.get().map(|p| view! { <Alert message=p /> })}
+            <Problem problem=problem />
             <button type="submit" disabled=move || busy.get()>"Check access"</button>
         </form>
         {move || busy.get().then(|| view! { <Loading /> })}

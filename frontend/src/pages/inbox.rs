@@ -4,7 +4,9 @@
 use hogwarden_api_types::{ProjectDto, RequestDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::load::Load;
+
+use crate::app::{Alert, FlashMessage, Loading, Problem, use_ctx};
 use crate::format;
 use crate::validate::REASON_MIN;
 
@@ -18,22 +20,18 @@ pub fn InboxPage() -> impl IntoView {
         }
         .into_any();
     }
-    let inbox = LocalResource::new(move || {
+    let inbox = Load::new(move || {
         let c = ctx.client();
         async move { c.inbox().await.map(|r| r.requests) }
     });
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         async move { c.projects().await.map(|p| p.projects).unwrap_or_default() }
     });
     let message = RwSignal::new(None::<Result<String, String>>);
     view! {
         <h1>"Inbox"</h1>
-        {move || match message.get() {
-            None => None,
-            Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
-            Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
-        }}
+        <FlashMessage flash=message />
         {move || match inbox.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <Alert message=format!("The inbox could not be loaded. {e}") /> }.into_any(),
@@ -120,7 +118,7 @@ pub(crate) fn RequestCard(
                     <textarea id=reason_id rows="2" prop:value=move || deny_reason.get() on:input=move |ev| deny_reason.set(event_target_value(&ev))></textarea>
                 </div>
                 <button type="button" disabled=move || busy.get() on:click=move |_| decide(false)>"Deny"</button>
-                {move || problem.get().map(|p| view! { <Alert message=p /> })}
+                <Problem problem=problem />
             </div>
         }
         .into_any()

@@ -5,6 +5,8 @@
 use hogwarden_api_types::{KeyDto, KeyList};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, Loading, use_ctx};
 use crate::format;
 
@@ -21,7 +23,7 @@ pub fn KeysPage() -> impl IntoView {
         }
         .into_any();
     }
-    let data = LocalResource::new(move || {
+    let data = Load::new(move || {
         let c = ctx.client();
         async move { c.keys().await }
     });

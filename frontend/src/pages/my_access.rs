@@ -5,7 +5,9 @@
 use hogwarden_api_types::{ExtendBody, GrantDto, ProjectDto, RequestDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::load::Load;
+
+use crate::app::{Alert, FlashMessage, Loading, Problem, use_ctx};
 use crate::format;
 use crate::pages::{local_to_utc, utc_to_local};
 use crate::validate::{REASON_MAX, REASON_MIN};
@@ -14,17 +16,17 @@ use crate::validate::{REASON_MAX, REASON_MIN};
 pub fn MyAccessPage() -> impl IntoView {
     let ctx = use_ctx();
     let me = ctx.email();
-    let grants = LocalResource::new(move || {
+    let grants = Load::new(move || {
         let c = ctx.client();
         let me = me.clone();
         // Approvers get everyone's grants from the API; this page is about mine.
         async move { c.grants().await.map(|g| g.grants.into_iter().filter(|g| g.subject == me).collect::<Vec<_>>()) }
     });
-    let requests = LocalResource::new(move || {
+    let requests = Load::new(move || {
         let c = ctx.client();
         async move { c.my_requests().await.map(|r| r.requests) }
     });
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         // Names only; without them projects show as "project 42".
         async move { c.projects().await.map(|p| p.projects).unwrap_or_default() }
@@ -70,11 +72,7 @@ pub fn MyAccessPage() -> impl IntoView {
 
     view! {
         <h1>"My access"</h1>
-        {move || match message.get() {
-            None => None,
-            Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
-            Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
-        }}
+        <FlashMessage flash=message />
         <section aria-labelledby="grants-h">
             <h2 id="grants-h">"Active grants"</h2>
             {move || match grants.get() {
@@ -284,7 +282,7 @@ fn ExtendForm(
                 <label for="extend-reason">"Reason for extending"</label>
                 <textarea id="extend-reason" rows="2" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
             </div>
-            {move || problem.get().map(|p| view! { <Alert message=p /> })}
+            <Problem problem=problem />
             <button type="submit" class="primary" disabled=move || busy.get()>"Request extension"</button>
             <button type="button" on:click=move |_| cancel()>"Cancel"</button>
         </form>

@@ -5,7 +5,9 @@
 use hogwarden_api_types::{CreateOffboarding, OffboardPreviewBody, OffboardPreviewDto, OffboardingDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::load::Load;
+
+use crate::app::{Alert, Done, Loading, Problem, use_ctx};
 use crate::validate::REASON_MIN;
 
 #[component]
@@ -25,7 +27,7 @@ pub fn OffboardingPage() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let message = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let list = LocalResource::new(move || {
+    let list = Load::new(move || {
         let c = ctx.client();
         async move { c.offboardings().await.map(|l| l.offboardings) }
     });
@@ -75,7 +77,7 @@ pub fn OffboardingPage() -> impl IntoView {
 
     view! {
         <h1>"Offboarding"</h1>
-        {move || message.get().map(|m| view! { <p role="status" class="ok">{m}</p> })}
+        <Done message=message />
         <form aria-label="Offboarding request" on:submit=move |ev| { ev.prevent_default(); do_preview(); }>
             <div class="field">
                 <label for="off-email">"Departing member"</label>
@@ -87,7 +89,7 @@ pub fn OffboardingPage() -> impl IntoView {
             </div>
             <button type="submit" disabled=move || busy.get()>"Preview"</button>
         </form>
-        {move || problem.get().map(|m| view! { <Alert message=m /> })}
+        <Problem problem=problem />
         {move || preview.get().map(|p| view! {
             <section aria-label="Preview">
                 <h2>{format!("What {} created", p.email)}</h2>
@@ -163,7 +165,7 @@ fn OffboardingCard(record: OffboardingDto, reload: impl Fn() + Copy + 'static) -
                 </tbody>
             </table>
             {actions}
-            {move || problem.get().map(|m| view! { <Alert message=m /> })}
+            <Problem problem=problem />
         </article>
     }
 }

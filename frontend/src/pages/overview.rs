@@ -5,6 +5,8 @@
 use hogwarden_api_types::{AccessOverviewDto, TemporaryDto};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, Loading, use_ctx};
 use crate::format;
 
@@ -18,7 +20,7 @@ pub fn OverviewPage() -> impl IntoView {
         }
         .into_any();
     }
-    let data = LocalResource::new(move || {
+    let data = Load::new(move || {
         let c = ctx.client();
         async move { c.access().await }
     });

@@ -6,6 +6,8 @@
 use hogwarden_api_types::{PolicyDto, ProjectDto, RequestDto};
 use leptos::prelude::*;
 
+use crate::load::Load;
+
 use crate::app::{Alert, Loading, Route, use_ctx};
 use crate::format;
 use crate::validate::{self, Draft, Ends, Kind, Unit};
@@ -13,11 +15,11 @@ use crate::validate::{self, Draft, Ends, Kind, Unit};
 #[component]
 pub fn RequestPage() -> impl IntoView {
     let ctx = use_ctx();
-    let policy = LocalResource::new(move || {
+    let policy = Load::new(move || {
         let c = ctx.client();
         async move { c.policy().await }
     });
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         async move { c.projects().await.map(|p| p.projects) }
     });
@@ -33,7 +35,7 @@ pub fn RequestPage() -> impl IntoView {
 }
 
 #[component]
-fn RequestForm(policy: PolicyDto, projects: LocalResource<Result<Vec<ProjectDto>, crate::api::ApiError>>) -> impl IntoView {
+fn RequestForm(policy: PolicyDto, projects: Load<Result<Vec<ProjectDto>, crate::api::ApiError>>) -> impl IntoView {
     let ctx = use_ctx();
     let policy = StoredValue::new(policy);
     let subject = RwSignal::new(String::new());

@@ -6,7 +6,9 @@
 use hogwarden_api_types::{ChecklistDto, GrantDto, ProjectDto, RequestDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::load::Load;
+
+use crate::app::{Alert, FlashMessage, Loading, Problem, use_ctx};
 use crate::format;
 use crate::pages::inbox::RequestCard;
 
@@ -21,22 +23,18 @@ pub fn id_from_hash(hash: &str) -> Option<String> {
 pub fn RequestDetailPage(id: String) -> impl IntoView {
     let ctx = use_ctx();
     let id = StoredValue::new(id);
-    let request = LocalResource::new(move || {
+    let request = Load::new(move || {
         let c = ctx.client();
         async move { c.request(&id.get_value()).await }
     });
-    let projects = LocalResource::new(move || {
+    let projects = Load::new(move || {
         let c = ctx.client();
         async move { c.projects().await.map(|p| p.projects).unwrap_or_default() }
     });
     let message = RwSignal::new(None::<Result<String, String>>);
     view! {
         <h1>"Request details"</h1>
-        {move || match message.get() {
-            None => None,
-            Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
-            Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
-        }}
+        <FlashMessage flash=message />
         {move || match request.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <Alert message=format!("The request could not be loaded. {e}") /> }.into_any(),
@@ -110,7 +108,7 @@ fn Detail(
         <p>
             <button type="button" on:click=download>"Download as Markdown"</button>
         </p>
-        {move || download_error.get().map(|m| view! { <Alert message=m /> })}
+        <Problem problem=download_error />
     }
 }
 

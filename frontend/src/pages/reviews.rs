@@ -4,19 +4,13 @@
 use hogwarden_api_types::{BulkDecideBody, CampaignDetail, DriftFindingDto, ReviewItemDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::load::Load;
+
+use crate::app::{Alert, Flash, FlashMessage, Loading, use_ctx};
 use crate::format;
 use crate::validate::REASON_MIN;
 
-type Message = RwSignal<Option<Result<String, String>>>;
-
-fn message_view(message: Message) -> impl IntoView {
-    move || match message.get() {
-        None => None,
-        Some(Ok(m)) => Some(view! { <p role="status" class="ok">{m}</p> }.into_any()),
-        Some(Err(m)) => Some(view! { <Alert message=m /> }.into_any()),
-    }
-}
+type Message = Flash;
 
 fn target_text(i: &ReviewItemDto) -> String {
     match &i.project_name {
@@ -57,7 +51,7 @@ pub fn CampaignsPage() -> impl IntoView {
         }
         .into_any();
     }
-    let list = LocalResource::new(move || {
+    let list = Load::new(move || {
         let c = ctx.client();
         async move { c.campaigns().await.map(|l| l.campaigns) }
     });
@@ -82,7 +76,7 @@ pub fn CampaignsPage() -> impl IntoView {
     };
     view! {
         <h1>"Access reviews"</h1>
-        {message_view(message)}
+        <FlashMessage flash=message />
         <p><button type="button" class="primary" disabled=move || busy.get() on:click=open>"Open this quarter's review"</button></p>
         {move || match list.get() {
             None => view! { <Loading /> }.into_any(),
@@ -119,12 +113,12 @@ pub fn CampaignsPage() -> impl IntoView {
 fn Report(id: String, message: Message, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let ctx = use_ctx();
     let key = StoredValue::new(id);
-    let detail = LocalResource::new(move || {
+    let detail = Load::new(move || {
         let c = ctx.client();
         let id = key.get_value();
         async move { c.campaign(&id).await }
     });
-    let evidence = LocalResource::new(move || {
+    let evidence = Load::new(move || {
         let c = ctx.client();
         let id = key.get_value();
         async move { c.evidence(&id).await }
@@ -224,14 +218,14 @@ fn report_view(d: CampaignDetail, busy: RwSignal<bool>, close: impl Fn(leptos::e
 #[component]
 pub fn QueuePage() -> impl IntoView {
     let ctx = use_ctx();
-    let queue = LocalResource::new(move || {
+    let queue = Load::new(move || {
         let c = ctx.client();
         async move { c.review_queue().await.map(|q| q.campaigns) }
     });
     let message: Message = RwSignal::new(None);
     view! {
         <h1>"My review queue"</h1>
-        {message_view(message)}
+        <FlashMessage flash=message />
         {move || match queue.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <Alert message=format!("Your queue could not be loaded. {e}") /> }.into_any(),
@@ -367,7 +361,7 @@ pub fn DriftPage() -> impl IntoView {
         }
         .into_any();
     }
-    let report = LocalResource::new(move || {
+    let report = Load::new(move || {
         let c = ctx.client();
         async move { c.drift().await }
     });
@@ -388,7 +382,7 @@ pub fn DriftPage() -> impl IntoView {
     };
     view! {
         <h1>"Drift report"</h1>
-        {message_view(message)}
+        <FlashMessage flash=message />
         <p><button type="button" class="primary" disabled=move || busy.get() on:click=check>"Check now"</button></p>
         {move || match report.get() {
             None => view! { <Loading /> }.into_any(),

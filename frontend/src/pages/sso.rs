@@ -4,7 +4,9 @@
 use hogwarden_api_types::{SsoApplyBody, SsoPersonDto, SsoPlanBody, SsoPlanDto};
 use leptos::prelude::*;
 
-use crate::app::{Alert, Loading, use_ctx};
+use crate::load::Load;
+
+use crate::app::{Alert, Done, Loading, Problem, use_ctx};
 
 const EXAMPLE: &str = r#"[
   {"email": "frank@example.com", "claims": {"department": "Product", "contractor": false}},
@@ -21,7 +23,7 @@ pub fn SsoPage() -> impl IntoView {
         }
         .into_any();
     }
-    let rules = LocalResource::new(move || {
+    let rules = Load::new(move || {
         let c = ctx.client();
         async move { c.sso_rules().await.map(|r| r.rules) }
     });
@@ -87,8 +89,8 @@ pub fn SsoPage() -> impl IntoView {
             </div>
             <button type="submit">"Plan"</button>
         </form>
-        {move || message.get().map(|m| view! { <p role="status" class="ok">{m}</p> })}
-        {move || problem.get().map(|m| view! { <Alert message=m /> })}
+        <Done message=message />
+        <Problem problem=problem />
         {move || plan.get().map(|p| view! {
             <table>
                 <caption>"Sync plan"</caption>

@@ -184,6 +184,13 @@ pub struct VerificationDto {
     pub entries: u64,
     pub first_broken_seq: Option<u64>,
     pub problem: Option<String>,
+    /// The last entry's position and hash when the chain is intact: keep them outside
+    /// Hogwarden and pass them back as `anchor_seq`/`anchor_hash` later, so that
+    /// entries removed from the chain's end are detected.
+    #[serde(default)]
+    pub head_seq: Option<u64>,
+    #[serde(default)]
+    pub head_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

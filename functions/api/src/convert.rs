@@ -126,7 +126,14 @@ pub fn audit_entry(e: &AuditEntry) -> dto::AuditEntryDto {
 }
 
 pub fn verification(v: &ChainVerification) -> dto::VerificationDto {
-    dto::VerificationDto { valid: v.valid, entries: v.entries, first_broken_seq: v.first_broken_seq, problem: v.problem.clone() }
+    dto::VerificationDto {
+        valid: v.valid,
+        entries: v.entries,
+        first_broken_seq: v.first_broken_seq,
+        problem: v.problem.clone(),
+        head_seq: v.head.as_ref().map(|h| h.seq),
+        head_hash: v.head.as_ref().map(|h| h.hash.clone()),
+    }
 }
 
 pub fn policy(p: &Policy) -> dto::PolicyDto {

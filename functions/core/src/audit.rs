@@ -213,6 +213,52 @@ pub struct ChainVerification {
     /// The first entry that breaks the chain, and why.
     pub first_broken_seq: Option<u64>,
     pub problem: Option<String>,
+    /// The last entry checked: an anchor to keep outside Hogwarden (the evidence of a
+    /// review, a ticket) and to verify against later, since a chain cut short at its
+    /// end still links up by itself.
+    #[serde(default)]
+    pub head: Option<ChainAnchor>,
+}
+
+/// An entry of the chain as seen at some moment: its position and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainAnchor {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// [`verify_chain`], and then that the chain still holds `anchor`, an entry seen
+/// earlier: a chain whose last entries were removed links up by itself, and only an
+/// anchor kept elsewhere shows that it is shorter than it was.
+pub fn verify_chain_against<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>, anchor: Option<&ChainAnchor>) -> ChainVerification {
+    let entries: Vec<&AuditEntry> = entries.into_iter().collect();
+    let verification = verify_chain(entries.iter().copied());
+    let Some(anchor) = anchor else { return verification };
+    if !verification.valid {
+        return verification;
+    }
+    let at = anchor.seq.checked_sub(1).and_then(|i| usize::try_from(i).ok());
+    let problem = match at.map(|i| entries.get(i)) {
+        // Entries count from 1: there is nothing to hold.
+        None => None,
+        Some(None) => Some(format!(
+            "the chain ends at entry {}, before the anchor's entry {}: entries were removed from its end",
+            verification.entries, anchor.seq
+        )),
+        Some(Some(e)) if e.hash != anchor.hash => {
+            Some(format!("entry {} is not the entry the anchor recorded: the chain was rewritten from there", anchor.seq))
+        }
+        Some(Some(_)) => None,
+    };
+    match problem {
+        None => verification,
+        Some(problem) => ChainVerification {
+            valid: false,
+            first_broken_seq: Some(anchor.seq.min(verification.entries + 1)),
+            problem: Some(problem),
+            ..verification
+        },
+    }
 }
 
 /// Checks that entries (in `seq` order, from 1) link up and that each hash matches
@@ -222,8 +268,13 @@ pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> Ch
     let mut count = 0u64;
     for entry in entries {
         count += 1;
-        let broken =
-            |problem: String| ChainVerification { valid: false, entries: count, first_broken_seq: Some(entry.seq), problem: Some(problem) };
+        let broken = |problem: String| ChainVerification {
+            valid: false,
+            entries: count,
+            first_broken_seq: Some(entry.seq),
+            problem: Some(problem),
+            head: None,
+        };
         if entry.seq != count {
             return broken(format!(
                 "entry {} is out of place: expected entry {count} (an entry was removed, inserted or moved)",
@@ -238,7 +289,8 @@ pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> Ch
         }
         expected_prev = entry.hash.clone();
     }
-    ChainVerification { valid: true, entries: count, first_broken_seq: None, problem: None }
+    let head = (count > 0).then_some(ChainAnchor { seq: count, hash: expected_prev });
+    ChainVerification { valid: true, entries: count, first_broken_seq: None, problem: None, head }
 }
 
 #[cfg(test)]
@@ -301,6 +353,61 @@ mod tests {
         c[1].details = serde_json::json!({ "forged": true });
         c[1].hash = c[1].compute_hash();
         let v = verify_chain(&c);
+        assert_eq!(v.first_broken_seq, Some(3));
+    }
+
+    #[test]
+    fn a_chain_cut_short_at_its_end_verifies_alone_but_not_against_an_anchor_taken_before() {
+        let mut c = chain(6);
+        let anchor = verify_chain(&c).head.expect("a head");
+        c.truncate(4);
+
+        let alone = verify_chain(&c);
+        let against = verify_chain_against(&c, Some(&anchor));
+
+        assert!(alone.valid, "the links that remain are intact: {alone:?}");
+        assert_eq!(anchor.seq, 6);
+        assert!(!against.valid);
+        assert_eq!(against.first_broken_seq, Some(5));
+        assert!(against.problem.unwrap().contains("removed from its end"));
+    }
+
+    #[test]
+    fn a_chain_that_grew_since_the_anchor_verifies_against_it() {
+        let c = chain(6);
+        let anchor = verify_chain(&c[..3]).head.unwrap();
+
+        let v = verify_chain_against(&c, Some(&anchor));
+
+        assert!(v.valid, "{v:?}");
+        assert_eq!(v.head.map(|h| h.seq), Some(6));
+    }
+
+    #[test]
+    fn a_chain_rebuilt_from_the_anchors_entry_on_does_not_match_it() {
+        // Someone re-seals the chain from entry 3 with other content: every link holds,
+        // but entry 3 is not the one the anchor saw.
+        let c = chain(5);
+        let anchor = verify_chain(&c[..3]).head.unwrap();
+        let mut forged: Vec<AuditEntry> = c[..2].to_vec();
+        for i in 0..3 {
+            let draft = AuditDraft {
+                at: DateTime::from_timestamp(1_800_000_000 + i, 0).unwrap(),
+                actor: Actor::System("forger".into()),
+                kind: AuditKind::Requested,
+                subject: None,
+                request_id: None,
+                grant_id: None,
+                details: serde_json::json!({ "forged": i }),
+            };
+            let head = forged.last().map(|e| (e.seq, e.hash.as_str()));
+            forged.push(draft.seal(head));
+        }
+
+        let v = verify_chain_against(&forged, Some(&anchor));
+
+        assert!(verify_chain(&forged).valid);
+        assert!(!v.valid);
         assert_eq!(v.first_broken_seq, Some(3));
     }
 }

@@ -137,6 +137,33 @@ pub struct Member {
     pub is_2fa_enabled: bool,
 }
 
+/// A member's explicit rules in one project: the project-level role, and the
+/// resource-type rules (resource → level, e.g. `dashboard` → `viewer`) that make a
+/// project `member` a Viewer or that a Member or Admin write must clear.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberRules {
+    pub role: Option<ProjectRole>,
+    pub resources: std::collections::BTreeMap<String, String>,
+}
+
+/// One project's explicit rules for every member, keyed by membership id in lower
+/// case, read in one go (a couple of requests, whatever the number of members).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectRules {
+    pub members: std::collections::HashMap<String, MemberRules>,
+}
+
+impl ProjectRules {
+    /// The member's rules (none at all when PostHog holds no explicit rule for them).
+    pub fn of(&self, membership_id: &str) -> MemberRules {
+        self.members.get(&membership_id.to_ascii_lowercase()).cloned().unwrap_or_default()
+    }
+
+    pub fn set(&mut self, membership_id: &str, rules: MemberRules) {
+        self.members.insert(membership_id.to_ascii_lowercase(), rules);
+    }
+}
+
 /// A project of the managed organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
@@ -270,6 +297,33 @@ pub trait PostHog: Send + Sync {
         project: ProjectId,
         role: Option<ProjectRole>,
     ) -> Result<Option<ProjectRole>, PostHogError>;
+
+    /// Every member's explicit rules in one project, for work over many members.
+    async fn project_rules(&self, project: ProjectId) -> Result<ProjectRules, PostHogError> {
+        let roles = self.project_roles(project).await?;
+        let mut rules = ProjectRules::default();
+        for (membership_id, role) in roles {
+            rules.set(&membership_id, MemberRules { role: Some(role), resources: Default::default() });
+        }
+        Ok(rules)
+    }
+    /// Sets the member's project role starting from `known`, the member's rules as just
+    /// read with [`PostHog::project_rules`], without reading them again: each write is
+    /// confirmed by PostHog's answer to it (the stored rule), so a change costs one
+    /// request when nothing is left to clear. Returns the rules PostHog confirmed, or
+    /// [`PostHogError::NotConfirmed`]. For work over many members; a single change
+    /// uses [`PostHog::set_project_role`], which reads before and after.
+    async fn write_project_role(
+        &self,
+        member: &Member,
+        project: ProjectId,
+        role: Option<ProjectRole>,
+        known: &MemberRules,
+    ) -> Result<MemberRules, PostHogError> {
+        let _ = known;
+        let role = self.set_project_role(member, project, role).await?;
+        Ok(MemberRules { role, resources: Default::default() })
+    }
 
     // ---- offboarding: objects by creator, per-object access, leaving the organization
 

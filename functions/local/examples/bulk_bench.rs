@@ -1,7 +1,9 @@
 //! Benchmark: a 1,000-row bulk change set applied against the PostHog sandbox with
 //! PostHog's burst limit, 480 requests per minute, its minute scaled down to a second
-//! (8 requests per second per key). Prints the achieved request rate as a fraction of
-//! that ceiling, and the changes per second it makes.
+//! (8 requests per second per key). Every change needs at least one PostHog write, so
+//! the ceiling is 8 changes per second: it prints the changes per second achieved as a
+//! fraction of that ceiling (the target: at least 0.95), and the PostHog
+//! requests each change cost.
 //!
 //! `cargo run -p hogwarden-local --example bulk_bench` (`cargo xtask bench` runs it).
 //! `BULK_BENCH_ROWS` (default 1000) and `BULK_BENCH_PER_SECOND` (default 8) change the
@@ -57,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let stack = Stack::start(config).await?;
     let app = stack.app.clone();
 
-    let (csv, _) = bulk_org::change_set(rows);
+    let (csv, wanted) = bulk_org::change_set(rows);
     let alice = principal("alice@example.com", &[Role::Requester, Role::Approver, Role::Admin]);
     let bob = principal("bob@example.com", &[Role::Requester, Role::Approver]);
     let (set, _) = app.bulk_submit(&alice, NewChangeSet { format: "csv".into(), content: csv, reason: None }).await?;
@@ -66,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!("bulk apply: {rows} rows against the sandbox at {per_second} requests/s (480/minute with the minute scaled to a second)");
     sandbox.clear_requests();
+    let writes_before = sandbox.write_count();
     let throttled_before = sandbox.throttled_count();
     let started = Instant::now();
     let progress = app.bulk_run(id, Duration::from_secs(24 * 3600)).await?;
@@ -75,20 +78,27 @@ async fn main() -> anyhow::Result<()> {
     let throttled = sandbox.throttled_count() - throttled_before;
     let accepted = sent - throttled;
     let c = progress.counts;
-    let rate = accepted as f64 / elapsed;
-    let fraction = rate / per_second as f64;
+    let changes = c.done as f64 / elapsed;
+    let fraction = changes / per_second as f64;
     println!("    {} done, {} no-ops, {} failed, {} unsettled in {elapsed:.1} s", c.done, c.no_op, c.failed, c.unsettled());
     println!("    PostHog requests: {accepted} answered, {throttled} refused with 429");
-    println!("    achieved {rate:.2} requests/s of a {per_second}/s ceiling: {fraction:.3} of the ceiling (target >= 0.95)");
     println!(
-        "    changes: {:.2}/s at {:.2} requests per change (reads, write, read-back)",
-        c.done as f64 / elapsed,
+        "    achieved {changes:.2} changes/s of a {per_second}/s ceiling: {fraction:.3} of the ceiling (target >= 0.95), at {:.3} requests per change",
         accepted as f64 / c.done.max(1) as f64
     );
+    // 0 lost: PostHog shows every row; 0 repeated: one write per row.
+    let lost = wanted
+        .iter()
+        .filter(|(email, project, role)| {
+            sandbox.project_id(project).and_then(|p| sandbox.project_access(p, email)).as_deref() != Some(*role)
+        })
+        .count();
+    let repeated = (sandbox.write_count() - writes_before).saturating_sub(rows);
+    println!("    {lost} lost, {repeated} repeated (PostHog's state and write count, checked in the sandbox)");
     stack.shutdown().await;
     sandbox.shutdown().await;
-    if c.done + c.no_op != rows {
-        anyhow::bail!("not every row was applied");
+    if c.done + c.no_op != rows || lost > 0 || repeated > 0 {
+        anyhow::bail!("not every row was applied exactly once");
     }
     Ok(())
 }

@@ -14,11 +14,12 @@
 //! never more: restrictions go on before the project rule that they restrict, and
 //! come off after it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use hogwarden_core::ports::{
-    AccessSource, EffectiveAccess, Invitation, KeyCheck, Member, ObjectKind, OwnedObject, PostHog, PostHogError, Project,
+    AccessSource, EffectiveAccess, Invitation, KeyCheck, Member, MemberRules, ObjectKind, OwnedObject, PostHog, PostHogError, Project,
+    ProjectRules,
 };
 use hogwarden_core::reviews::ActivityRecord;
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
@@ -80,20 +81,52 @@ fn role_text(role: Option<ProjectRole>) -> String {
     role.map_or("no explicit access", ProjectRole::as_str).to_owned()
 }
 
+/// One member's resource-type rules at the project level (not per object), from a
+/// `resource_access_controls` read: resource → level (a rule without a level reads as
+/// an empty level, which no role treats as `viewer`).
+fn resource_levels(rules: &AccessControls, membership_id: &str) -> BTreeMap<String, String> {
+    rules
+        .for_member(membership_id)
+        .filter(|r| r.resource_id.is_none())
+        .map(|r| (r.resource.clone(), r.access_level.clone().unwrap_or_default()))
+        .collect()
+}
+
 impl PostHogClient {
     /// Whether the member's resource rules make an explicit project `member` a Viewer:
     /// at least one rule, every rule `viewer`, and every configured resource type
     /// covered. Anything else (an `editor` rule, a type left at its default) is less
     /// restricted than a Viewer, so it reads as Member.
     fn is_viewer(&self, rules: &AccessControls, membership_id: &str) -> bool {
-        let mut covered = BTreeSet::new();
-        for rule in rules.for_member(membership_id).filter(|r| r.resource_id.is_none()) {
-            if rule.access_level.as_deref() != Some(ResourceAccessLevel::Viewer.as_str()) {
-                return false;
-            }
-            covered.insert(rule.resource.as_str());
+        self.viewer_levels(&resource_levels(rules, membership_id))
+    }
+
+    /// [`Self::is_viewer`] over one member's resource levels.
+    fn viewer_levels(&self, resources: &BTreeMap<String, String>) -> bool {
+        !resources.is_empty()
+            && resources.values().all(|l| l == ResourceAccessLevel::Viewer.as_str())
+            && self.inner.config.viewer_resources.iter().all(|r| resources.contains_key(r))
+    }
+
+    /// Writes one resource-type rule and returns the level PostHog says it stored
+    /// (`None`: the rule is gone).
+    async fn put_resource_rule(
+        &self,
+        project: ProjectId,
+        membership_id: &str,
+        resource: &str,
+        level: Option<ResourceAccessLevel>,
+    ) -> Result<Option<String>, PostHogError> {
+        let stored = self.put_resource_access_control(project, membership_id, resource, level).await?;
+        let stored = stored.and_then(|r| r.access_level);
+        let wanted = level.map(|l| l.as_str().to_owned());
+        if stored != wanted {
+            return Err(PostHogError::NotConfirmed {
+                expected: format!("{resource} {}", wanted.as_deref().unwrap_or("no rule")),
+                found: format!("{resource} {}", stored.as_deref().unwrap_or("no rule")),
+            });
         }
-        !covered.is_empty() && self.inner.config.viewer_resources.iter().all(|r| covered.contains(r.as_str()))
+        Ok(stored)
     }
 
     /// The member's explicit project role, and the project's rules it was read from.
@@ -115,25 +148,6 @@ impl PostHogClient {
             }
         };
         Ok((role, rules))
-    }
-
-    /// Deletes the member's resource-type rules that `which` selects.
-    async fn clear_resource_rules(
-        &self,
-        project: ProjectId,
-        membership_id: &str,
-        rules: &AccessControls,
-        which: impl Fn(Option<&str>) -> bool,
-    ) -> Result<(), PostHogError> {
-        let doomed: BTreeSet<&str> = rules
-            .for_member(membership_id)
-            .filter(|r| r.resource_id.is_none() && which(r.access_level.as_deref()))
-            .map(|r| r.resource.as_str())
-            .collect();
-        for resource in doomed {
-            self.put_resource_access_control(project, membership_id, resource, None).await?;
-        }
-        Ok(())
     }
 }
 
@@ -286,38 +300,10 @@ impl PostHog for PostHogClient {
         project: ProjectId,
         role: Option<ProjectRole>,
     ) -> Result<Option<ProjectRole>, PostHogError> {
-        let id = member.membership_id.as_str();
         let rules = self.get_resource_access_controls(project).await?;
-        match role {
-            Some(ProjectRole::Viewer) => {
-                // Viewer on every configured type and on any type the member already
-                // has a rule for, so no leftover `editor` rule outranks it.
-                let mut resources: BTreeSet<&str> = self.inner.config.viewer_resources.iter().map(String::as_str).collect();
-                let mut already_viewer = BTreeSet::new();
-                for rule in rules.for_member(id).filter(|r| r.resource_id.is_none()) {
-                    resources.insert(rule.resource.as_str());
-                    if rule.access_level.as_deref() == Some(ResourceAccessLevel::Viewer.as_str()) {
-                        already_viewer.insert(rule.resource.as_str());
-                    }
-                }
-                for resource in resources.difference(&already_viewer) {
-                    self.put_resource_access_control(project, id, resource, Some(ResourceAccessLevel::Viewer)).await?;
-                }
-                self.put_access_control(project, id, Some(ProjectAccessLevel::Member)).await?;
-            }
-            Some(ProjectRole::Member) => {
-                self.put_access_control(project, id, Some(ProjectAccessLevel::Member)).await?;
-                self.clear_resource_rules(project, id, &rules, |level| level == Some("viewer")).await?;
-            }
-            Some(ProjectRole::Admin) => {
-                self.put_access_control(project, id, Some(ProjectAccessLevel::Admin)).await?;
-                self.clear_resource_rules(project, id, &rules, |_| true).await?;
-            }
-            None => {
-                self.put_access_control(project, id, None).await?;
-                self.clear_resource_rules(project, id, &rules, |_| true).await?;
-            }
-        }
+        // The project rule's current level is not read here, so it is always written.
+        let known = MemberRules { role: None, resources: resource_levels(&rules, &member.membership_id) };
+        self.write_project_role(member, project, role, &known).await?;
         let (found, project_rules) = self.read_project_role(member, project).await?;
         let default = project_rules.project_default().and_then(|d| d.access_level.as_deref());
         if role.is_none() && default != Some("none") {
@@ -330,6 +316,103 @@ impl PostHog for PostHogClient {
         }
         if found == role { Ok(found) } else { Err(PostHogError::NotConfirmed { expected: role_text(role), found: role_text(found) }) }
     }
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    async fn project_rules(&self, project: ProjectId) -> Result<ProjectRules, PostHogError> {
+        let project_rules = self.get_access_controls(project).await?;
+        let resource_rules = self.get_resource_access_controls(project).await?;
+        let mut out = ProjectRules::default();
+        let members: BTreeSet<&str> = resource_rules
+            .access_controls
+            .iter()
+            .chain(&project_rules.access_controls)
+            .filter(|r| r.role.is_none())
+            .filter_map(|r| r.organization_member.as_deref())
+            .collect();
+        for membership_id in members {
+            let level = project_rules.for_member(membership_id).find(|r| r.resource == "project").and_then(|r| r.access_level.as_deref());
+            let resources = resource_levels(&resource_rules, membership_id);
+            let role = match level {
+                None | Some("none") => None,
+                Some("admin") => Some(ProjectRole::Admin),
+                Some("member") => Some(if self.viewer_levels(&resources) { ProjectRole::Viewer } else { ProjectRole::Member }),
+                Some(other) => {
+                    return Err(PostHogError::Unavailable(format!(
+                        "PostHog reports project access level '{other}' in project {project}, which Hogwarden does not know"
+                    )));
+                }
+            };
+            out.set(membership_id, MemberRules { role, resources });
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, membership = %member.membership_id, role = %role_text(role)))]
+    async fn write_project_role(
+        &self,
+        member: &Member,
+        project: ProjectId,
+        role: Option<ProjectRole>,
+        known: &MemberRules,
+    ) -> Result<MemberRules, PostHogError> {
+        let id = member.membership_id.as_str();
+        let mut resources = known.resources.clone();
+        let level = match role {
+            None => None,
+            Some(ProjectRole::Viewer | ProjectRole::Member) => Some(ProjectAccessLevel::Member),
+            Some(ProjectRole::Admin) => Some(ProjectAccessLevel::Admin),
+        };
+        // A Viewer and a Member share the project rule `member`: moving between them
+        // only changes resource rules.
+        let same_level = matches!(
+            (known.role, role),
+            (Some(ProjectRole::Viewer | ProjectRole::Member), Some(ProjectRole::Viewer | ProjectRole::Member))
+        );
+        // Restrictions go on before the project rule they restrict.
+        if role == Some(ProjectRole::Viewer) {
+            let mut wanted: BTreeSet<String> = self.inner.config.viewer_resources.iter().cloned().collect();
+            wanted.extend(resources.keys().cloned());
+            for resource in wanted {
+                if resources.get(&resource).map(String::as_str) != Some(ResourceAccessLevel::Viewer.as_str()) {
+                    let stored = self.put_resource_rule(project, id, &resource, Some(ResourceAccessLevel::Viewer)).await?;
+                    resources.insert(resource, stored.unwrap_or_default());
+                }
+            }
+        }
+        if !same_level {
+            let stored = self.put_access_control(project, id, level).await?.and_then(|r| r.access_level);
+            let stored = stored.filter(|l| l != "none");
+            if stored.as_deref() != level.map(ProjectAccessLevel::as_str) {
+                return Err(PostHogError::NotConfirmed {
+                    expected: role_text(role),
+                    found: format!("project rule {}", stored.as_deref().unwrap_or("none")),
+                });
+            }
+        }
+        // ... and come off after it.
+        let doomed: Vec<String> = match role {
+            Some(ProjectRole::Viewer) => Vec::new(),
+            Some(ProjectRole::Member) => {
+                resources.iter().filter(|(_, l)| *l == ResourceAccessLevel::Viewer.as_str()).map(|(r, _)| r.clone()).collect()
+            }
+            Some(ProjectRole::Admin) | None => resources.keys().cloned().collect(),
+        };
+        for resource in doomed {
+            self.put_resource_rule(project, id, &resource, None).await?;
+            resources.remove(&resource);
+        }
+        let found = match level {
+            None => None,
+            Some(ProjectAccessLevel::Admin) => Some(ProjectRole::Admin),
+            Some(ProjectAccessLevel::Member) => {
+                Some(if self.viewer_levels(&resources) { ProjectRole::Viewer } else { ProjectRole::Member })
+            }
+        };
+        if found != role {
+            return Err(PostHogError::NotConfirmed { expected: role_text(role), found: role_text(found) });
+        }
+        Ok(MemberRules { role: found, resources })
+    }
+
     #[tracing::instrument(skip_all, fields(project = %project, user = %member.user_uuid))]
     async fn objects_created_by(&self, member: &Member, project: ProjectId) -> Result<Vec<OwnedObject>, PostHogError> {
         // The integer user id is what two of the filters take; `Member` keeps the uuid.

@@ -143,6 +143,20 @@ impl PostHog for RefreshingClient {
         self.run(|c| async move { c.set_project_role(member, project, role).await }).await
     }
 
+    async fn project_rules(&self, project: ProjectId) -> Result<hogwarden_core::ports::ProjectRules, PostHogError> {
+        self.run(|c| async move { c.project_rules(project).await }).await
+    }
+
+    async fn write_project_role(
+        &self,
+        member: &Member,
+        project: ProjectId,
+        role: Option<ProjectRole>,
+        known: &hogwarden_core::ports::MemberRules,
+    ) -> Result<hogwarden_core::ports::MemberRules, PostHogError> {
+        self.run(|c| async move { c.write_project_role(member, project, role, known).await }).await
+    }
+
     async fn access_activity(
         &self,
         since: chrono::DateTime<chrono::Utc>,
@@ -237,5 +251,30 @@ impl hogwarden_core::usecases::ServiceKeyCheck for RefreshingClient {
 
     async fn key_stored(&self) {
         self.reload().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The `async fn` names declared inside `trait {name}` in `source`.
+    fn trait_methods(source: &str, name: &str) -> Vec<String> {
+        let start = source.find(&format!("pub trait {name}: ")).unwrap_or_else(|| panic!("trait {name} in ports.rs"));
+        let body = &source[start..];
+        let end = body.find("\n}\n").expect("the trait's closing brace");
+        body[..end].split("async fn ").skip(1).map(|rest| rest.split(['(', '<']).next().unwrap().trim().to_owned()).collect()
+    }
+
+    /// A method the wrapper does not forward falls back to the trait's default, which
+    /// would skip the re-read after a 401 (or worse, a faster path the client has).
+    #[test]
+    fn the_refreshing_client_forwards_every_method_of_the_ports_it_implements() {
+        let ports = include_str!("../../core/src/ports.rs");
+        let keys = include_str!("../../core/src/keys.rs");
+        let this = include_str!("refresh.rs");
+        for (port, methods) in [("PostHog", trait_methods(ports, "PostHog")), ("ProjectKeys", trait_methods(keys, "ProjectKeys"))] {
+            assert!(methods.len() >= 5, "{port}: {methods:?}");
+            let missing: Vec<&String> = methods.iter().filter(|m| !this.contains(&format!("async fn {m}("))).collect();
+            assert!(missing.is_empty(), "RefreshingClient does not forward {port}::{missing:?}");
+        }
     }
 }

@@ -248,3 +248,54 @@ async fn the_sandboxs_throttling_is_waited_out() {
     // Assert
     assert!(sandbox.throttled_count() >= 1);
 }
+
+#[tokio::test]
+async fn project_rules_read_every_member_as_project_role_reads_each_one() {
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let production = project(&sandbox, "Production");
+
+    sandbox.clear_requests();
+    let rules = client.project_rules(production).await.unwrap();
+    let reads = sandbox.requests().len();
+
+    assert_eq!(reads, 2, "the project rules and the resource rules, once each");
+    for name in ["victor", "grace", "frank", "alice", "judy"] {
+        let m = member(&client, name).await;
+        assert_eq!(rules.of(&m.membership_id).role, client.project_role(&m, production).await.unwrap(), "{name}");
+    }
+    let victor = member(&client, "victor").await;
+    assert!(rules.of(&victor.membership_id).resources.values().all(|l| l == "viewer"));
+}
+
+#[tokio::test]
+async fn a_write_from_known_rules_costs_one_request_and_is_confirmed_by_posthogs_answer() {
+    // Arrange: Frank has no rule in Production; Victor is a Viewer there.
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let production = project(&sandbox, "Production");
+    let frank = member(&client, "frank").await;
+    let victor = member(&client, "victor").await;
+    let rules = client.project_rules(production).await.unwrap();
+
+    // Act: Frank becomes an admin, Victor moves from Viewer to Member.
+    sandbox.clear_requests();
+    let frank_now = client.write_project_role(&frank, production, Some(ProjectRole::Admin), &rules.of(&frank.membership_id)).await.unwrap();
+    let frank_requests = sandbox.requests().len();
+    let victor_now =
+        client.write_project_role(&victor, production, Some(ProjectRole::Member), &rules.of(&victor.membership_id)).await.unwrap();
+
+    // Assert: one PUT for Frank; Victor's project rule stays `member` and only his
+    // viewer rules come off. PostHog (read afresh) agrees with what the writes returned.
+    assert_eq!(frank_requests, 1);
+    assert!(sandbox.requests().iter().all(|r| r.method == Method::PUT), "no reads");
+    assert_eq!(frank_now.role, Some(ProjectRole::Admin));
+    assert_eq!(victor_now.role, Some(ProjectRole::Member));
+    assert!(victor_now.resources.is_empty());
+    assert_eq!(client.project_role(&frank, production).await.unwrap(), Some(ProjectRole::Admin));
+    assert_eq!(client.project_role(&victor, production).await.unwrap(), Some(ProjectRole::Member));
+    assert!(sandbox.resource_access(production.get(), &email("victor")).is_empty());
+    let reread = client.project_rules(production).await.unwrap();
+    assert_eq!(reread.of(&frank.membership_id), frank_now);
+    assert_eq!(reread.of(&victor.membership_id), victor_now);
+}

@@ -32,6 +32,11 @@ pub enum Target<'a> {
     Row { table: &'a str, containing: &'a str },
     /// Any element whose own text contains this (for plain messages).
     Text(&'a str),
+    /// A navigation landmark named exactly so.
+    Navigation(&'a str),
+    /// The disclosure button (`aria-controls`) of the menu that holds the link named so,
+    /// whether that menu is open or not.
+    MenuFor(&'a str),
 }
 
 impl Target<'_> {
@@ -65,6 +70,11 @@ impl Target<'_> {
                 format!(".//table[caption[normalize-space(.)={}]]//tr[td[contains(normalize-space(.), {})]]", lit(table), lit(containing))
             }
             Target::Text(text) => format!(".//*[text()[contains(normalize-space(.), {})]]", lit(text)),
+            Target::Navigation(name) => format!(".//*[(self::nav or @role='navigation') and {}]", labelled(name)),
+            Target::MenuFor(link) => format!(
+                ".//*[(self::button or @role='button') and @aria-controls=//*[.//*[(self::a or @role='link') and {}]]/@id]",
+                named(link)
+            ),
         }
     }
 }
@@ -84,6 +94,8 @@ impl fmt::Display for Target<'_> {
             Target::Alert(t) => write!(f, "alert containing \"{t}\""),
             Target::Row { table, containing } => write!(f, "row of table \"{table}\" containing \"{containing}\""),
             Target::Text(t) => write!(f, "text \"{t}\""),
+            Target::Navigation(n) => write!(f, "navigation \"{n}\""),
+            Target::MenuFor(l) => write!(f, "menu button holding link \"{l}\""),
         }
     }
 }

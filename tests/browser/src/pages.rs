@@ -30,15 +30,74 @@ impl SignIn<'_> {
     }
 }
 
-/// The main navigation.
+/// The main navigation: a few links, and the other pages in disclosure menus
+/// (`Manage`, `Security`).
 #[derive(Debug)]
 pub struct Nav<'a>(pub &'a Browser);
 
+/// The navigation landmark's name.
+pub const MAIN_NAV: &str = "Main";
+
 impl Nav<'_> {
-    /// Act: follows a link of the main navigation and waits for the page's heading.
+    /// Find: the main navigation.
+    pub async fn find(&self) -> anyhow::Result<Element> {
+        self.0.find(Target::Navigation(MAIN_NAV)).await
+    }
+
+    /// Act: follows a link of the main navigation, opening the menu that holds it
+    /// first when it is in one, and waits for the page's heading.
     pub async fn act_open(&self, link: &str, heading: &str) -> anyhow::Result<()> {
-        self.0.click(Target::Link(link)).await?;
+        let nav = self.find().await?;
+        if self.0.visible(Some(&nav), Target::Link(link)).await?.is_empty() {
+            self.0.click_within(&nav, Target::MenuFor(link)).await?;
+        }
+        self.0.click_within(&nav, Target::Link(link)).await?;
         self.0.check_shown(Target::Heading(heading)).await
+    }
+
+    /// Every link of the navigation, in order, shown or inside a closed menu.
+    pub async fn links(&self) -> anyhow::Result<Vec<String>> {
+        self.names(".//a").await
+    }
+
+    /// The names of the menu buttons, in order.
+    pub async fn menus(&self) -> anyhow::Result<Vec<String>> {
+        self.names(".//button[@aria-controls]").await
+    }
+
+    async fn names(&self, xpath: &str) -> anyhow::Result<Vec<String>> {
+        let nav = self.find().await?;
+        let mut names = Vec::new();
+        for e in nav.find_all(fantoccini::Locator::XPath(xpath)).await? {
+            let text = e.prop("textContent").await?.unwrap_or_default();
+            names.push(text.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+        Ok(names)
+    }
+
+    /// Check: the navigation's links and menu buttons, the signed-in text and the Sign
+    /// out button sit on one line (their vertical middles within a few pixels).
+    pub async fn check_on_one_line(&self) -> anyhow::Result<()> {
+        let nav = self.find().await?;
+        let mut items = Vec::new();
+        for e in nav.find_all(fantoccini::Locator::XPath("./ul/li/*[self::a or self::button]")).await? {
+            let name = e.prop("textContent").await?.unwrap_or_default();
+            items.push((name.trim().to_owned(), e));
+        }
+        let sign_out = self.0.find(Target::Button("Sign out")).await?;
+        items.push(("Sign out".to_owned(), sign_out));
+        let mut middles = Vec::new();
+        for (name, e) in &items {
+            let (_, y, _, h) = e.rectangle().await?;
+            middles.push((name.clone(), y + h / 2.0));
+        }
+        let first = middles.first().map(|(_, m)| *m).context("the navigation has no links")?;
+        let off: Vec<_> = middles.iter().filter(|(_, m)| (m - first).abs() > 4.0).collect();
+        if !off.is_empty() {
+            self.0.screenshot("navigation wraps").await?;
+            bail!("not on the first link's line: {off:?} (all: {middles:?})");
+        }
+        Ok(())
     }
 }
 

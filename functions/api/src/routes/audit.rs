@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use hogwarden_api_types as dto;
-use hogwarden_core::audit::{AuditEntry, AuditKind};
+use hogwarden_core::audit::{AuditEntry, AuditKind, ChainAnchor};
 use hogwarden_core::ports::AuditQuery;
 use hogwarden_core::types::{Email, ParseError, RequestId};
 use serde::Deserialize;
@@ -108,11 +108,42 @@ pub(crate) async fn list_audit(
     }))
 }
 
-#[utoipa::path(get, path = "/api/audit/verify", tag = "audit",
-    responses((status = 200, body = dto::VerificationDto, description = "Whether the whole chain is intact")),
+/// An anchor to verify the chain against: an entry's position and hash as an earlier
+/// verification reported them (`head_seq`, `head_hash`), kept outside Hogwarden.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VerifyParams {
+    /// The anchor entry's position (from 1).
+    anchor_seq: Option<u64>,
+    /// The anchor entry's hash (64 hex digits).
+    anchor_hash: Option<String>,
+}
+
+fn anchor(p: &VerifyParams) -> Result<Option<ChainAnchor>, ApiError> {
+    match (p.anchor_seq, p.anchor_hash.as_deref()) {
+        (None, None) => Ok(None),
+        (Some(0), _) => Err(ApiError::BadRequest("'anchor_seq' counts from 1".into())),
+        (Some(seq), Some(hash)) if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(Some(ChainAnchor { seq, hash: hash.to_ascii_lowercase() }))
+        }
+        (Some(_), Some(_)) => Err(ApiError::BadRequest("'anchor_hash' must be 64 hexadecimal digits (a SHA-256 hash)".into())),
+        _ => Err(ApiError::BadRequest("'anchor_seq' and 'anchor_hash' go together: give both or neither".into())),
+    }
+}
+
+#[utoipa::path(get, path = "/api/audit/verify", tag = "audit", params(VerifyParams),
+    responses((status = 200, body = dto::VerificationDto,
+               description = "Whether the whole chain is intact (and still holds the anchor, when one is given), and its head to keep as the next anchor"),
+              (status = 400, body = dto::ErrorBody)),
     security(("bearer" = [])))]
-pub(crate) async fn verify_audit(State(s): State<ApiState>, Caller(_who): Caller) -> Result<ApiJson<dto::VerificationDto>, ApiError> {
-    Ok(ApiJson(convert::verification(&s.app.verify_audit().await?)))
+pub(crate) async fn verify_audit(
+    State(s): State<ApiState>,
+    Caller(_who): Caller,
+    params: Result<Query<VerifyParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<ApiJson<dto::VerificationDto>, ApiError> {
+    let Query(params) = params?;
+    let anchor = anchor(&params)?;
+    Ok(ApiJson(convert::verification(&s.app.verify_audit_against(anchor.as_ref()).await?)))
 }
 
 #[utoipa::path(get, path = "/api/audit/export", tag = "audit", params(AuditParams),

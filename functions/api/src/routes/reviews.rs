@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use hogwarden_api_types as dto;
-use hogwarden_core::audit::ChainVerification;
 use hogwarden_core::model::{AccessLevel, AccessTarget};
 use hogwarden_core::reviews::{self, Campaign, CampaignId, ClosePolicy, DriftFinding, ReviewItem, Verdict};
 use hogwarden_core::types::Email;
@@ -139,10 +138,6 @@ fn drift_dto(r: &DriftReport) -> dto::DriftReportDto {
         baseline_taken: r.baseline_taken,
         findings: r.findings.iter().map(finding_dto).collect(),
     }
-}
-
-fn chain_dto(c: &ChainVerification) -> dto::VerificationDto {
-    dto::VerificationDto { valid: c.valid, entries: c.entries, first_broken_seq: c.first_broken_seq, problem: c.problem.clone() }
 }
 
 fn campaign_id(raw: &str) -> Result<CampaignId, ApiError> {
@@ -301,7 +296,7 @@ pub(crate) async fn evidence(
     Path(id): Path<String>,
 ) -> Result<ApiJson<dto::EvidenceDto>, ApiError> {
     let e = s.app.campaign_evidence(&who, &campaign_id(&id)?).await?;
-    Ok(ApiJson(dto::EvidenceDto { csv: e.csv, markdown: e.markdown, chain: chain_dto(&e.chain) }))
+    Ok(ApiJson(dto::EvidenceDto { csv: e.csv, markdown: e.markdown, chain: crate::convert::verification(&e.chain) }))
 }
 
 #[utoipa::path(get, path = "/api/reviews/{id}/evidence/csv", tag = "reviews",

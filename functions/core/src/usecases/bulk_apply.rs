@@ -21,8 +21,8 @@ use crate::bulk::{self, PlanAction};
 use crate::changeset::{ChangeItem, ChangeSet, ItemCounts, ItemStatus, SetPhase, SetProgress};
 use crate::error::{Error, Result};
 use crate::model::{AccessChange, AccessLevel, AccessRequest, AccessTarget, Grant, GrantStatus, RequestStatus};
-use crate::ports::{Commit, Guarded, Member, PostHogError};
-use crate::types::{Actor, GrantId, Justification, ParseError, Principal, ProjectId, ProjectRole, RequestId, Role};
+use crate::ports::{Commit, Guarded, Member, PostHogError, ProjectRules};
+use crate::types::{Actor, GrantId, Justification, ParseError, Principal, ProjectId, RequestId, Role};
 
 use super::Hogwarden;
 
@@ -31,9 +31,6 @@ use super::Hogwarden;
 const CLAIM: chrono::Duration = chrono::Duration::seconds(20);
 /// Renew the claim when less than this is left of it.
 const RENEW_BELOW: chrono::Duration = chrono::Duration::seconds(12);
-/// Items whose current state is read from PostHog in one go (members once, each
-/// project's rules once), so the reads cost a few requests per chunk, not per item.
-const CHUNK: usize = 50;
 
 /// A change set to submit, as parsed at the edge.
 #[derive(Debug, Clone)]
@@ -294,40 +291,44 @@ impl Hogwarden {
         let mut items = self.store.list_change_items(id).await?;
         let todo: Vec<usize> = (0..items.len()).filter(|&i| !items[i].status.is_settled()).collect();
         let mut stop: Option<Stop> = None;
-        'chunks: for chunk in todo.chunks(CHUNK) {
-            if Instant::now() >= deadline {
-                stop = Some(Stop::Yield);
-                break;
-            }
-            let state = match self.read_state(chunk.iter().map(|&i| &items[i])).await {
-                Ok(s) => s,
+        // PostHog's state is read once per run (the members, each project's rules: a
+        // few requests, whatever the set's size) and kept current with what PostHog
+        // confirms of each write, so an item costs one request when nothing else must
+        // change. A run is bounded by its budget, and the next run reads afresh.
+        let mut state = if todo.is_empty() {
+            None
+        } else {
+            match self.read_state(todo.iter().map(|&i| &items[i])).await {
+                Ok(s) => Some(s),
                 Err(Error::Upstream(e)) => {
                     stop = Some(Stop::Upstream(e));
-                    break;
+                    None
                 }
                 Err(e) => return Err(e),
-            };
-            for &i in chunk {
+            }
+        };
+        if let Some(state) = state.as_mut() {
+            for &i in &todo {
                 if Instant::now() >= deadline {
                     stop = Some(Stop::Yield);
-                    break 'chunks;
+                    break;
                 }
                 if let Err(e) = self.renew(&mut set).await {
                     tracing::warn!(error = %e, "lost the claim on the change set; another run goes on");
                     let set = self.store.get_change_set(id).await?.unwrap_or(set);
                     return self.progress_of(set, request).await;
                 }
-                match self.settle(&items[i], &state).await {
+                match self.settle(&items[i], state).await {
                     Ok(settled) => items[i] = settled,
                     Err(Error::Upstream(e)) => {
                         stop = Some(Stop::Upstream(e));
-                        break 'chunks;
+                        break;
                     }
                     Err(Error::Conflict(m)) => {
                         // Only the claim holder writes items, so this means the claim was lost.
                         tracing::warn!(reason = %m, "an item changed under this run; stopping");
                         stop = Some(Stop::Yield);
-                        break 'chunks;
+                        break;
                     }
                     Err(e) => return Err(e),
                 }
@@ -371,30 +372,29 @@ impl Hogwarden {
     }
 
     /// PostHog's current state for these items: the members once, each project's
-    /// explicit roles once.
+    /// explicit rules once.
     async fn read_state<'a>(&self, items: impl Iterator<Item = &'a ChangeItem>) -> Result<State> {
         let items: Vec<&ChangeItem> = items.collect();
         let members = self.posthog.list_members().await?;
-        let mut roles = HashMap::new();
+        let mut rules = HashMap::new();
         for item in &items {
             if let AccessTarget::Project(p) = item.change.target()
-                && let std::collections::hash_map::Entry::Vacant(slot) = roles.entry(p)
+                && let std::collections::hash_map::Entry::Vacant(slot) = rules.entry(p)
             {
-                let read = self.posthog.project_roles(p).await?;
-                slot.insert(read.into_iter().map(|(m, r)| (m.to_ascii_lowercase(), r)).collect::<HashMap<_, _>>());
+                slot.insert(self.posthog.project_rules(p).await?);
             }
         }
-        Ok(State { members: members.into_iter().map(|m| (m.email.as_str().to_owned(), m)).collect(), roles })
+        Ok(State { members: members.into_iter().map(|m| (m.email.as_str().to_owned(), m)).collect(), rules })
     }
 
     /// Takes one item to its next settled status (or leaves it `in_flight` when
     /// PostHog is unavailable, returning the error).
-    async fn settle(&self, item: &ChangeItem, state: &State) -> Result<ChangeItem> {
+    async fn settle(&self, item: &ChangeItem, state: &mut State) -> Result<ChangeItem> {
         let desired = item.change.desired();
-        let Some(member) = state.members.get(item.subject.as_str()) else {
+        let Some(member) = state.members.get(item.subject.as_str()).cloned() else {
             return self.item_failed(item, "is no longer a member of the PostHog organization".into()).await;
         };
-        let current = state.current(member, &item.change);
+        let current = state.current(&member, &item.change);
         if current == desired {
             return match item.status {
                 // The write of a crashed run had landed: done, without writing again.
@@ -419,7 +419,7 @@ impl Hogwarden {
         flight.baseline = Some(baseline);
         flight.attempts += 1;
         let flight = self.write_item(flight, item.version, Vec::new()).await?;
-        match self.write_change(member, &item.change).await {
+        match self.write_change(&member, &item.change, state).await {
             Ok(read_back) => self.item_done(flight, baseline, read_back, false).await,
             Err(Error::Upstream(e)) if e.is_transient() || e == PostHogError::Unauthorized => Err(Error::Upstream(e)),
             Err(Error::Upstream(e)) => self.item_failed(&flight, e.to_string()).await,
@@ -434,16 +434,26 @@ impl Hogwarden {
         Ok(live.iter().filter(|g| g.expires_at.is_some()).min_by_key(|g| g.applied_at).map_or(current, |g| g.baseline))
     }
 
-    async fn write_change(&self, member: &Member, change: &AccessChange) -> Result<AccessLevel> {
-        Ok(match change {
-            AccessChange::OrgRole { role } => AccessLevel::Org(self.posthog.set_org_level(member, role.level()).await?),
-            AccessChange::ProjectRole { project, role } => {
-                AccessLevel::Project(self.posthog.set_project_role(member, *project, Some(*role)).await?)
+    /// Writes one change from the run's state, which it keeps current with what
+    /// PostHog confirmed.
+    async fn write_change(&self, member: &Member, change: &AccessChange, state: &mut State) -> Result<AccessLevel> {
+        let (project, role) = match change {
+            AccessChange::OrgRole { role } => {
+                let level = self.posthog.set_org_level(member, role.level()).await?;
+                if let Some(m) = state.members.get_mut(member.email.as_str()) {
+                    m.level = level;
+                }
+                return Ok(AccessLevel::Org(level));
             }
-            AccessChange::RemoveFromProject { project } => {
-                AccessLevel::Project(self.posthog.set_project_role(member, *project, None).await?)
-            }
-        })
+            AccessChange::ProjectRole { project, role } => (*project, Some(*role)),
+            AccessChange::RemoveFromProject { project } => (*project, None),
+        };
+        let rules = state.rules.entry(project).or_default();
+        let known = rules.of(&member.membership_id);
+        let confirmed = self.posthog.write_project_role(member, project, role, &known).await?;
+        let read_back = confirmed.role;
+        rules.set(&member.membership_id, confirmed);
+        Ok(AccessLevel::Project(read_back))
     }
 
     async fn write_item(&self, mut next: ChangeItem, expected: u64, audit: Vec<crate::audit::AuditDraft>) -> Result<ChangeItem> {
@@ -557,19 +567,18 @@ impl Hogwarden {
     }
 }
 
-/// PostHog's state as read for one chunk.
+/// PostHog's state as read at the start of a run, kept current with what PostHog
+/// confirms of each write.
 struct State {
     members: HashMap<String, Member>,
-    roles: HashMap<ProjectId, HashMap<String, ProjectRole>>,
+    rules: HashMap<ProjectId, ProjectRules>,
 }
 
 impl State {
     fn current(&self, member: &Member, change: &AccessChange) -> AccessLevel {
         match change.target() {
             AccessTarget::Org => AccessLevel::Org(member.level),
-            AccessTarget::Project(p) => {
-                AccessLevel::Project(self.roles.get(&p).and_then(|r| r.get(&member.membership_id.to_ascii_lowercase())).copied())
-            }
+            AccessTarget::Project(p) => AccessLevel::Project(self.rules.get(&p).and_then(|r| r.of(&member.membership_id).role)),
         }
     }
 }

@@ -866,6 +866,12 @@ fn evidence_markdown(campaign: &Campaign, items: &[ReviewItem], chain: &ChainVer
     md.push_str("## Audit chain\n\n");
     if chain.valid {
         md.push_str(&format!("Chain verified ({} entries)\n", chain.entries));
+        if let Some(head) = &chain.head {
+            md.push_str(&format!(
+                "\nAnchor: entry {}, SHA-256 `{}`. Keep it with this record: `GET /api/audit/verify?anchor_seq={}&anchor_hash={}` later shows whether any entry up to it was removed or rewritten.\n",
+                head.seq, head.hash, head.seq, head.hash
+            ));
+        }
     } else {
         md.push_str(&format!(
             "Chain broken at entry {}: {}\n",

@@ -1,7 +1,7 @@
 //! Reading: a person's requests and grants, the approver inbox, active grants, and
 //! the audit log with its chain verification. Who may see what is decided here.
 
-use crate::audit::{AuditEntry, ChainVerification, verify_chain};
+use crate::audit::{AuditEntry, ChainAnchor, ChainVerification, verify_chain_against};
 use crate::error::{Error, Result};
 use crate::model::{AccessRequest, Grant, RequestStatus};
 use crate::ports::AuditQuery;
@@ -79,6 +79,12 @@ impl Hogwarden {
 
     /// Walks the whole chain in pages and verifies it.
     pub async fn verify_audit(&self) -> Result<ChainVerification> {
+        self.verify_audit_against(None).await
+    }
+
+    /// Walks the whole chain in pages and verifies it, and that it still holds
+    /// `anchor`, an entry recorded earlier (so a chain cut short at its end shows).
+    pub async fn verify_audit_against(&self, anchor: Option<&ChainAnchor>) -> Result<ChainVerification> {
         const PAGE: usize = 1000;
         let mut all = Vec::new();
         let mut after = 0;
@@ -93,6 +99,6 @@ impl Hogwarden {
                 break;
             }
         }
-        Ok(verify_chain(&all))
+        Ok(verify_chain_against(&all, anchor))
     }
 }

@@ -6,6 +6,7 @@ mod bulk_changes;
 mod contractor;
 mod diagnose;
 mod keys;
+mod navigation;
 mod offboarding;
 mod reviews;
 mod self_approval;

@@ -2,6 +2,7 @@
 //! one module per concern; every test starts its own stack (temp folder, free ports).
 
 mod access;
+mod audit_anchor;
 mod audit_filters;
 mod bad_input;
 mod bulk;
