@@ -338,6 +338,11 @@ impl Client {
         self.get(&format!("/api/reviews/{}/evidence", segment(id))).await
     }
 
+    /// What revoking an organization-membership item would do (new owner, warnings).
+    pub async fn removal_preview(&self, campaign: &str, item: &str) -> ApiResult<hogwarden_api_types::OffboardPreviewDto> {
+        self.get(&format!("/api/reviews/{}/items/{}/removal", segment(campaign), segment(item))).await
+    }
+
     pub async fn review_queue(&self) -> ApiResult<hogwarden_api_types::ReviewQueueDto> {
         self.get("/api/review-queue").await
     }

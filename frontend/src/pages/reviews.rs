@@ -281,9 +281,11 @@ fn QueueCampaign(detail: CampaignDetail, message: Message, reload: impl Fn() + C
             <h2>{format!("{} (due {})", c.title, format::when(c.due_at))}</h2>
             <table>
                 <caption>"Items waiting for my review"</caption>
-                <thead><tr><th scope="col">"Select"</th><th scope="col">"Person"</th><th scope="col">"Access"</th><th scope="col">"Last login"</th><th scope="col">"2FA"</th><th scope="col">"Suggestions"</th></tr></thead>
+                <thead><tr><th scope="col">"Select"</th><th scope="col">"Person"</th><th scope="col">"Access"</th><th scope="col">"Last login"</th><th scope="col">"2FA"</th><th scope="col">"Suggestions"</th><th scope="col">"If revoked"</th></tr></thead>
                 <tbody>
                     {detail.items.into_iter().map(|i| {
+                        let removal = (i.target == "organization" && i.access != "owner")
+                            .then(|| view! { <RemovalPreview campaign=campaign.get_value() item=i.id.clone() person=i.person.clone() /> });
                         let id = StoredValue::new(i.id.clone());
                         let label = format!("Select {} ({})", i.person, target_text(&i));
                         view! {
@@ -302,6 +304,7 @@ fn QueueCampaign(detail: CampaignDetail, message: Message, reload: impl Fn() + C
                                 <td>{i.last_login.map_or_else(|| "never".into(), format::when)}</td>
                                 <td>{if i.is_2fa_enabled { "on" } else { "off" }}</td>
                                 <td>{i.suggestions.iter().map(|s| suggestion_text(s)).collect::<Vec<_>>().join(", ")}</td>
+                                <td>{removal}</td>
                             </tr>
                         }
                     }).collect_view()}
@@ -314,6 +317,35 @@ fn QueueCampaign(detail: CampaignDetail, message: Message, reload: impl Fn() + C
             <button type="button" class="primary" disabled=move || busy.get() on:click=move |_| decide("keep")>"Keep selected"</button>
             <button type="button" disabled=move || busy.get() on:click=move |_| decide("revoke")>"Revoke selected"</button>
         </section>
+    }
+}
+
+/// Revoking an organization membership removes the person (an offboarding): before
+/// deciding, the reviewer can see who receives their objects and the warnings
+/// (private insights lost with the person).
+#[component]
+fn RemovalPreview(campaign: String, item: String, person: String) -> impl IntoView {
+    let ctx = use_ctx();
+    let shown = RwSignal::new(None::<Result<hogwarden_api_types::OffboardPreviewDto, String>>);
+    let (campaign, item) = (StoredValue::new(campaign), StoredValue::new(item));
+    let load = move |_| {
+        let c = ctx.client();
+        leptos::task::spawn_local(async move {
+            let r = c.removal_preview(&campaign.get_value(), &item.get_value()).await.map_err(|e| e.to_string());
+            shown.set(Some(r));
+        });
+    };
+    view! {
+        {move || match shown.get() {
+            None => view! {
+                <button type="button" aria-label=format!("What removing {person} does") on:click=load>"What removal does"</button>
+            }.into_any(),
+            Some(Err(e)) => view! { <Alert message=e /> }.into_any(),
+            Some(Ok(p)) => view! {
+                <p>{format!("Leaves the organization; {} object(s) go to {} (manager access).", p.objects.len(), p.new_owner)}</p>
+                <ul>{p.warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}</ul>
+            }.into_any(),
+        }}
     }
 }
 

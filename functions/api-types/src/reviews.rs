@@ -96,6 +96,10 @@ pub struct ReviewItemDto {
     pub request_id: Option<String>,
     pub applied_at: Option<DateTime<Utc>>,
     pub remediation_error: Option<String>,
+    /// Whether `request_id` names an offboarding (a revoked organization membership:
+    /// the person is removed from the organization, their objects handed over).
+    #[serde(default)]
+    pub offboarding: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ use hogwarden_api_types as dto;
         preview_offboarding, create_offboarding, list_offboardings, get_offboarding, approve_offboarding, deny_offboarding, resume_offboarding,
         sso_rules, sso_plan, sso_apply, sso_sign_in,
         list_consumers, add_consumer, remove_consumer, list_token_rotations, get_token_rotation, start_token_rotation, check_token_rotation,
-        alert_history, key_status, personal_keys, import_personal_keys),
+        alert_history, key_status, personal_keys, import_personal_keys, removal_preview),
     components(schemas(dto::ErrorBody, dto::ErrorDetail, dto::ChangeDto, dto::CreateRequest, dto::ApproveBody, dto::DenyBody, dto::DecisionDto,
         dto::RequestDto, dto::GrantDto, dto::RequestList, dto::GrantList, dto::AuditEntryDto, dto::VerificationDto, dto::AuditList,
         dto::PolicyDto, dto::MaxDurationsDto, dto::NeedsApprovalDto, dto::MeDto, dto::ProjectDto, dto::ProjectList, dto::AccessOverviewDto,

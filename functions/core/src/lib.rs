@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod changeset;
 pub mod consumers;
 pub mod error;
+pub mod identity;
 pub mod keys;
 pub mod model;
 pub mod offboard;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditDraft, AuditEntry};
 use crate::error::Result;
+use crate::identity::Identity;
 use crate::model::{AccessLevel, AccessTarget};
 use crate::ports::Guarded;
 use crate::types::{Actor, Email, OrgLevel, ParseError, ProjectId, ProjectRole, RequestId};
@@ -110,7 +111,9 @@ pub enum ClosePolicy {
     /// Leave the access as it is and record the item as skipped.
     #[default]
     Skip,
-    /// Revoke (or, for an organization level, downgrade to member) what nobody kept.
+    /// Revoke what nobody kept: project access is removed, a plain member is removed
+    /// from the organization (an offboarding, see [`ReviewItem::removes_member`]), an
+    /// admin is downgraded to member, and an owner is left alone (skipped).
     Revoke,
 }
 
@@ -167,6 +170,11 @@ pub struct ReviewPolicy {
     pub directory: Option<Vec<Email>>,
     /// Accounts the review leaves out (Hogwarden's own service account).
     pub excluded: Vec<Email>,
+    /// Who receives the dashboards, insights, feature flags and notebooks of a person an
+    /// access review removes from the organization (manager access on each). Unset, or
+    /// the person themselves: the reviewer who decided (the admin who closed the
+    /// campaign, for an item left open under the `revoke` close policy).
+    pub hand_over_to: Option<Email>,
 }
 
 impl Default for ReviewPolicy {
@@ -183,6 +191,7 @@ impl Default for ReviewPolicy {
             contractors: BTreeMap::new(),
             directory: None,
             excluded: Vec::new(),
+            hand_over_to: None,
         }
     }
 }
@@ -362,10 +371,14 @@ impl RemediationStatus {
 /// How a revoke or downgrade went through the grant machinery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remediation {
+    /// The access request, or (for a removal from the organization) the offboarding.
     pub request_id: RequestId,
     pub status: RemediationStatus,
     pub applied_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// Whether `request_id` names an offboarding (a revoked organization membership).
+    #[serde(default)]
+    pub offboarding: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -394,13 +407,39 @@ impl ReviewItem {
         self.decision.is_none() && !self.skipped
     }
 
-    /// The change that carries out a revoke or downgrade, if the verdict needs one.
+    /// Whether the verdict removes the person from the organization: a revoke of an
+    /// organization membership, carried out as an offboarding (objects handed over,
+    /// every project, then the organization), approved by the decision itself.
+    pub fn removes_member(&self, verdict: &Verdict) -> bool {
+        matches!((verdict, self.target), (Verdict::Revoke, AccessTarget::Org))
+    }
+
+    /// Whether the verdict needs anything done in PostHog.
+    pub fn needs_remediation(&self, verdict: &Verdict) -> bool {
+        self.removes_member(verdict) || self.change_for(verdict).is_some()
+    }
+
+    /// The verdict an item nobody decided gets when its campaign closes under the
+    /// `revoke` policy: project access and a plain membership are revoked (the latter
+    /// removes the person from the organization), an admin is downgraded to member, and
+    /// an owner is left alone (`None`: the item is skipped).
+    pub fn close_verdict(&self) -> Option<Verdict> {
+        let verdict = match self.access {
+            AccessLevel::Org(OrgLevel::Admin) => Verdict::Downgrade(AccessLevel::Org(OrgLevel::Member)),
+            _ => Verdict::Revoke,
+        };
+        self.check_verdict(&verdict).is_ok().then_some(verdict)
+    }
+
+    /// The change that carries out a revoke or downgrade through the grant machinery,
+    /// if the verdict needs one (a removal from the organization is an offboarding,
+    /// see [`Self::removes_member`]).
     pub fn change_for(&self, verdict: &Verdict) -> Option<crate::model::AccessChange> {
         use crate::model::AccessChange;
         match (verdict, self.target) {
             (Verdict::Keep, _) => None,
             (Verdict::Revoke, AccessTarget::Project(project)) => Some(AccessChange::RemoveFromProject { project }),
-            (Verdict::Revoke, AccessTarget::Org) => Some(AccessChange::OrgRole { role: crate::types::OrgRole::Member }),
+            (Verdict::Revoke, AccessTarget::Org) => None,
             (Verdict::Downgrade(AccessLevel::Org(OrgLevel::Member)), AccessTarget::Org) => {
                 Some(AccessChange::OrgRole { role: crate::types::OrgRole::Member })
             }
@@ -418,16 +457,19 @@ impl ReviewItem {
     pub fn check_verdict(&self, verdict: &Verdict) -> Result<(), String> {
         match verdict {
             Verdict::Keep => Ok(()),
-            Verdict::Revoke => match (self.target, self.access) {
-                (AccessTarget::Org, AccessLevel::Org(OrgLevel::Admin)) => Ok(()),
-                (AccessTarget::Org, _) => Err(
-                    "Revoking an organization membership is offboarding, which this review does not do: keep it, or revoke the person's project access item by item"
-                        .into(),
-                ),
-                _ => Ok(()),
-            },
+            // PostHog's rules (`OrganizationMembership.validate_update`, `User.leave`): only
+            // an owner may change or remove an owner, and the last owner can never leave.
+            // Hogwarden never demotes or removes owners.
+            _ if self.access == AccessLevel::Org(OrgLevel::Owner) => Err(format!(
+                "{} is an owner of the PostHog organization: PostHog lets only an owner change or remove an owner (and never the last one), and Hogwarden never demotes or removes owners. Keep this item, or transfer ownership in PostHog first.",
+                self.person
+            )),
+            Verdict::Revoke => Ok(()),
             Verdict::Downgrade(to) => {
-                let same_target = matches!((self.target, to), (AccessTarget::Org, AccessLevel::Org(_)) | (AccessTarget::Project(_), AccessLevel::Project(_)));
+                let same_target = matches!(
+                    (self.target, to),
+                    (AccessTarget::Org, AccessLevel::Org(_)) | (AccessTarget::Project(_), AccessLevel::Project(_))
+                );
                 if !same_target {
                     return Err(format!("A downgrade of {} must name a level of the same kind", describe_target(self.target, None)));
                 }
@@ -463,8 +505,17 @@ pub fn parse_level(target: AccessTarget, raw: &str) -> Result<AccessLevel, Parse
     }
 }
 
-/// The suggestions an item gets from its signals and the review policy.
-pub fn suggestions(policy: &ReviewPolicy, person: &Email, access: AccessLevel, signals: &Signals, now: DateTime<Utc>) -> Vec<Suggestion> {
+/// The suggestions an item gets from its signals, the review policy and what the
+/// identity provider last said about the person (`identity`, when they ever signed in
+/// or were synced).
+pub fn suggestions(
+    policy: &ReviewPolicy,
+    person: &Email,
+    access: AccessLevel,
+    signals: &Signals,
+    identity: Option<&Identity>,
+    now: DateTime<Utc>,
+) -> Vec<Suggestion> {
     let mut out = Vec::new();
     let inactive = chrono::Duration::days(policy.inactive_days);
     if signals.last_login.is_none_or(|t| now - t > inactive) {
@@ -479,27 +530,30 @@ pub fn suggestions(policy: &ReviewPolicy, person: &Email, access: AccessLevel, s
     if policy.contractors.get(person).is_some_and(|end| *end < now) {
         out.push(Suggestion::ContractorPastEndDate);
     }
-    if policy.directory.as_ref().is_some_and(|d| !d.contains(person)) {
+    if policy.directory.as_ref().is_some_and(|d| !d.contains(person)) || identity.is_some_and(|i| !i.active) {
         out.push(Suggestion::Departed);
     }
     out
 }
 
 /// Chooses the reviewer of an item by the policy's rules, never the person under
-/// review. `project_admins` are the project's admins (for project items); `spread`
-/// picks among several candidates evenly.
+/// review. `project_admins` are the project's admins (for project items);
+/// `claimed_manager` is the manager claim the person last signed in with (the
+/// [`ReviewerRule::Manager`] rule uses it first, then the policy's `managers`);
+/// `spread` picks among several candidates evenly.
 pub fn choose_reviewer(
     policy: &ReviewPolicy,
     person: &Email,
     target: AccessTarget,
     project_admins: &[Email],
+    claimed_manager: Option<&Email>,
     spread: usize,
 ) -> Option<(Email, ReviewerRule)> {
     for rule in &policy.reviewer_rules {
         let candidates: Vec<&Email> = match rule {
             ReviewerRule::ProjectAdmins if matches!(target, AccessTarget::Project(_)) => project_admins.iter().collect(),
             ReviewerRule::ProjectAdmins => Vec::new(),
-            ReviewerRule::Manager => policy.managers.get(person).into_iter().collect(),
+            ReviewerRule::Manager => claimed_manager.filter(|m| *m != person).or_else(|| policy.managers.get(person)).into_iter().collect(),
             ReviewerRule::Named => policy.named_reviewers.iter().collect(),
         };
         let candidates: Vec<&Email> = candidates.into_iter().filter(|c| *c != person).collect();
@@ -616,6 +670,8 @@ pub struct ReviewCommit {
     pub findings: Vec<Guarded<DriftFinding>>,
     /// Findings to delete (resolved), each guarded by its version.
     pub resolved: Vec<(String, u64)>,
+    /// What the identity provider said about people ([`Identity`]).
+    pub identities: Vec<Guarded<Identity>>,
     pub audit: Vec<AuditDraft>,
 }
 
@@ -645,6 +701,11 @@ pub trait ReviewStore: Send + Sync {
     async fn list_ledger(&self) -> Result<Vec<LedgerEntry>>;
     async fn list_findings(&self) -> Result<Vec<DriftFinding>>;
     async fn get_finding(&self, id: &str) -> Result<Option<DriftFinding>>;
+
+    /// What the identity provider last said about a person.
+    async fn get_identity(&self, email: &Email) -> Result<Option<Identity>>;
+    /// Everyone the identity provider described, by email.
+    async fn list_identities(&self) -> Result<Vec<Identity>>;
 }
 
 #[cfg(test)]
@@ -677,10 +738,10 @@ mod tests {
     #[test]
     fn nobody_reviews_their_own_access() {
         let policy = ReviewPolicy { named_reviewers: vec![email("alice")], ..ReviewPolicy::default() };
-        assert_eq!(choose_reviewer(&policy, &email("alice"), AccessTarget::Org, &[], 0), None);
+        assert_eq!(choose_reviewer(&policy, &email("alice"), AccessTarget::Org, &[], None, 0), None);
         let policy = ReviewPolicy { named_reviewers: vec![email("alice"), email("bob")], ..ReviewPolicy::default() };
         for spread in 0..4 {
-            let (who, _) = choose_reviewer(&policy, &email("alice"), AccessTarget::Org, &[], spread).unwrap();
+            let (who, _) = choose_reviewer(&policy, &email("alice"), AccessTarget::Org, &[], None, spread).unwrap();
             assert_eq!(who, email("bob"));
         }
     }
@@ -689,9 +750,9 @@ mod tests {
     fn project_admins_review_their_project_before_named_reviewers() {
         let policy = ReviewPolicy { named_reviewers: vec![email("alice")], ..ReviewPolicy::default() };
         let project = AccessTarget::Project(ProjectId::new(7).unwrap());
-        let (who, rule) = choose_reviewer(&policy, &email("frank"), project, &[email("judy")], 0).unwrap();
+        let (who, rule) = choose_reviewer(&policy, &email("frank"), project, &[email("judy")], None, 0).unwrap();
         assert_eq!((who, rule), (email("judy"), ReviewerRule::ProjectAdmins));
-        let (who, rule) = choose_reviewer(&policy, &email("judy"), project, &[email("judy")], 0).unwrap();
+        let (who, rule) = choose_reviewer(&policy, &email("judy"), project, &[email("judy")], None, 0).unwrap();
         assert_eq!((who, rule), (email("alice"), ReviewerRule::Named));
     }
 
@@ -707,7 +768,7 @@ mod tests {
             joined_at: None,
             through_hogwarden: false,
         };
-        let s = suggestions(&policy, &email("carl"), AccessLevel::Org(OrgLevel::Admin), &stale, now);
+        let s = suggestions(&policy, &email("carl"), AccessLevel::Org(OrgLevel::Admin), &stale, None, now);
         assert_eq!(
             s,
             [
@@ -719,7 +780,7 @@ mod tests {
             ]
         );
         let fresh = Signals { last_login: Some(now), is_2fa_enabled: true, joined_at: None, through_hogwarden: true };
-        assert!(suggestions(&policy, &email("ann"), AccessLevel::Org(OrgLevel::Admin), &fresh, now).is_empty());
+        assert!(suggestions(&policy, &email("ann"), AccessLevel::Org(OrgLevel::Admin), &fresh, None, now).is_empty());
     }
 
     #[test]
@@ -745,6 +806,39 @@ mod tests {
         assert!(item.check_verdict(&Verdict::Downgrade(AccessLevel::Project(Some(ProjectRole::Admin)))).is_err());
         assert!(item.check_verdict(&Verdict::Downgrade(AccessLevel::Org(OrgLevel::Member))).is_err());
         let org = ReviewItem { target: AccessTarget::Org, access: AccessLevel::Org(OrgLevel::Member), ..item };
-        assert!(org.check_verdict(&Verdict::Revoke).is_err(), "removing a member from the organization is offboarding");
+        assert!(org.check_verdict(&Verdict::Revoke).is_ok(), "revoking a membership removes the person (an offboarding)");
+        assert!(org.removes_member(&Verdict::Revoke) && org.needs_remediation(&Verdict::Revoke));
+        assert_eq!(org.change_for(&Verdict::Revoke), None, "not through the grant machinery");
+        assert_eq!(org.close_verdict(), Some(Verdict::Revoke));
+        let admin = ReviewItem { access: AccessLevel::Org(OrgLevel::Admin), ..org.clone() };
+        assert_eq!(admin.close_verdict(), Some(Verdict::Downgrade(AccessLevel::Org(OrgLevel::Member))), "left open: admin is dropped");
+        let owner = ReviewItem { access: AccessLevel::Org(OrgLevel::Owner), ..org };
+        let refused = owner.check_verdict(&Verdict::Revoke).unwrap_err();
+        assert!(refused.contains("only an owner") && refused.contains("transfer ownership"), "{refused}");
+        assert!(owner.check_verdict(&Verdict::Downgrade(AccessLevel::Org(OrgLevel::Member))).is_err());
+        assert!(owner.check_verdict(&Verdict::Keep).is_ok());
+        assert_eq!(owner.close_verdict(), None, "an owner left open is skipped");
+    }
+
+    #[test]
+    fn the_manager_claim_assigns_before_the_policy_mapping_and_an_inactive_identity_is_departed() {
+        let mut policy = ReviewPolicy { reviewer_rules: vec![ReviewerRule::Manager, ReviewerRule::Named], ..ReviewPolicy::default() };
+        policy.managers.insert(email("grace"), email("bob"));
+        policy.named_reviewers = vec![email("alice")];
+        let claimed = email("frank");
+        let by_claim = choose_reviewer(&policy, &email("grace"), AccessTarget::Org, &[], Some(&claimed), 0);
+        assert_eq!(by_claim, Some((email("frank"), ReviewerRule::Manager)));
+        let by_policy = choose_reviewer(&policy, &email("grace"), AccessTarget::Org, &[], None, 0);
+        assert_eq!(by_policy, Some((email("bob"), ReviewerRule::Manager)));
+        let nobody = choose_reviewer(&policy, &email("henry"), AccessTarget::Org, &[], None, 0);
+        assert_eq!(nobody, Some((email("alice"), ReviewerRule::Named)));
+
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let signals = Signals { last_login: Some(now), is_2fa_enabled: true, joined_at: None, through_hogwarden: true };
+        let claims = [("status".to_owned(), vec!["disabled".to_owned()])].into_iter().collect();
+        let gone = Identity::updated(None, &email("henry"), &claims, crate::identity::IdentitySource::Sync, now).unwrap();
+        let member = AccessLevel::Org(OrgLevel::Member);
+        assert_eq!(suggestions(&policy, &email("henry"), member, &signals, Some(&gone), now), [Suggestion::Departed]);
+        assert!(suggestions(&policy, &email("henry"), member, &signals, None, now).is_empty(), "unknown to the provider: no claim");
     }
 }

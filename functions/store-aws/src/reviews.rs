@@ -7,18 +7,23 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use hogwarden_core::audit::AuditEntry;
 use hogwarden_core::error::Result;
+use hogwarden_core::identity::Identity;
 use hogwarden_core::ports::{Commit, Guarded};
 use hogwarden_core::reviews::{Campaign, CampaignId, DriftFinding, LedgerEntry, LedgerHead, ReviewCommit, ReviewItem, ReviewStore};
+use hogwarden_core::types::Email;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::StoreError;
 use crate::items::{self, Item};
 use crate::keys;
-use crate::store::{BATCH_WRITE, DynamoStore, HEAD_BACKOFF, Query, RecordGuard, SortKey, check_version, guarded_put};
+use crate::store::{DynamoStore, Query, RecordGuard, SortKey, check_version, guarded_put};
+
+/// What the identity provider said about each person: `IDENTITY` / `<email>`.
+const IDENTITY_PK: &str = "IDENTITY";
 
 fn record_item<T: Serialize>(what: &str, pk: String, sk: String, version: u64, record: &T) -> std::result::Result<Item, StoreError> {
     let body = serde_json::to_string(record).map_err(|e| StoreError::Contract(format!("{what} {sk} cannot be serialised: {e}")))?;
@@ -50,37 +55,6 @@ fn ledger_item(e: &LedgerEntry) -> std::result::Result<Item, StoreError> {
 }
 
 impl DynamoStore {
-    /// Writes items with `BatchWriteItem`, 25 at a time, retrying unprocessed ones
-    /// (review snapshots here, a new bulk change set's items in `store`).
-    pub(crate) async fn batch_put(&self, puts: Vec<Item>) -> std::result::Result<(), StoreError> {
-        for chunk in puts.chunks(BATCH_WRITE) {
-            let mut requests = Vec::with_capacity(chunk.len());
-            for item in chunk {
-                let put =
-                    PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-            let mut pending = HashMap::from([(self.table().to_owned(), requests)]);
-            let mut wait = HEAD_BACKOFF;
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
-                pending = out.unprocessed_items.unwrap_or_default();
-                pending.retain(|_, writes| !writes.is_empty());
-                if !pending.is_empty() {
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
-            }
-        }
-        Ok(())
-    }
-
     async fn partition<T: DeserializeOwned>(&self, what: &'static str, q: Query) -> std::result::Result<Vec<T>, StoreError> {
         self.query(&q, usize::MAX, false).await?.iter().map(|i| from_item(what, i)).collect()
     }
@@ -118,6 +92,10 @@ impl ReviewStore for DynamoStore {
         for Guarded { record, expected_version } in &commit.findings {
             let item = record_item("drift finding", keys::DRIFT_PK.into(), record.id.clone(), record.version, record)?;
             add("drift finding", record.id.clone(), item, record.version, *expected_version)?;
+        }
+        for Guarded { record, expected_version } in &commit.identities {
+            let item = record_item("identity", IDENTITY_PK.into(), record.email.to_string(), record.version, record)?;
+            add("identity", record.email.to_string(), item, record.version, *expected_version)?;
         }
         for (id, version) in &commit.resolved {
             let delete = Delete::builder()
@@ -200,5 +178,13 @@ impl ReviewStore for DynamoStore {
 
     async fn get_finding(&self, id: &str) -> Result<Option<DriftFinding>> {
         Ok(self.one("drift finding", keys::DRIFT_PK.into(), id.to_owned()).await?)
+    }
+
+    async fn get_identity(&self, email: &Email) -> Result<Option<Identity>> {
+        Ok(self.one("identity", IDENTITY_PK.into(), email.to_string()).await?)
+    }
+
+    async fn list_identities(&self) -> Result<Vec<Identity>> {
+        Ok(self.partition("identity", Query::base(IDENTITY_PK)).await?)
     }
 }

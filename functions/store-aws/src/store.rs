@@ -248,13 +248,19 @@ impl DynamoStore {
     /// Writes grants with `BatchWriteItem`: no guard, no audit entry. For loading
     /// fixtures and migrating data only; every state change goes through `commit`.
     pub async fn put_grants_unguarded(&self, grants: &[Grant]) -> std::result::Result<(), StoreError> {
-        for chunk in grants.chunks(BATCH_WRITE) {
+        let puts = grants.iter().map(items::grant_item).collect::<std::result::Result<Vec<_>, _>>()?;
+        self.batch_put(puts).await
+    }
+
+    /// Writes items with `BatchWriteItem`, 25 at a time, retrying unprocessed ones
+    /// (fixtures above, review snapshots and the ledger in `reviews`, a new bulk change
+    /// set's items below). No guard, no audit entry.
+    pub(crate) async fn batch_put(&self, puts: Vec<Item>) -> std::result::Result<(), StoreError> {
+        for chunk in puts.chunks(BATCH_WRITE) {
             let mut requests = Vec::with_capacity(chunk.len());
-            for g in chunk {
-                let put = PutRequest::builder()
-                    .set_item(Some(items::grant_item(g)?))
-                    .build()
-                    .map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
+            for item in chunk {
+                let put =
+                    PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| StoreError::dynamo("BatchWriteItem", e))?;
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
             let mut pending = HashMap::from([(self.table.to_string(), requests)]);

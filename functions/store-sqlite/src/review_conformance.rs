@@ -238,6 +238,39 @@ pub async fn review_commits_extend_the_one_audit_chain(store: &dyn Store) {
     assert!(verify_chain(&chain).valid);
 }
 
+pub async fn identities_are_created_once_updated_by_version_and_listed_by_email(store: &dyn Store) {
+    use hogwarden_core::identity::{Identity, IdentitySource};
+    // Arrange
+    let reviews = store.reviews();
+    let claims = |pairs: &[(&str, &str)]| -> hogwarden_core::sso::Claims {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()])).collect()
+    };
+    let grace = Identity::updated(None, &email("grace"), &claims(&[("manager", "bo@example.com")]), IdentitySource::SignIn, at(0)).unwrap();
+    let ana = Identity::updated(None, &email("ana"), &claims(&[("department", "Product")]), IdentitySource::Sync, at(0)).unwrap();
+    let put = |g: Guarded<Identity>| reviews.commit_review(ReviewCommit { identities: vec![g], ..ReviewCommit::default() });
+
+    // Act
+    put(Guarded::create(grace.clone())).await.expect("create");
+    put(Guarded::create(ana.clone())).await.expect("create another");
+    let twice = put(Guarded::create(grace.clone())).await;
+    let moved =
+        Identity::updated(Some(&grace), &email("grace"), &claims(&[("manager", "cy@example.com")]), IdentitySource::SignIn, at(1)).unwrap();
+    put(Guarded::update(moved.clone(), grace.version)).await.expect("update");
+    let gone = Identity::updated(Some(&grace), &email("grace"), &claims(&[("active", "false")]), IdentitySource::Sync, at(2)).unwrap();
+    let stale = put(Guarded::update(gone, grace.version)).await;
+
+    // Assert
+    assert_conflict(twice, "creating an identity twice");
+    assert_conflict(stale, "an update from a stale version");
+    let stored = reviews.get_identity(&email("grace")).await.unwrap().expect("stored");
+    assert_eq!(stored, moved, "the stale update wrote nothing");
+    assert_eq!(stored.manager, Some(email("cy")));
+    assert_eq!(reviews.get_identity(&email("nobody")).await.unwrap(), None);
+    let listed: Vec<_> = reviews.list_identities().await.unwrap().into_iter().map(|i| i.email).collect();
+    assert_eq!(listed, [email("ana"), email("grace")]);
+    assert!(reviews.list_findings().await.unwrap().is_empty() && reviews.list_ledger().await.unwrap().is_empty(), "their own partition");
+}
+
 /// Writes one `#[tokio::test]` per review-store check, for a store constructor like
 /// [`crate::store_conformance_tests!`]'s.
 #[macro_export]
@@ -250,6 +283,7 @@ macro_rules! review_conformance_tests {
             putting_new_items_leaves_existing_ones_alone,
             the_ledger_its_head_and_findings_are_guarded,
             review_commits_extend_the_one_audit_chain,
+            identities_are_created_once_updated_by_version_and_listed_by_email,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {

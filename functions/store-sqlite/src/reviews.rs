@@ -7,8 +7,10 @@
 use async_trait::async_trait;
 use hogwarden_core::audit::{AuditDraft, AuditEntry};
 use hogwarden_core::error::Result;
+use hogwarden_core::identity::Identity;
 use hogwarden_core::ports::Guarded;
 use hogwarden_core::reviews::{Campaign, CampaignId, DriftFinding, LedgerEntry, LedgerHead, ReviewCommit, ReviewItem, ReviewStore};
+use hogwarden_core::types::Email;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,6 +24,8 @@ const LEDGER_PK: &str = "LEDGER";
 const HEAD_PK: &str = "LEDGER-HEAD";
 const HEAD_SK: &str = "HEAD";
 const DRIFT_PK: &str = "DRIFT";
+/// What the identity provider said about each person, sorted by email.
+const IDENTITY_PK: &str = "IDENTITY";
 
 fn campaign_pk(id: &CampaignId) -> String {
     format!("REVIEW#{id}")
@@ -88,6 +92,9 @@ impl Prepared {
         }
         for g in &commit.findings {
             out.push(row("drift finding", DRIFT_PK.into(), g.record.id.clone(), None, g, g.record.version)?);
+        }
+        for g in &commit.identities {
+            out.push(row("identity", IDENTITY_PK.into(), g.record.email.to_string(), None, g, g.record.version)?);
         }
         let deletes = commit
             .resolved
@@ -272,5 +279,13 @@ impl ReviewStore for SqliteStore {
 
     async fn get_finding(&self, id: &str) -> Result<Option<DriftFinding>> {
         Ok(self.one("drift finding", DRIFT_PK.into(), id.to_owned()).await?)
+    }
+
+    async fn get_identity(&self, email: &Email) -> Result<Option<Identity>> {
+        Ok(self.one("identity", IDENTITY_PK.into(), email.to_string()).await?)
+    }
+
+    async fn list_identities(&self) -> Result<Vec<Identity>> {
+        Ok(self.partition("identity", IDENTITY_PK.into()).await?)
     }
 }

@@ -45,7 +45,7 @@ pub(crate) use requests::{
 pub(crate) use reviews::{
     __path_adopt_drift, __path_bulk_decide, __path_check_drift, __path_close_campaign, __path_decide_item, __path_drift_report,
     __path_evidence, __path_evidence_csv, __path_evidence_markdown, __path_get_campaign, __path_list_campaigns, __path_open_campaign,
-    __path_reassign_item, __path_revert_drift, __path_review_queue,
+    __path_reassign_item, __path_removal_preview, __path_revert_drift, __path_review_queue,
 };
 pub(crate) use revoke::__path_revoke_grant;
 pub(crate) use sso::{__path_sso_apply, __path_sso_plan, __path_sso_rules, __path_sso_sign_in};
@@ -110,6 +110,7 @@ pub(crate) fn reviews(state: ApiState) -> Router {
         .route("/api/reviews/{id}/decisions", post(reviews::bulk_decide))
         .route("/api/reviews/{id}/items/{item}/decision", post(reviews::decide_item))
         .route("/api/reviews/{id}/items/{item}/reassign", post(reviews::reassign_item))
+        .route("/api/reviews/{id}/items/{item}/removal", get(reviews::removal_preview))
         .route("/api/reviews/{id}/evidence", get(reviews::evidence))
         .route("/api/reviews/{id}/evidence/csv", get(reviews::evidence_csv))
         .route("/api/reviews/{id}/evidence/markdown", get(reviews::evidence_markdown))

@@ -90,7 +90,12 @@ pub(crate) async fn preview_offboarding(
     let subject = email(&body.email, "email")?;
     let new_owner = email(&body.new_owner, "new_owner")?;
     let p = s.app.offboard_preview(&who, &subject, &new_owner).await?;
-    Ok(ApiJson(dto::OffboardPreviewDto {
+    Ok(ApiJson(preview_dto(p)))
+}
+
+/// The preview as the API shows it (also for an access review's removal).
+pub(crate) fn preview_dto(p: hogwarden_core::usecases::OffboardPreview) -> dto::OffboardPreviewDto {
+    dto::OffboardPreviewDto {
         email: p.subject.to_string(),
         name: p.subject_name,
         org_level: p.subject_level.as_str().to_owned(),
@@ -103,7 +108,7 @@ pub(crate) async fn preview_offboarding(
             .collect(),
         steps: p.steps.iter().map(|a| a.describe(&p.new_owner)).collect(),
         warnings: p.warnings,
-    }))
+    }
 }
 
 #[utoipa::path(post, path = "/api/offboardings", tag = "offboarding", request_body = dto::CreateOffboarding,

@@ -32,7 +32,7 @@ fn emails(list: &[Email]) -> Vec<String> {
 fn campaign_dto(c: &Campaign, items: Option<&[ReviewItem]>) -> dto::CampaignDto {
     let counts = items.map(|items| {
         let verdict = |i: &ReviewItem| i.decision.as_ref().map(|d| d.verdict);
-        let needs_change = |i: &&ReviewItem| verdict(i).is_some_and(|v| i.change_for(&v).is_some());
+        let needs_change = |i: &&ReviewItem| verdict(i).is_some_and(|v| i.needs_remediation(&v));
         dto::CampaignCountsDto {
             open: items.iter().filter(|i| i.is_open()).count(),
             kept: items.iter().filter(|i| verdict(i) == Some(Verdict::Keep)).count(),
@@ -106,6 +106,7 @@ fn item_dto(i: &ReviewItem) -> dto::ReviewItemDto {
         request_id: r.map(|r| r.request_id.to_string()),
         applied_at: r.and_then(|r| r.applied_at),
         remediation_error: r.and_then(|r| r.error.clone()),
+        offboarding: r.is_some_and(|r| r.offboarding),
     }
 }
 
@@ -366,4 +367,19 @@ pub(crate) async fn revert_drift(
 fn attachment(content_type: &'static str, filename: &str, body: String) -> impl IntoResponse + use<> {
     let disposition = format!("attachment; filename=\"{filename}\"");
     ([(axum::http::header::CONTENT_TYPE, content_type.to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)], body)
+}
+
+#[utoipa::path(get, path = "/api/reviews/{id}/items/{item}/removal", tag = "reviews",
+    responses((status = 200, body = dto::OffboardPreviewDto,
+               description = "What revoking this organization membership would do: the new owner of the person's objects, the steps and the warnings (private insights)"),
+              (status = 400, body = dto::ErrorBody), (status = 403, body = dto::ErrorBody), (status = 404, body = dto::ErrorBody),
+              (status = 422, body = dto::ErrorBody), (status = 503, body = dto::ErrorBody)),
+    security(("bearer" = [])))]
+pub(crate) async fn removal_preview(
+    State(s): State<ApiState>,
+    Caller(who): Caller,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<ApiJson<dto::OffboardPreviewDto>, ApiError> {
+    let p = s.app.review_removal_preview(&who, &campaign_id(&id)?, &item).await?;
+    Ok(ApiJson(super::offboard::preview_dto(p)))
 }

@@ -177,6 +177,9 @@ impl Hogwarden {
             HashMap::new()
         };
         let grants = self.store.list_active_grants(5000).await?;
+        // What the identity provider said at each person's last sign-in (or sync).
+        let identities: HashMap<Email, crate::identity::Identity> =
+            self.store.reviews().list_identities().await?.into_iter().map(|i| (i.email.clone(), i)).collect();
         let mut summary = AccessSummary {
             organization: policy.organization_name.clone(),
             total_members: members.len(),
@@ -212,7 +215,9 @@ impl Hogwarden {
                     AccessTarget::Project(p) => admins_of.get(&p).map_or(&[], Vec::as_slice),
                     AccessTarget::Org => &[],
                 };
-                let chosen = reviews::choose_reviewer(policy, email, target, admins, index + n);
+                let identity = identities.get(email);
+                let claimed_manager = identity.and_then(|i| i.manager.as_ref());
+                let chosen = reviews::choose_reviewer(policy, email, target, admins, claimed_manager, index + n);
                 items.push(ReviewItem {
                     campaign: id.clone(),
                     id: key,
@@ -224,7 +229,7 @@ impl Hogwarden {
                         AccessTarget::Org => None,
                     },
                     access,
-                    suggestions: reviews::suggestions(policy, email, access, &signals, now),
+                    suggestions: reviews::suggestions(policy, email, access, &signals, identity, now),
                     signals,
                     reviewer: chosen.as_ref().map(|(e, _)| e.clone()),
                     assigned_by: chosen.map(|(_, r)| r),
@@ -480,10 +485,10 @@ impl Hogwarden {
             for item in items.into_iter().filter(ReviewItem::is_open) {
                 let mut next = item.clone();
                 next.version = item.version + 1;
-                let revoke = campaign.close_policy == ClosePolicy::Revoke && item.check_verdict(&Verdict::Revoke).is_ok();
-                if revoke {
+                let verdict = if campaign.close_policy == ClosePolicy::Revoke { item.close_verdict() } else { None };
+                if let Some(verdict) = verdict {
                     next.decision = Some(ItemDecision {
-                        verdict: Verdict::Revoke,
+                        verdict,
                         reason: Some(format!("Not reviewed by the due date of {}", campaign.title)),
                         by: Actor::System("review-close".into()),
                         at: now,
@@ -544,14 +549,30 @@ impl Hogwarden {
     /// Applies every revoke and downgrade of a closed campaign that has not applied yet.
     async fn remediate_campaign(&self, id: &CampaignId, closer: &Email) -> Result<()> {
         let items = self.store.reviews().list_items(id).await?;
-        for item in items {
+        // A removal from the organization is an offboarding (a revoke of an admin
+        // recorded before removals existed finishes as the request it started).
+        let is_removal = |i: &ReviewItem| {
+            i.decision.as_ref().is_some_and(|d| i.removes_member(&d.verdict)) && i.remediation.as_ref().is_none_or(|r| r.offboarding)
+        };
+        let removals: HashMap<Email, String> = items.iter().filter(|i| is_removal(i)).map(|i| (i.person.clone(), i.id.clone())).collect();
+        // Removals first: they take the person's project access with them.
+        let (first, rest): (Vec<ReviewItem>, Vec<ReviewItem>) = items.into_iter().partition(|i| is_removal(i));
+        for item in first.into_iter().chain(rest) {
             let Some(decision) = item.decision.clone() else { continue };
-            if item.change_for(&decision.verdict).is_none()
+            if !item.needs_remediation(&decision.verdict)
                 || item.remediation.as_ref().is_some_and(|r| r.status == RemediationStatus::Applied)
             {
                 continue;
             }
-            if let Err(e) = self.remediate_item(item, &decision, closer).await {
+            let removal = removals.get(&item.person).filter(|_| item.target != AccessTarget::Org);
+            let outcome = if is_removal(&item) {
+                self.remediate_removal(item, &decision, closer).await
+            } else if let Some(org_item) = removal {
+                self.cover_by_removal(item, org_item).await
+            } else {
+                self.remediate_item(item, &decision, closer).await
+            };
+            if let Err(e) = outcome {
                 // One failing item never stops the others; it stays visible and retried.
                 tracing::warn!(error = %e, "remediation deferred");
             }
@@ -559,28 +580,43 @@ impl Hogwarden {
         Ok(())
     }
 
+    /// Records on the item, before anything is asked of PostHog, the id its remediation
+    /// (a request, or an offboarding) will have, so a retry finds the same one.
+    pub(super) async fn start_remediation(&self, item: ReviewItem, offboarding: bool) -> Result<ReviewItem> {
+        if item.remediation.is_some() {
+            return Ok(item);
+        }
+        let expected = item.version;
+        let mut item = item;
+        item.remediation = Some(Remediation {
+            request_id: RequestId::new(),
+            status: RemediationStatus::Pending,
+            applied_at: None,
+            error: None,
+            offboarding,
+        });
+        item.version = expected + 1;
+        let commit = ReviewCommit { items: vec![Guarded::update(item.clone(), expected)], ..ReviewCommit::default() };
+        self.store.reviews().commit_review(commit).await?;
+        Ok(item)
+    }
+
     /// Carries out one decision through the grant machinery: a request by the
     /// reviewer, approved by the decision itself, applied with read-back and audit.
     /// Every step is resumable: the request id is recorded on the item first.
     async fn remediate_item(&self, item: ReviewItem, decision: &ItemDecision, closer: &Email) -> Result<()> {
         let reviews = self.store.reviews();
-        let Some(change) = item.change_for(&decision.verdict) else { return Ok(()) };
-        let mut item = item;
-        if item.remediation.is_none() {
-            let expected = item.version;
-            item.remediation =
-                Some(Remediation { request_id: RequestId::new(), status: RemediationStatus::Pending, applied_at: None, error: None });
-            item.version = expected + 1;
-            reviews.commit_review(ReviewCommit { items: vec![Guarded::update(item.clone(), expected)], ..ReviewCommit::default() }).await?;
+        let change = item.change_for(&decision.verdict);
+        if item.remediation.is_none() && change.is_none() {
+            return Ok(());
         }
+        let item = self.start_remediation(item, false).await?;
         let Some(remediation) = item.remediation.clone() else { return Ok(()) };
-        let decider = match &decision.by {
-            Actor::Person(e) => e.clone(),
-            Actor::System(_) => closer.clone(),
-        };
+        let decider = decider(decision, closer);
         let request = match self.store.get_request(remediation.request_id).await? {
             Some(r) => r,
             None => {
+                let Some(change) = change else { return Ok(()) };
                 let now = self.clock.now();
                 let reason = decision.reason.clone().unwrap_or_else(|| "Access review decision".into());
                 let justification = Justification::parse(&format!("Access review {}: {reason}", item.campaign))?;
@@ -642,7 +678,7 @@ impl Hogwarden {
         let fresh = reviews.get_item(&item.campaign, &item.id).await?.unwrap_or(item);
         let expected = fresh.version;
         let mut next = fresh;
-        next.remediation = Some(Remediation { request_id: remediation.request_id, status, applied_at, error });
+        next.remediation = Some(Remediation { request_id: remediation.request_id, status, applied_at, error, offboarding: false });
         next.version = expected + 1;
         match reviews.commit_review(ReviewCommit { items: vec![Guarded::update(next, expected)], ..ReviewCommit::default() }).await {
             Ok(_) | Err(Error::Conflict(_)) => {}
@@ -657,6 +693,15 @@ impl Hogwarden {
         let (campaign, items) = self.campaign(who, id).await?;
         let chain = self.verify_audit().await?;
         Ok(Evidence { csv: evidence_csv(&items)?, markdown: evidence_markdown(&campaign, &items, &chain, self.clock.now()), chain })
+    }
+}
+
+/// Who a decision is carried out as: the reviewer, or the admin who closed the
+/// campaign for a decision the close policy made.
+pub(super) fn decider(decision: &ItemDecision, closer: &Email) -> Email {
+    match &decision.by {
+        Actor::Person(e) => e.clone(),
+        Actor::System(_) => closer.clone(),
     }
 }
 
@@ -750,10 +795,8 @@ fn evidence_markdown(campaign: &Campaign, items: &[ReviewItem], chain: &ChainVer
     let verdict = |i: &ReviewItem| i.decision.as_ref().map(|d| d.verdict);
     let removed_projects =
         items.iter().filter(|i| matches!(i.target, AccessTarget::Project(_)) && verdict(i) == Some(Verdict::Revoke)).count();
-    let admins_down = items
-        .iter()
-        .filter(|i| i.target == AccessTarget::Org && matches!(verdict(i), Some(Verdict::Revoke | Verdict::Downgrade(_))))
-        .count();
+    let admins_down = items.iter().filter(|i| i.target == AccessTarget::Org && matches!(verdict(i), Some(Verdict::Downgrade(_)))).count();
+    let org_removed = items.iter().filter(|i| i.target == AccessTarget::Org && verdict(i) == Some(Verdict::Revoke)).count();
     let project_down =
         items.iter().filter(|i| matches!(i.target, AccessTarget::Project(_)) && matches!(verdict(i), Some(Verdict::Downgrade(_)))).count();
     let kept = items.iter().filter(|i| verdict(i) == Some(Verdict::Keep)).count();
@@ -784,6 +827,9 @@ fn evidence_markdown(campaign: &Campaign, items: &[ReviewItem], chain: &ChainVer
         plural(people_removed.len(), "user", "users")
     ));
     line(format!("  - Downgraded {} from Admin to Member", plural(admins_down, "user", "users")));
+    if org_removed > 0 {
+        line(format!("  - Removed {} from the organization (objects handed over as manager access)", plural(org_removed, "user", "users")));
+    }
     if project_down > 0 {
         line(format!("  - Downgraded {}", plural(project_down, "project role", "project roles")));
     }

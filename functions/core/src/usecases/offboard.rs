@@ -49,6 +49,12 @@ impl Hogwarden {
     #[tracing::instrument(skip_all, fields(subject = %subject))]
     pub async fn offboard_preview(&self, who: &Principal, subject: &Email, new_owner: &Email) -> Result<OffboardPreview> {
         self.require_offboarder(who)?;
+        self.offboard_inventory(subject, new_owner).await
+    }
+
+    /// The preview without the caller's role check: for an offboarding an access
+    /// review decided (the decision is the approval; see `usecases/review_removal.rs`).
+    pub(crate) async fn offboard_inventory(&self, subject: &Email, new_owner: &Email) -> Result<OffboardPreview> {
         if subject == new_owner {
             return Err(Error::PolicyViolation("The new owner must be someone other than the departing member.".into()));
         }
@@ -116,38 +122,12 @@ impl Hogwarden {
         ticket: Option<Ticket>,
     ) -> Result<Offboarding> {
         let preview = self.offboard_preview(who, subject, new_owner).await?;
-        let live = self.store.list_offboardings(None, 500).await?;
-        if let Some(open) =
-            live.iter().find(|o| &o.subject == subject && matches!(o.status, OffboardStatus::Pending | OffboardStatus::Approved))
-        {
+        if let Some(open) = self.offboarding_under_way(subject, None).await? {
             return Err(Error::Conflict(format!("{subject} already has an offboarding under way ({}).", open.id)));
         }
-        let now = self.clock.now();
-        let record = Offboarding {
-            id: RequestId::new(),
-            requester: who.email.clone(),
-            subject: subject.clone(),
-            new_owner: new_owner.clone(),
-            justification,
-            ticket,
-            status: OffboardStatus::Pending,
-            approvals_required: self.policy.approvals_required.max(1),
-            approvals: Vec::new(),
-            denial: None,
-            steps: preview.steps.into_iter().map(OffboardStep::new).collect(),
-            warnings: preview.warnings,
-            failure: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
-        let details = serde_json::json!({
-            "offboarding": true,
-            "new_owner": record.new_owner,
-            "reason": record.justification.as_str(),
-            "steps": record.steps.iter().map(|s| s.action.describe(&record.new_owner)).collect::<Vec<_>>(),
-            "warnings": record.warnings,
-        });
+        let record =
+            self.offboarding_record(RequestId::new(), &who.email, preview, justification, ticket, self.policy.approvals_required.max(1));
+        let details = requested_details(&record);
         let audit = self.draft(who.actor(), AuditKind::Requested, subject, record.id, None, details);
         self.store.put_offboarding(Guarded::create(record.clone()), vec![audit]).await?;
         let approvers =
@@ -162,6 +142,45 @@ impl Hogwarden {
             .await;
         }
         Ok(record)
+    }
+
+    /// An offboarding of `subject` that is pending or running, other than `except`.
+    pub(crate) async fn offboarding_under_way(&self, subject: &Email, except: Option<RequestId>) -> Result<Option<Offboarding>> {
+        let live = self.store.list_offboardings(None, 500).await?;
+        Ok(live.into_iter().find(|o| {
+            &o.subject == subject && Some(o.id) != except && matches!(o.status, OffboardStatus::Pending | OffboardStatus::Approved)
+        }))
+    }
+
+    /// A new, pending offboarding record of the preview's member and steps.
+    pub(crate) fn offboarding_record(
+        &self,
+        id: RequestId,
+        requester: &Email,
+        preview: OffboardPreview,
+        justification: Justification,
+        ticket: Option<Ticket>,
+        approvals_required: u8,
+    ) -> Offboarding {
+        let now = self.clock.now();
+        Offboarding {
+            id,
+            requester: requester.clone(),
+            subject: preview.subject,
+            new_owner: preview.new_owner,
+            justification,
+            ticket,
+            status: OffboardStatus::Pending,
+            approvals_required,
+            approvals: Vec::new(),
+            denial: None,
+            steps: preview.steps.into_iter().map(OffboardStep::new).collect(),
+            warnings: preview.warnings,
+            failure: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
     }
 
     pub async fn offboarding(&self, who: &Principal, id: RequestId) -> Result<Offboarding> {
@@ -432,4 +451,15 @@ impl Hogwarden {
         .await;
         Ok(record)
     }
+}
+
+/// The `requested` audit entry's details of a new offboarding.
+pub(crate) fn requested_details(record: &Offboarding) -> serde_json::Value {
+    serde_json::json!({
+        "offboarding": true,
+        "new_owner": record.new_owner,
+        "reason": record.justification.as_str(),
+        "steps": record.steps.iter().map(|s| s.action.describe(&record.new_owner)).collect::<Vec<_>>(),
+        "warnings": record.warnings,
+    })
 }

@@ -258,12 +258,16 @@ impl Hogwarden {
         if plan.fingerprint != fingerprint {
             return Err(Error::Conflict("PostHog or the rules changed since this plan was made; plan again and check it.".into()));
         }
+        let described: Vec<_> = people.iter().map(|p| (&p.email, &p.claims)).collect();
+        self.record_identities(&described, crate::identity::IdentitySource::Sync).await;
         self.sso_carry_out(plan, Actor::Person(who.email.clone())).await
     }
 
     /// Applies the rules to a person who just signed in, with the claims of their token.
     #[tracing::instrument(skip_all, fields(person = %person.email))]
     pub async fn sso_sign_in(&self, person: SsoPerson) -> Result<SsoOutcome> {
+        // Kept for access reviews (manager claim, departed), rules or not.
+        self.record_identities(&[(&person.email, &person.claims)], crate::identity::IdentitySource::SignIn).await;
         if self.policy.sso.is_empty() {
             return Ok(SsoOutcome { plan: SsoPlan::new(Vec::new()), requests: Vec::new() });
         }

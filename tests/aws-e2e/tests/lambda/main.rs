@@ -7,6 +7,7 @@ mod errors;
 mod idempotency;
 mod notifications;
 mod reviews_and_keys;
+mod reviews_removal;
 mod rotation;
 mod temporary_elevation;
 mod token_rotation;

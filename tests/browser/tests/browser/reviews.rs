@@ -1,5 +1,6 @@
 //! An access review in the browser: an admin opens the quarter's review and sees its
-//! report with the verified chain; a reviewer keeps an item from her queue (bulk keep);
+//! report with the verified chain; a reviewer sees what revoking a membership would do,
+//! then keeps an item from his queue (bulk keep);
 //! the admin closes it; the drift report takes its baseline.
 
 use hogwarden_browser_tests::pages::{Nav, SignIn};
@@ -27,6 +28,9 @@ async fn an_admin_opens_a_review_a_reviewer_keeps_from_the_queue_and_the_admin_c
     let bob = t.browser(APPROVER).await?;
     SignIn(&bob).act_sign_in_as(APPROVER).await?;
     Nav(&bob).act_open("My reviews", "My review queue").await?;
+    // Before deciding, what revoking her membership would do (an offboarding).
+    bob.click(Target::Button("What removing alice@example.com does")).await?;
+    bob.check_shown(Target::Text("Leaves the organization;")).await?;
     bob.set_checked("Select alice@example.com (Organization)", true).await?;
     bob.click(Target::Button("Keep selected")).await?;
 

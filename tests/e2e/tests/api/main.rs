@@ -21,6 +21,7 @@ mod offboarding;
 mod openapi;
 mod rate_limit;
 mod reviews;
+mod reviews_removal;
 mod scenarios;
 mod service_key;
 mod sso;
