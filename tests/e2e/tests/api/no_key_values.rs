@@ -32,6 +32,27 @@ impl Write for Captured {
 }
 
 /// Every `ph?_` key-shaped value in `text`.
+/// Posts a generic-format leak alert for `value`, signed with the test's key `k` unless
+/// a (bad) `signature` is given, and returns its status and body.
+async fn generic_leak(t: &hogwarden_e2e::TestStack, value: &str, delivery: &str, signature: Option<&str>) -> String {
+    use hogwarden_core::ports::Clock;
+    let body = json!({ "token": value }).to_string();
+    let ts = t.clock.now().timestamp().to_string();
+    let signature = signature.map_or_else(|| sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]), str::to_owned);
+    let response = t
+        .http
+        .post(t.url("/webhooks/generic"))
+        .header("content-type", "application/json")
+        .header("x-hogwarden-signature", signature)
+        .header("x-hogwarden-timestamp", &ts)
+        .header("x-hogwarden-delivery", delivery)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    format!("{} {}", response.status(), response.text().await.unwrap())
+}
+
 fn key_values(text: &str) -> Vec<String> {
     let mut found = Vec::new();
     for prefix in ["phc_", "phs_", "phx_"] {
@@ -75,27 +96,8 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
     let leaked = t.stack.rotation.current_value("hogwarden/flags-key").await.unwrap().expose_secret().to_owned();
     let personal = t.sandbox().create_personal_key_as(MEMBER, "ci", &["project:read"], chrono::Duration::days(1)).unwrap();
     for (i, token) in [leaked.as_str(), personal.as_str()].into_iter().enumerate() {
-        let body = json!({ "token": token }).to_string();
-        let ts = {
-            use hogwarden_core::ports::Clock;
-            t.clock.now().timestamp().to_string()
-        };
-        for (signature, delivery) in
-            [(sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]), format!("d-{i}")), ("sha256=00".to_owned(), format!("bad-{i}"))]
-        {
-            let response = t
-                .http
-                .post(t.url("/webhooks/generic"))
-                .header("content-type", "application/json")
-                .header("x-hogwarden-signature", signature)
-                .header("x-hogwarden-timestamp", &ts)
-                .header("x-hogwarden-delivery", delivery)
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap();
-            answers.push(format!("{} {}", response.status(), response.text().await.unwrap()));
-        }
+        answers.push(generic_leak(&t, token, &format!("d-{i}"), None).await);
+        answers.push(generic_leak(&t, token, &format!("bad-{i}"), Some("sha256=00")).await);
     }
     // The guided project-token rotation, its consumers, and a leaked project token.
     let web = t.sandbox().project_id("Web App").unwrap();
@@ -106,25 +108,7 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
     let new_token = t.sandbox().reset_project_token_as(APPROVER, web).unwrap();
     answers.push(t.post(APPROVER, &format!("/api/keys/rotations/{web}/check"), json!({})).await.body.to_string());
     answers.push(t.get(APPROVER, "/api/keys/consumers").await.body.to_string());
-    {
-        let body = json!({ "token": new_token }).to_string();
-        let ts = {
-            use hogwarden_core::ports::Clock;
-            t.clock.now().timestamp().to_string()
-        };
-        let response = t
-            .http
-            .post(t.url("/webhooks/generic"))
-            .header("content-type", "application/json")
-            .header("x-hogwarden-signature", sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]))
-            .header("x-hogwarden-timestamp", &ts)
-            .header("x-hogwarden-delivery", "phc-leak")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        answers.push(format!("{} {}", response.status(), response.text().await.unwrap()));
-    }
+    answers.push(generic_leak(&t, &new_token, "phc-leak", None).await);
     answers.push(t.get(APPROVER, &format!("/api/keys/rotations/{web}")).await.body.to_string());
     answers.push(t.get(APPROVER, "/api/keys/rotations").await.body.to_string());
     answers.push(serde_json::to_string(&t.stack.outbox.sent()).unwrap());
@@ -139,23 +123,7 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
     answers.extend(t.stack.outbox.sent().into_iter().map(|n| format!("{} {}", n.subject, n.body)));
     let waiting = t.request_temporary_admin(MEMBER, 60).await;
     let own = t.sandbox().service_api_key();
-    let body = json!({ "token": own }).to_string();
-    let ts = {
-        use hogwarden_core::ports::Clock;
-        t.clock.now().timestamp().to_string()
-    };
-    let response = t
-        .http
-        .post(t.url("/webhooks/generic"))
-        .header("content-type", "application/json")
-        .header("x-hogwarden-signature", sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]))
-        .header("x-hogwarden-timestamp", &ts)
-        .header("x-hogwarden-delivery", "own-1")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    answers.push(format!("{} {}", response.status(), response.text().await.unwrap()));
+    answers.push(generic_leak(&t, &own, "own-1", None).await);
     answers.push(t.approve(APPROVER, &waiting.id).await.body.to_string());
     for path in ["/api/keys/alerts", "/api/keys/status", "/api/keys/personal"] {
         answers.push(t.get(APPROVER, path).await.body.to_string());
