@@ -31,20 +31,9 @@ pub(crate) async fn list_keys(State(s): State<ApiState>, Caller(who): Caller) ->
     let check = s.app.service_key_status(&who).await?;
     let now = s.app.clock.now();
     let service = hogwarden_core::usecases::InventoryKey {
-        name: "Hogwarden service key".into(),
-        kind: "personal_api_key",
         fingerprint: Some(check.fingerprint),
         accepted: Some(check.accepted),
-        project: None,
-        key_id: None,
-        label: None,
-        scopes: Vec::new(),
-        created_at: None,
-        last_used_at: None,
-        last_rolled_at: None,
-        managed_secret: None,
-        last_rotated_at: None,
-        note: None,
+        ..hogwarden_core::usecases::InventoryKey::new("Hogwarden service key".into(), "personal_api_key")
     };
     let mut list = convert::key_inventory(hogwarden_core::usecases::Inventory { keys: vec![service], notes: Vec::new(), checked_at: now });
     list.writes_paused = paused;

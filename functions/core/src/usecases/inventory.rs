@@ -50,7 +50,8 @@ pub struct InventoryKey {
 }
 
 impl InventoryKey {
-    fn new(name: String, kind: &'static str) -> Self {
+    /// A key known by name and kind only; the caller fills in what it knows.
+    pub fn new(name: String, kind: &'static str) -> Self {
         Self {
             name,
             kind,
