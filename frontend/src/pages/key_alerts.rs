@@ -122,9 +122,10 @@ fn personal_row(k: PersonalKeyDto) -> impl IntoView {
     }
 }
 
-/// People's personal keys (metadata only) and the import of PostHog's list.
+/// People's personal keys (metadata only) and the import of PostHog's list; an import
+/// runs `changed` (the inventory lists the imported keys).
 #[component]
-pub fn PersonalKeys() -> impl IntoView {
+pub fn PersonalKeys(changed: Callback<()>) -> impl IntoView {
     let ctx = use_ctx();
     let version = RwSignal::new(0u32);
     let data = LocalResource::new(move || {
@@ -146,6 +147,7 @@ pub fn PersonalKeys() -> impl IntoView {
                     outcome.set(Some(Ok(format!("{} keys listed: {} new, {} rolled, {} gone.", r.listed, r.new, r.rolled, r.gone))));
                     text.set(String::new());
                     version.update(|v| *v += 1);
+                    changed.run(());
                 }
                 Err(e) => outcome.set(Some(Err(format!("Nothing was imported. {e}")))),
             }

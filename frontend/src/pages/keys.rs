@@ -28,13 +28,21 @@ pub fn KeysPage() -> impl IntoView {
         let c = ctx.client();
         async move { c.keys().await }
     });
+    let changed = Callback::new(move |()| data.refetch());
     view! {
         <h1>"Keys"</h1>
         {move || match data.get() {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <Alert message=format!("The keys could not be loaded. {e}") /> }.into_any(),
-            Some(Ok(list)) => view! { <KeysTable list=list changed=Callback::new(move |()| data.refetch()) /> }.into_any(),
+            Some(Ok(list)) => view! { <KeysTable list=list changed=changed /> }.into_any(),
         }}
+        // Outside the table's reload, so an import's outcome stays shown while the
+        // inventory reloads with the imported keys.
+        <section aria-labelledby="personal-keys">
+            <h2 id="personal-keys">"Personal API keys"</h2>
+            <p>{PERSONAL_KEYS}</p>
+            <crate::pages::key_alerts::PersonalKeys changed=changed />
+        </section>
     }
     .into_any()
 }
@@ -66,7 +74,7 @@ fn row(k: KeyDto, changed: Callback<()>) -> impl IntoView {
         Some(false) => " (PostHog rejects it)",
         None => "",
     };
-    let fingerprint = k.fingerprint.clone().unwrap_or_else(|| "shown only masked by PostHog".to_owned());
+    let fingerprint = k.fingerprint.clone().or_else(|| k.mask.clone()).unwrap_or_else(|| "shown only masked by PostHog".to_owned());
     let project = k.project_name.clone().unwrap_or_else(|| "—".to_owned());
     let scopes = if k.scopes.is_empty() { "—".to_owned() } else { k.scopes.join(", ") };
     view! {
@@ -116,12 +124,7 @@ fn KeysTable(list: KeyList, changed: Callback<()>) -> impl IntoView {
             <p>"Where each key is used and who owns that place; they are told before and after a rotation."</p>
             <AddConsumer keys=refs changed=changed />
         </section>
+        <ul>{list.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
         <p><a href="#/key-alerts">"Leaked-key alert history"</a></p>
-        <section aria-labelledby="personal-keys">
-            <h2 id="personal-keys">"Personal API keys"</h2>
-            <p>{PERSONAL_KEYS}</p>
-            <ul>{list.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
-            <crate::pages::key_alerts::PersonalKeys />
-        </section>
     }
 }

@@ -36,7 +36,8 @@ pub struct ConsumerList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct NewConsumerBody {
-    /// `service_key`, `project_token:<project id>` or `secret:<vault name>`.
+    /// `service_key`, `project_token:<project id>`, `secret:<vault name>`,
+    /// `secret_key:<project id>:<key id>` or `personal_key:<id>`: a key's `key_ref` in `GET /api/keys`.
     pub key: String,
     /// `frontend_sdk`, `mobile_app`, `ci_variable`, `server` or `other`.
     pub kind: String,

@@ -381,8 +381,12 @@ pub struct KeyDto {
     /// What Hogwarden can and cannot do with the key.
     #[serde(default)]
     pub note: Option<String>,
+    /// PostHog's `mask_value` (first and last four characters) of a key Hogwarden does
+    /// not hold.
+    #[serde(default)]
+    pub mask: Option<String>,
     /// How consumers name this key (`service_key`, `project_token:<id>`, `secret:<vault
-    /// name>`); null for keys that cannot have consumers (unmanaged secret keys).
+    /// name>`, `secret_key:<project id>:<key id>`, `personal_key:<id>`).
     #[serde(default)]
     pub key_ref: Option<String>,
     /// Where the key is used.

@@ -378,6 +378,8 @@ pub(crate) fn key_inventory(inventory: hogwarden_core::usecases::Inventory) -> d
             managed_secret: k.managed_secret,
             last_rotated_at: k.last_rotated_at,
             note: k.note,
+            mask: k.mask,
+            key_ref: k.key_ref.map(|r| r.as_string()),
             ..dto::KeyDto::default()
         })
         .collect();

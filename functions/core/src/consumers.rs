@@ -61,15 +61,31 @@ pub enum KeyRef {
     ProjectToken(ProjectId),
     /// A project secret key Hogwarden rotates, by its vault name.
     Secret(String),
+    /// A project secret key Hogwarden does not rotate, by PostHog's project and key id
+    /// (PostHog keeps the id when the key is rolled).
+    SecretKey { project: ProjectId, id: String },
+    /// A person's personal API key, by the id Hogwarden gave it when PostHog's list was
+    /// imported (owner and creation time; a roll keeps both).
+    PersonalKey(String),
+}
+
+/// Longest name or id inside a key reference.
+const MAX_REF_PART: usize = 200;
+
+fn ref_part(raw: &str) -> Option<&str> {
+    (!raw.is_empty() && raw.len() <= MAX_REF_PART && !raw.chars().any(char::is_control)).then_some(raw)
 }
 
 impl KeyRef {
-    /// `service_key`, `project_token:<id>`, `secret:<vault name>`.
+    /// `service_key`, `project_token:<id>`, `secret:<vault name>`,
+    /// `secret_key:<project id>:<key id>`, `personal_key:<id>`.
     pub fn as_string(&self) -> String {
         match self {
             Self::ServiceKey => "service_key".into(),
             Self::ProjectToken(p) => format!("project_token:{p}"),
             Self::Secret(name) => format!("secret:{name}"),
+            Self::SecretKey { project, id } => format!("secret_key:{project}:{id}"),
+            Self::PersonalKey(id) => format!("personal_key:{id}"),
         }
     }
 
@@ -77,22 +93,30 @@ impl KeyRef {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let bad = || {
             ParseError::Other(format!(
-                "key: '{}' is not a key reference; use service_key, project_token:<project id> or secret:<vault name>",
+                "key: '{}' is not a key reference; use service_key, project_token:<project id>, secret:<vault name>, \
+                 secret_key:<project id>:<key id> or personal_key:<id>, as the key inventory lists them",
                 raw.chars().take(60).collect::<String>()
             ))
         };
+        let project = |id: &str| id.parse::<i64>().ok().and_then(|id| ProjectId::new(id).ok());
         if raw == "service_key" {
             return Ok(Self::ServiceKey);
         }
         if let Some(id) = raw.strip_prefix("project_token:") {
-            let id: i64 = id.parse().map_err(|_| bad())?;
-            return ProjectId::new(id).map(Self::ProjectToken).map_err(|_| bad());
+            return project(id).map(Self::ProjectToken).ok_or_else(bad);
         }
-        if let Some(name) = raw.strip_prefix("secret:")
-            && !name.is_empty()
-            && name.len() <= 200
-        {
+        if let Some(rest) = raw.strip_prefix("secret_key:") {
+            let (p, id) = rest.split_once(':').ok_or_else(bad)?;
+            return match (project(p), ref_part(id)) {
+                (Some(project), Some(id)) => Ok(Self::SecretKey { project, id: id.to_owned() }),
+                _ => Err(bad()),
+            };
+        }
+        if let Some(name) = raw.strip_prefix("secret:").and_then(ref_part) {
             return Ok(Self::Secret(name.to_owned()));
+        }
+        if let Some(id) = raw.strip_prefix("personal_key:").and_then(ref_part) {
+            return Ok(Self::PersonalKey(id.to_owned()));
         }
         Err(bad())
     }
@@ -295,10 +319,31 @@ mod tests {
 
     #[test]
     fn key_refs_read_back_and_bad_ones_name_the_field() {
-        for raw in ["service_key", "project_token:2", "secret:hogwarden/phs/web"] {
+        for raw in [
+            "service_key",
+            "project_token:2",
+            "secret:hogwarden/phs/web",
+            "secret_key:2:0f9c2a1e-6b7d-4c1a-9d2e-3f4a5b6c7d8e",
+            "personal_key:pk_0123456789abcdef0123",
+        ] {
             assert_eq!(KeyRef::parse(raw).unwrap().as_string(), raw);
         }
-        for raw in ["", "project_token:x", "project_token:-1", "secret:", "phc_abc"] {
+        assert_eq!(KeyRef::parse("secret_key:2:k1").unwrap(), KeyRef::SecretKey { project: ProjectId::new(2).unwrap(), id: "k1".into() });
+        let long = format!("personal_key:{}", "a".repeat(201));
+        for raw in [
+            "",
+            "project_token:x",
+            "project_token:-1",
+            "secret:",
+            "phc_abc",
+            "secret_key:2",
+            "secret_key:2:",
+            "secret_key:x:k1",
+            "secret_key:0:k1",
+            "personal_key:",
+            "personal_key:a\nb",
+            long.as_str(),
+        ] {
             assert!(KeyRef::parse(raw).unwrap_err().to_string().starts_with("key:"), "{raw}");
         }
         assert!(ConsumerKind::parse("satellite").unwrap_err().to_string().starts_with("kind:"));

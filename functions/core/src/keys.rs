@@ -53,6 +53,16 @@ pub fn fingerprint(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
+/// Whether `value` fits PostHog's `mask_value` of a key (`posthog/models/utils.py`
+/// `mask_key_value`: the first four and last four characters around `...`). Only the last
+/// four characters tell keys of one kind apart, so a match means "probably this key".
+pub fn fits_mask(value: &str, mask: &str) -> bool {
+    match mask.split_once("...") {
+        Some((head, tail)) if head.len() == 4 && tail.len() == 4 && value.len() >= 8 => value.starts_with(head) && value.ends_with(tail),
+        _ => false,
+    }
+}
+
 /// The short form shown to people and written to logs: `sha256:` and 12 hex digits.
 pub fn short_fingerprint(full: &str) -> String {
     format!("sha256:{}", &full[..12.min(full.len())])
@@ -63,6 +73,8 @@ pub fn short_fingerprint(full: &str) -> String {
 pub struct SecretKeyInfo {
     pub id: String,
     pub label: String,
+    /// PostHog's `mask_value`: the first and last four characters (`phs_...abcd`).
+    pub mask: Option<String>,
     pub scopes: Vec<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -200,6 +212,17 @@ mod tests {
         assert_eq!(KeyKind::of("phx_abc"), Some(KeyKind::Personal));
         assert_eq!(KeyKind::of("ghp_abc"), None);
         assert_eq!(KeyKind::of("ph"), None);
+    }
+
+    #[test]
+    fn a_value_fits_the_mask_of_its_first_and_last_four_characters_only() {
+        let value = "phs_0123456789abcdWXYZ";
+        assert!(fits_mask(value, "phs_...WXYZ"));
+        assert!(!fits_mask(value, "phs_...WXYz"), "case matters");
+        assert!(!fits_mask(value, "phx_...WXYZ"), "another kind");
+        assert!(!fits_mask(value, "**********"), "PostHog masks a short value whole");
+        assert!(!fits_mask(value, "phs_..."));
+        assert!(!fits_mask("phs_", "phs_...phs_"), "too short to have both ends");
     }
 
     #[test]

@@ -24,6 +24,8 @@ struct SecretKeyWire {
     #[serde(default)]
     value: Option<String>,
     #[serde(default)]
+    mask_value: Option<String>,
+    #[serde(default)]
     scopes: Vec<String>,
     #[serde(default)]
     created_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -74,6 +76,7 @@ impl ProjectKeys for PostHogClient {
             .map(|k| SecretKeyInfo {
                 id: k.id,
                 label: k.label,
+                mask: k.mask_value,
                 scopes: k.scopes,
                 created_at: k.created_at,
                 last_used_at: k.last_used_at,

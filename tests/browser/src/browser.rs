@@ -155,10 +155,16 @@ impl Browser {
         Ok(())
     }
 
-    /// Chooses the option with this text in the select with this label.
+    /// Chooses the option with this text in the select with this label. Options are
+    /// compared by their text here rather than in an XPath, so any text (quotes too) works.
     pub async fn choose(&self, label: &str, option: &str) -> anyhow::Result<()> {
         let e = self.find(Target::Field(label)).await?;
-        e.select_by_label(option).await.with_context(|| format!("choosing \"{option}\" in \"{label}\""))
+        for o in e.find_all(Locator::Css("option")).await? {
+            if o.text().await?.trim() == option {
+                return o.click().await.with_context(|| format!("choosing \"{option}\" in \"{label}\""));
+            }
+        }
+        Err(self.failure(&format!("\"{label}\" has no option \"{option}\"")).await)
     }
 
     /// Ticks or unticks the checkbox with this label.

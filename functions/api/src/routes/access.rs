@@ -33,9 +33,11 @@ pub(crate) async fn list_keys(State(s): State<ApiState>, Caller(who): Caller) ->
     let service = hogwarden_core::usecases::InventoryKey {
         fingerprint: Some(check.fingerprint),
         accepted: Some(check.accepted),
+        key_ref: Some(hogwarden_core::consumers::KeyRef::ServiceKey),
         ..hogwarden_core::usecases::InventoryKey::new("Hogwarden service key".into(), "personal_api_key")
     };
     let mut list = convert::key_inventory(hogwarden_core::usecases::Inventory { keys: vec![service], notes: Vec::new(), checked_at: now });
+    super::consumers::annotate(&s, &who, &mut list).await?;
     list.writes_paused = paused;
     Ok(ApiJson(list))
 }

@@ -72,12 +72,6 @@ pub(crate) async fn annotate(s: &ApiState, who: &Principal, list: &mut dto::KeyL
     let consumers = s.app.list_consumers(who).await?;
     let rotations = s.app.store.keys().list_token_rotations().await?;
     for key in &mut list.keys {
-        key.key_ref = match key.kind.as_str() {
-            "personal_api_key" => Some("service_key".to_owned()),
-            "project_token" => key.project_id.map(|p| format!("project_token:{p}")),
-            "project_secret_api_key" => key.managed_secret.as_ref().map(|n| format!("secret:{n}")),
-            _ => None,
-        };
         if let Some(r) = &key.key_ref {
             key.consumers = consumers.iter().filter(|c| c.key == *r).map(consumer).collect();
         }
@@ -118,7 +112,8 @@ pub(crate) async fn add_consumer(
     ApiJson(body): ApiJson<dto::NewConsumerBody>,
 ) -> Result<(StatusCode, ApiJson<dto::ConsumerDto>), ApiError> {
     let form = NewConsumer { key: body.key, kind: body.kind, name: body.name, owner: body.owner };
-    let (added, created) = s.app.add_consumer(&who, form).await?;
+    let keys = s.inventory.as_deref().map(hogwarden_core::usecases::KeyInventory::project_keys);
+    let (added, created) = s.app.add_consumer(&who, form, keys).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, ApiJson(consumer(&added))))
 }
 

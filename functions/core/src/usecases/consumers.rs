@@ -8,6 +8,7 @@ use super::Hogwarden;
 use crate::audit::{AuditDraft, AuditKind};
 use crate::consumers::{Consumer, ConsumerKind, KeyRef};
 use crate::error::{Error, Result};
+use crate::keys::ProjectKeys;
 use crate::ports::Guarded;
 use crate::types::{Email, ParseError, Principal, Role};
 
@@ -58,29 +59,47 @@ impl Hogwarden {
         Ok(owners)
     }
 
-    /// Checks that the key exists: a PostHog project, a project secret key Hogwarden
-    /// rotates, or Hogwarden's own key.
-    async fn check_key_exists(&self, key: &KeyRef) -> Result<()> {
+    /// Checks that the key exists: a PostHog project (its token), a project secret key
+    /// Hogwarden rotates or one PostHog lists (`keys`), a personal key of the newest
+    /// import, or Hogwarden's own key.
+    async fn check_key_exists(&self, key: &KeyRef, keys: Option<&dyn ProjectKeys>) -> Result<()> {
+        let missing = |why: String| Err(Error::NotFound(format!("key '{}' ({why})", key.as_string())));
         match key {
             KeyRef::ServiceKey => Ok(()),
             KeyRef::Secret(name) if self.policy.keys.managed_secrets.contains(name) => Ok(()),
-            KeyRef::Secret(name) => {
-                Err(Error::NotFound(format!("key 'secret:{name}' (Hogwarden rotates no project secret key under that name)")))
-            }
+            KeyRef::Secret(_) => missing("Hogwarden rotates no project secret key under that name".into()),
             KeyRef::ProjectToken(p) => {
                 if self.posthog.list_projects().await?.iter().any(|project| project.id == *p) {
                     Ok(())
                 } else {
-                    Err(Error::NotFound(format!("key 'project_token:{p}' (PostHog has no project {p})")))
+                    missing(format!("PostHog has no project {p}"))
+                }
+            }
+            KeyRef::SecretKey { project, id } => {
+                let Some(keys) = keys else {
+                    return missing("this deployment does not read PostHog's project secret keys".into());
+                };
+                if keys.list_secret_keys(*project).await?.iter().any(|k| k.id == *id) {
+                    Ok(())
+                } else {
+                    missing(format!("PostHog lists no project secret key {id} in project {project}"))
+                }
+            }
+            KeyRef::PersonalKey(id) => {
+                if self.store.alerts().list_personal_keys().await?.iter().any(|k| k.id == *id && k.listed) {
+                    Ok(())
+                } else {
+                    missing("no personal key of that id is in the last import of PostHog's list".into())
                 }
             }
         }
     }
 
     /// Adds a place where a key is used. Returns the record and whether it was written
-    /// now (`false`: the same place was already listed, nothing changed).
+    /// now (`false`: the same place was already listed, nothing changed). `keys` checks
+    /// that a project secret key Hogwarden does not rotate exists in PostHog.
     #[tracing::instrument(skip_all, fields(by = %who.email))]
-    pub async fn add_consumer(&self, who: &Principal, form: NewConsumer) -> Result<(Consumer, bool)> {
+    pub async fn add_consumer(&self, who: &Principal, form: NewConsumer, keys: Option<&dyn ProjectKeys>) -> Result<(Consumer, bool)> {
         admin_only(who)?;
         let key = KeyRef::parse(form.key.trim())?;
         let kind = ConsumerKind::parse(form.kind.trim())?;
@@ -88,7 +107,7 @@ impl Hogwarden {
         let owner = Email::parse(&form.owner).map_err(|_| {
             ParseError::Other(format!("owner: '{}' is not a valid email address", form.owner.chars().take(60).collect::<String>()))
         })?;
-        self.check_key_exists(&key).await?;
+        self.check_key_exists(&key, keys).await?;
         let id = Consumer::id_for(&key, &name);
         let now = self.clock.now();
         let existing = self.store.keys().get_consumer(&id).await?;

@@ -16,6 +16,7 @@ use secrecy::ExposeSecret;
 
 use super::Hogwarden;
 use crate::audit::AuditKind;
+use crate::consumers::KeyRef;
 use crate::error::Result;
 use crate::keys::{ProjectKeys, StoredSecretKey, fingerprint, short_fingerprint};
 use crate::ports::{AuditQuery, Stage, Vault};
@@ -47,6 +48,10 @@ pub struct InventoryKey {
     pub managed_secret: Option<String>,
     pub last_rotated_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
+    /// PostHog's `mask_value` of a key Hogwarden does not hold (`phs_...abcd`).
+    pub mask: Option<String>,
+    /// How consumers name the key; `None` for a key that cannot have consumers.
+    pub key_ref: Option<KeyRef>,
 }
 
 impl InventoryKey {
@@ -67,6 +72,8 @@ impl InventoryKey {
             managed_secret: None,
             last_rotated_at: None,
             note: None,
+            mask: None,
+            key_ref: None,
         }
     }
 }
@@ -116,6 +123,7 @@ impl KeyInventory {
             fingerprint: Some(check.fingerprint),
             accepted: Some(check.accepted),
             note: Some("Replace it with the service key form; PostHog lets only its owner roll it.".into()),
+            key_ref: Some(KeyRef::ServiceKey),
             ..InventoryKey::new("Hogwarden service key".into(), "personal_api_key")
         }];
         if check.accepted
@@ -129,6 +137,8 @@ impl KeyInventory {
                     service.created_at = meta.created_at;
                     service.last_used_at = meta.last_used_at;
                     service.last_rolled_at = meta.last_rolled_at;
+                    // Only to recognise it in the imported list; its fingerprint is shown.
+                    service.mask = meta.mask;
                 }
                 Err(e) => tracing::warn!(error = %e, "could not read Hogwarden's own key metadata"),
             }
@@ -154,6 +164,7 @@ impl KeyInventory {
                 fingerprint: Some(short_fingerprint(&fingerprint(token.value.expose_secret()))),
                 project: Some((token.project, token.project_name.clone())),
                 note: Some("PostHog resets a project token only from a logged-in session.".into()),
+                key_ref: Some(KeyRef::ProjectToken(token.project)),
                 ..InventoryKey::new(format!("{} project token", token.project_name), "project_token")
             });
             for key in self.keys.list_secret_keys(token.project).await? {
@@ -170,11 +181,55 @@ impl KeyInventory {
                     managed_secret: held.map(|(secret, _)| secret.clone()),
                     last_rotated_at: held.and_then(|(secret, _)| last_rotation.get(secret).copied()),
                     note: held.is_none().then(|| "PostHog shows this key only masked; Hogwarden does not rotate it.".into()),
+                    mask: if held.is_none() { key.mask.clone() } else { None },
+                    key_ref: Some(match held {
+                        Some((secret, _)) => KeyRef::Secret(secret.clone()),
+                        None => KeyRef::SecretKey { project: token.project, id: key.id.clone() },
+                    }),
                     ..InventoryKey::new(format!("{} secret key {}", token.project_name, key.label), "project_secret_api_key")
                 });
             }
         }
-        Ok(Inventory { keys, notes: vec![PERSONAL_KEYS_NOTE.into()], checked_at: self.app.clock.now() })
+        let own_mask = keys[0].mask.take();
+        let notes = self.personal_keys(&mut keys, own_mask.as_deref()).await?;
+        Ok(Inventory { keys, notes, checked_at: self.app.clock.now() })
+    }
+
+    /// People's personal keys as the newest import of PostHog's list shows them (but
+    /// Hogwarden's own, already listed, which has the mask `own_mask`), and what the
+    /// inventory says about them.
+    async fn personal_keys(&self, keys: &mut Vec<InventoryKey>, own_mask: Option<&str>) -> Result<Vec<String>> {
+        let mut people: Vec<_> = self.app.store.alerts().list_personal_keys().await?.into_iter().filter(|k| k.listed).collect();
+        let Some(imported) = people.iter().map(|k| k.imported_at).max() else {
+            return Ok(vec![PERSONAL_KEYS_NOTE.into()]);
+        };
+        people.retain(|k| Some(k.mask.as_str()) != own_mask);
+        people.sort_by(|a, b| (&a.owner, a.created_at).cmp(&(&b.owner, b.created_at)));
+        for k in people {
+            keys.push(InventoryKey {
+                key_id: Some(k.id.clone()),
+                scopes: k.scopes,
+                created_at: Some(k.created_at),
+                last_used_at: k.last_used_at,
+                last_rolled_at: k.rolled_seen_at,
+                note: Some(format!("Owned by {}; only its owner can roll it in PostHog.", k.owner)),
+                mask: Some(k.mask.clone()),
+                key_ref: Some(KeyRef::PersonalKey(k.id)),
+                ..InventoryKey::new(format!("Personal key {} of {}", k.mask, k.owner), "personal_api_key")
+            });
+        }
+        Ok(vec![format!(
+            "People's personal API keys are listed as of the last import of PostHog's list ({}). PostHog shows that list only to a \
+             logged-in session, so import it again to bring it up to date. Only a key's owner can roll it, in PostHog under Settings → \
+             Personal API keys.",
+            imported.format("%Y-%m-%d %H:%M UTC")
+        )])
+    }
+
+    /// The port the inventory reads project secret keys through (a consumer of one is
+    /// checked against it).
+    pub fn project_keys(&self) -> &dyn ProjectKeys {
+        &*self.keys
     }
 
     /// The newest enrolment or finished rotation per vault name.

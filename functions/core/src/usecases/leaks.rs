@@ -5,7 +5,7 @@
 //! | leaked | response |
 //! |---|---|
 //! | a managed project secret key (`phs_`) | rotated at once, the leaked key deleted |
-//! | another `phs_` or any `phx_` | reported to PostHog's public `revoke_leaked_key` (PostHog rolls it and emails its owner); security contacts told |
+//! | another `phs_` or any `phx_` | reported to PostHog's public `revoke_leaked_key` (PostHog rolls it and emails its owner); security contacts told; the key it fits by PostHog's mask (an unmanaged `phs_` PostHog lists, an imported `phx_`) is named, and its consumers' owners and a `phx_` key's owner are told |
 //! | Hogwarden's own key | reported too; PostHog writes fail until an admin stores a new key, which the running functions pick up |
 //! | a project token (`phc_`) | the project's guided rotation opens (its consumers' owners are warned); security contacts told (PostHog resets it only from a session) |
 //!
@@ -20,11 +20,21 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::audit::AuditKind;
-use crate::keys::{KeyKind, fingerprint, short_fingerprint};
+use crate::consumers::KeyRef;
+use crate::keys::{KeyKind, fingerprint, fits_mask, short_fingerprint};
 use crate::ports::{Stage, Vault};
 use crate::types::Actor;
 use crate::usecases::KeyRotation;
 use crate::webhooks::{self, DeliveryLog, GitHubAlerts, LeakReporter, Provider, WebhookError};
+
+/// A key Hogwarden knows only by PostHog's mask, which a leaked value fits.
+struct MaskedKey {
+    /// How people know it, e.g. "project secret key flags of Web App".
+    name: String,
+    key: KeyRef,
+    /// A personal key's owner.
+    owner: Option<crate::types::Email>,
+}
 
 /// The vault entry holding a provider's webhook secret (GitHub's webhook secret,
 /// GitGuardian's signature token, the generic format's shared key).
@@ -223,7 +233,12 @@ impl LeakResponse {
                 }
                 match done {
                     Some(done) => done,
-                    None => self.report(value, "a project secret key Hogwarden does not manage").await?,
+                    None => {
+                        // Read before reporting: PostHog's roll changes the mask.
+                        let fits = self.masked_secret_keys(raw).await;
+                        let reported = self.report(value, "a project secret key Hogwarden does not manage").await?;
+                        self.tell_masked(&fits, &short, &reported).await
+                    }
                 }
             }
             Some(KeyKind::Personal) => {
@@ -243,7 +258,9 @@ impl LeakResponse {
                     let reported = self.report(value, "Hogwarden's own key").await?;
                     format!("{reported}; PostHog writes are paused until an admin stores a new service key")
                 } else {
-                    self.report(value, "a personal API key").await?
+                    let fits = self.masked_personal_keys(raw).await;
+                    let reported = self.report(value, "a personal API key").await?;
+                    self.tell_masked(&fits, &short, &reported).await
                 }
             }
             Some(KeyKind::ProjectToken) => match &self.guided {
@@ -266,6 +283,94 @@ impl LeakResponse {
             }
         }
         Ok(LeakAction { kind: kind.map_or("unknown", KeyKind::as_str).into(), fingerprint: short, action })
+    }
+
+    /// The project secret keys PostHog lists whose mask the leaked value fits (only
+    /// unmanaged ones get here). A PostHog failure is logged: the report goes out anyway.
+    async fn masked_secret_keys(&self, raw: &str) -> Vec<MaskedKey> {
+        let keys = self.rotation.project_keys();
+        let mut fits = Vec::new();
+        let projects = match keys.project_tokens().await {
+            Ok(projects) => projects,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list PostHog's projects to name the leaked key");
+                return fits;
+            }
+        };
+        for p in projects {
+            match keys.list_secret_keys(p.project).await {
+                Ok(listed) => {
+                    fits.extend(listed.into_iter().filter(|k| k.mask.as_deref().is_some_and(|m| fits_mask(raw, m))).map(|k| MaskedKey {
+                        name: format!("project secret key {} of {}", k.label, p.project_name),
+                        key: KeyRef::SecretKey { project: p.project, id: k.id },
+                        owner: None,
+                    }))
+                }
+                Err(e) => tracing::warn!(error = %e, project = %p.project, "could not list a project's secret keys to name the leaked key"),
+            }
+        }
+        fits
+    }
+
+    /// The imported personal keys (still listed) whose mask the leaked value fits.
+    async fn masked_personal_keys(&self, raw: &str) -> Vec<MaskedKey> {
+        match self.rotation.app().store.alerts().list_personal_keys().await {
+            Ok(keys) => keys
+                .into_iter()
+                .filter(|k| k.listed && fits_mask(raw, &k.mask))
+                .map(|k| MaskedKey {
+                    name: format!("personal API key {} of {}", k.mask, k.owner),
+                    key: KeyRef::PersonalKey(k.id),
+                    owner: Some(k.owner),
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the personal keys to name the leaked key");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Tells the owners of the fitting keys' consumers (and a personal key's owner) what
+    /// happened, and says so in the action.
+    async fn tell_masked(&self, fits: &[MaskedKey], short: &str, reported: &str) -> String {
+        let app = self.rotation.app();
+        let mut told: Vec<crate::types::Email> = Vec::new();
+        for fit in fits {
+            let consumers = match app.consumers_of(&fit.key).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the leaked key's consumers");
+                    Vec::new()
+                }
+            };
+            let mut owners: Vec<crate::types::Email> = consumers.iter().map(|c| c.owner.clone()).chain(fit.owner.clone()).collect();
+            owners.sort();
+            owners.dedup();
+            for owner in owners {
+                let places: Vec<&str> = consumers.iter().filter(|c| c.owner == owner).map(|c| c.name.as_str()).collect();
+                let yours = if fit.owner.as_ref() == Some(&owner) {
+                    "It is your key: create a new one in PostHog under Settings → Personal API keys and put it wherever the old one was used.".to_owned()
+                } else {
+                    format!("You own {}, which uses it: put a new key there. Until then it fails.", places.join(", "))
+                };
+                let body = format!(
+                    "A leaked PostHog key ({short}) fits the {} ({}). Hogwarden's response: {reported}; the old value no longer works. {yours}",
+                    fit.name,
+                    if fits.len() > 1 { "one of several keys with the same mask" } else { "PostHog shows the key only masked" },
+                );
+                if app.tell(&owner, "A PostHog key you use leaked".into(), body, Some(app.page_link("keys"))).await
+                    && !told.contains(&owner)
+                {
+                    told.push(owner);
+                }
+            }
+        }
+        match fits {
+            [] => reported.to_owned(),
+            [one] => format!("{reported}; it is the {}, {} owner(s) told", one.name, told.len()),
+            many => format!("{reported}; it fits the mask of {} keys, {} owner(s) told", many.len(), told.len()),
+        }
     }
 
     async fn report(&self, value: &SecretString, what: &str) -> Result<String, crate::Error> {

@@ -85,6 +85,11 @@ impl KeyRotation {
         &self.app
     }
 
+    /// PostHog's project secret keys, as this rotation reads them.
+    pub(crate) fn project_keys(&self) -> &dyn ProjectKeys {
+        &*self.keys
+    }
+
     /// Puts a project under rotation: PostHog issues a first key, stored as the current
     /// version of `secret` under `version_id`. Running it again with the same version id
     /// changes nothing.

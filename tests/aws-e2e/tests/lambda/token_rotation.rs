@@ -52,3 +52,53 @@ async fn the_token_rotation_check_schedule_finishes_a_guided_token_rotation_once
     assert_eq!(kinds.iter().filter(|k| *k == "key_consumer").count(), 1, "{kinds:?}");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn keys_posthog_shows_only_masked_take_consumers_through_the_key_rotation_lambda() {
+    // Arrange: a project secret key made in PostHog outside Hogwarden, and Frank's
+    // personal key in PostHog's organization list, imported over HTTP.
+    let t = spawn_aws_stack().await;
+    let production = t.sandbox.project_id("Production").unwrap();
+    let admin_key = t.sandbox.issue_api_key(APPROVER, &["project:write"]).unwrap();
+    let url = format!("{}/api/projects/{production}/project_secret_api_keys/", t.sandbox.base_url());
+    let made: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(admin_key)
+        .json(&json!({ "label": "edge flags", "scopes": ["feature_flag:read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t.sandbox.create_personal_key_as(MEMBER, "exports", &["query:read"], chrono::Duration::days(1)).unwrap();
+    let list = t.sandbox.organization_personal_keys_as(APPROVER, 1000, 0).unwrap();
+    let imported = t.call(&t.key_rotation, Some(APPROVER), "POST", "/api/keys/personal/import", Some(list)).await;
+    let inventory = t.call(&t.key_rotation, Some(APPROVER), "GET", "/api/keys", None).await;
+    let key_ref = |found: &dyn Fn(&serde_json::Value) -> bool| {
+        inventory.body["keys"].as_array().unwrap().iter().find(|k| found(k)).and_then(|k| k["key_ref"].as_str()).map(str::to_owned)
+    };
+    let secret_ref = key_ref(&|k| k["key_id"] == made["id"]).expect("the secret key is listed");
+    let personal_ref = key_ref(&|k| k["note"].as_str().is_some_and(|n| n.contains(MEMBER))).expect("Frank's key is listed");
+
+    // Act
+    let mut added = Vec::new();
+    for (key, name) in [(&secret_ref, "edge workers"), (&personal_ref, "export cron"), (&format!("secret_key:{production}:gone"), "x")] {
+        let form = json!({ "key": key, "kind": "server", "name": name, "owner": MEMBER });
+        added.push(t.call(&t.key_rotation, Some(APPROVER), "POST", "/api/keys/consumers", Some(form)).await.status);
+    }
+    let listed = t.call(&t.key_rotation, Some(APPROVER), "GET", "/api/keys", None).await;
+
+    // Assert: both recorded on DynamoDB; a key PostHog does not list is a 404.
+    assert_eq!(imported.status, 200, "{:?}", imported.body);
+    assert_eq!(added, [201, 201, 404]);
+    let names: Vec<&str> = listed.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|k| k["consumers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"edge workers") && names.contains(&"export cron"), "{names:?}");
+    t.shutdown().await;
+}

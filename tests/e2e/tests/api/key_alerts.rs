@@ -264,3 +264,96 @@ async fn a_stored_key_posthog_starts_rejecting_pauses_writes_once_and_is_in_the_
     assert_eq!(paused, 1);
     t.shutdown().await;
 }
+
+/// A project secret key someone made in PostHog, outside Hogwarden: its id and value.
+pub(crate) async fn unmanaged_secret_key(t: &TestStack, project: i64) -> (String, String) {
+    let admin_key = t.sandbox().issue_api_key(APPROVER, &["project:write", "project:read"]).unwrap();
+    let url = format!("{}/api/projects/{project}/project_secret_api_keys/", t.sandbox().base_url());
+    let body = json!({ "label": "billing flags", "scopes": ["feature_flag:read"] });
+    let created: Value = t.http.post(url).bearer_auth(admin_key).json(&body).send().await.unwrap().json().await.unwrap();
+    (created["id"].as_str().expect("created").to_owned(), created["value"].as_str().expect("value shown once").to_owned())
+}
+
+#[tokio::test]
+async fn keys_hogwarden_sees_only_masked_have_consumers_who_are_told_when_the_key_leaks() {
+    // Arrange: a project secret key Hogwarden does not rotate, and Frank's personal key
+    // (imported from PostHog's list); Grace runs a place using each of them.
+    let t = stack().await;
+    t.clock.set(chrono::Utc::now());
+    let production = t.sandbox().project_id("Production").unwrap();
+    let (key_id, secret_value) = unmanaged_secret_key(&t, production).await;
+    let frank_key = t.sandbox().create_personal_key_as(MEMBER, "exports", &["query:read"], chrono::Duration::days(2)).unwrap();
+    let list = t.sandbox().organization_personal_keys_as(APPROVER, 1000, 0).unwrap();
+    let imported = t.send(Some(APPROVER), reqwest::Method::POST, "/api/keys/personal/import", Some(list)).await;
+    assert_eq!(imported.status, 200, "{:?}", imported.body);
+    let inventory = t.get(APPROVER, "/api/keys").await;
+    let keys = inventory.body["keys"].as_array().unwrap().clone();
+    let secret_row = keys.iter().find(|k| k["key_id"] == json!(key_id)).expect("the unmanaged key is listed");
+    let personal_row =
+        keys.iter().find(|k| k["kind"] == "personal_api_key" && k["note"].as_str().unwrap_or("").contains(MEMBER)).expect("Frank's key");
+    let secret_ref = secret_row["key_ref"].as_str().unwrap().to_owned();
+    let personal_ref = personal_row["key_ref"].as_str().unwrap().to_owned();
+    let add = |key: &str, name: &str| {
+        let form = json!({ "key": key, "kind": "server", "name": name, "owner": OTHER_MEMBER });
+        t.post(APPROVER, "/api/keys/consumers", form)
+    };
+
+    // Act: add the consumers, and two that name keys PostHog does not have.
+    let on_secret = add(&secret_ref, "billing service, FLAGS_KEY on api-1").await;
+    let on_personal = add(&personal_ref, "nightly export job").await;
+    let audit_before = t.audit(APPROVER).await.entries.len();
+    let no_such_secret = add(&format!("secret_key:{production}:no-such-key"), "x").await;
+    let no_such_personal = add("personal_key:pk_nope", "x").await;
+    let audit_after_bad = t.audit(APPROVER).await.entries.len();
+    let listed = t.get(APPROVER, "/api/keys").await;
+    let secret_leak = generic(&t, "leak-phs", &json!({ "token": secret_value }).to_string(), None).await;
+    let personal_leak = generic(&t, "leak-phx", &json!({ "token": frank_key }).to_string(), None).await;
+
+    // Assert: the inventory names both keys for consumers, with PostHog's mask.
+    assert_eq!(secret_ref, format!("secret_key:{production}:{key_id}"));
+    assert!(personal_ref.starts_with("personal_key:pk_"), "{personal_ref}");
+    assert_eq!(secret_row["mask"], json!(format!("phs_...{}", &secret_value[secret_value.len() - 4..])));
+    assert_eq!(personal_row["mask"], json!(format!("phx_...{}", &frank_key[frank_key.len() - 4..])));
+    assert!(inventory.body["notes"][0].as_str().unwrap().contains("last import"), "{:?}", inventory.body["notes"]);
+    let personal_rows: Vec<&Value> = keys.iter().filter(|k| k["kind"] == "personal_api_key").collect();
+    // Hogwarden's own key once (PostHog's list has it too), Alice's (it made the secret
+    // key) and Frank's.
+    assert_eq!(personal_rows.len(), 3, "{personal_rows:?}");
+    assert_eq!(personal_rows[0]["key_ref"], "service_key");
+    assert_eq!((on_secret.status, on_personal.status), (201, 201), "{:?} {:?}", on_secret.body, on_personal.body);
+    assert_eq!((no_such_secret.status, no_such_personal.status), (404, 404));
+    assert!(no_such_secret.message().contains("PostHog lists no project secret key no-such-key"), "{}", no_such_secret.message());
+    assert!(no_such_personal.message().contains("last import"), "{}", no_such_personal.message());
+    assert_eq!(audit_after_bad, audit_before, "a refused consumer writes nothing");
+    let consumers_of = |key_ref: &str| {
+        listed.body["keys"].as_array().unwrap().iter().find(|k| k["key_ref"] == json!(key_ref)).unwrap()["consumers"].clone()
+    };
+    assert_eq!(consumers_of(&secret_ref)[0]["name"], "billing service, FLAGS_KEY on api-1");
+    assert_eq!(consumers_of(&personal_ref)[0]["name"], "nightly export job");
+
+    // Assert: each leak is reported to PostHog, named, and the places' owners told.
+    assert_eq!((secret_leak.0, personal_leak.0), (202, 202), "{secret_leak:?} {personal_leak:?}");
+    let secret_action = secret_leak.1["actions"][0]["action"].as_str().unwrap();
+    assert!(secret_action.contains("project secret key billing flags of Production, 1 owner(s) told"), "{secret_action}");
+    let personal_action = personal_leak.1["actions"][0]["action"].as_str().unwrap();
+    assert!(personal_action.contains(&format!("of {MEMBER}, 2 owner(s) told")), "{personal_action}");
+    let told = |to: &str| -> Vec<String> {
+        t.stack
+            .outbox
+            .sent()
+            .into_iter()
+            .filter(|n| n.to.as_str() == to && n.subject == "A PostHog key you use leaked")
+            .map(|n| n.body)
+            .collect()
+    };
+    let grace = told(OTHER_MEMBER);
+    assert_eq!(grace.len(), 2, "{grace:?}");
+    assert!(grace[0].contains("billing service, FLAGS_KEY on api-1") && grace[0].contains("billing flags"), "{}", grace[0]);
+    assert!(grace[1].contains("nightly export job"), "{}", grace[1]);
+    let frank = told(MEMBER);
+    assert_eq!(frank.len(), 1);
+    assert!(frank[0].contains("It is your key"), "{}", frank[0]);
+    let all = format!("{grace:?}{frank:?}{secret_leak:?}{personal_leak:?}{}", listed.body);
+    assert!(!all.contains(&secret_value) && !all.contains(&frank_key), "no key value in any message or answer");
+    t.shutdown().await;
+}

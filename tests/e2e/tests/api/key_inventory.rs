@@ -74,8 +74,12 @@ async fn the_inventory_lists_every_key_by_fingerprint_with_its_rotation_and_neve
         assert!(!body.contains(&secret), "no key value in the answer");
     }
     for prefix in ["phx_", "phc_", "phs_"] {
-        assert!(!body.contains(prefix), "no key value in the answer: {prefix}");
+        // PostHog's masks (`phs_...abcd`) are the only place a prefix may appear.
+        let unmasked = body.matches(prefix).count() - body.matches(&format!("{prefix}...")).count();
+        assert_eq!(unmasked, 0, "no key value in the answer: {prefix}");
     }
+    assert!(other.mask.as_deref().is_some_and(|m| m.starts_with("phs_...") && m.len() == 11), "{:?}", other.mask);
+    assert_eq!(managed.mask, None, "a key Hogwarden holds shows its fingerprint");
     // One key check, its metadata (`@current`, keys-alerts), one list of projects, one list
     // of secret keys per project (the refused member costs none).
     let calls = t.sandbox().requests().len() - calls_before;

@@ -116,10 +116,28 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
     // keys-alerts: a personal-key import and its reminders, Hogwarden's own key leaking
     // (writes paused, an approval refused), then every new answer.
     t.clock.set(chrono::Utc::now());
-    t.sandbox().create_personal_key_as(MEMBER, "old", &["*"], chrono::Duration::days(200)).unwrap();
+    let old_personal = t.sandbox().create_personal_key_as(MEMBER, "old", &["*"], chrono::Duration::days(200)).unwrap();
     let list = t.sandbox().organization_personal_keys_as(APPROVER, 1000, 0).unwrap();
     answers.push(t.post(APPROVER, "/api/keys/personal/import", list).await.body.to_string());
     t.stack.app.sweep().await.unwrap();
+    // Consumers of keys Hogwarden sees only masked (a person's key, a project secret key
+    // it does not rotate), then both leak and the places' owners are told.
+    let (_, unmanaged) = super::key_alerts::unmanaged_secret_key(&t, project).await;
+    let inventory = t.get(APPROVER, "/api/keys").await.body;
+    let masked_refs: Vec<String> = inventory["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| [&old_personal, &unmanaged].iter().any(|v| k["mask"] == json!(format!("{}...{}", &v[..4], &v[v.len() - 4..]))))
+        .map(|k| k["key_ref"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(masked_refs.len(), 2, "{inventory}");
+    for (i, key) in masked_refs.iter().enumerate() {
+        let consumer = json!({ "key": key, "kind": "server", "name": format!("job {i}"), "owner": APPROVER });
+        answers.push(t.post(APPROVER, "/api/keys/consumers", consumer).await.body.to_string());
+    }
+    answers.push(generic_leak(&t, &unmanaged, "masked-phs", None).await);
+    answers.push(generic_leak(&t, &old_personal, "masked-phx", None).await);
     answers.extend(t.stack.outbox.sent().into_iter().map(|n| format!("{} {}", n.subject, n.body)));
     let waiting = t.request_temporary_admin(MEMBER, 60).await;
     let own = t.sandbox().service_api_key();
@@ -145,4 +163,6 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
     assert_eq!(key_values(&format!("x {leaked} y")), vec![leaked.clone()]);
     assert_eq!(key_values(&format!("x {new_token} y")), vec![new_token.clone()]);
     assert!(answers.iter().any(|a| a.contains("guided rotation opened")), "the leaked token opened a rotation");
+    let told = answers.iter().filter(|a| a.starts_with("A PostHog key you use leaked")).count();
+    assert_eq!(told, 3, "the masked keys' places' owners (twice) and the person whose key leaked: {answers:?}");
 }
