@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod audit;
 pub mod bulk;
 pub mod changeset;
+pub mod claims;
 pub mod consumers;
 pub mod error;
 pub mod identity;

@@ -39,6 +39,11 @@ impl OffboardStatus {
         }
     }
 
+    /// Pending or running: the person cannot get a second offboarding meanwhile.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Approved)
+    }
+
     pub fn parse(raw: &str) -> Option<Self> {
         [Self::Pending, Self::Approved, Self::Done, Self::Failed, Self::Denied].into_iter().find(|s| s.as_str() == raw)
     }

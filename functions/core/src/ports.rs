@@ -29,6 +29,9 @@ pub struct Commit {
     /// Bulk change-set headers and items (see [`crate::changeset`]).
     pub change_sets: Vec<Guarded<ChangeSet>>,
     pub change_items: Vec<Guarded<ChangeItem>>,
+    /// Claims taken with the records (see [`crate::claims`]); a claim whose stored
+    /// holder is not the one it replaces fails the whole commit.
+    pub claims: Vec<crate::claims::Claim>,
 }
 
 /// A record to write and the version the stored one must have. The written record
@@ -95,6 +98,15 @@ pub trait Store: Send + Sync {
     /// Writes an offboarding record, guarded by the version it is expected to have
     /// (`None` = must not exist yet), together with its audit entries, atomically.
     async fn put_offboarding(&self, record: Guarded<crate::offboard::Offboarding>, audit: Vec<AuditDraft>) -> Result<Vec<AuditEntry>>;
+    /// [`Store::put_offboarding`] that also takes `claim` in the same atomic write:
+    /// a claim whose stored holder is not the one it replaces fails it all with
+    /// [`crate::Error::Conflict`], writing neither record, claim nor audit.
+    async fn put_offboarding_claimed(
+        &self,
+        record: Guarded<crate::offboard::Offboarding>,
+        claim: crate::claims::Claim,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>>;
     async fn get_offboarding(&self, id: RequestId) -> Result<Option<crate::offboard::Offboarding>>;
     /// Offboardings in one status (all when `None`), oldest first.
     async fn list_offboardings(
@@ -115,6 +127,8 @@ pub trait Store: Send + Sync {
     async fn find_change_sets(&self, requester: &Email, digest: &str) -> Result<Vec<ChangeSet>>;
     /// Every item of a change set, in `seq` order, read consistently.
     async fn list_change_items(&self, id: RequestId) -> Result<Vec<ChangeItem>>;
+    /// The holder of a claim (see [`crate::claims`]), read consistently.
+    async fn get_claim(&self, key: &str) -> Result<Option<RequestId>>;
     /// Review campaigns, their items, the ledger and drift findings (their own access
     /// patterns, in [`crate::reviews::ReviewStore`]).
     fn reviews(&self) -> &dyn crate::reviews::ReviewStore;

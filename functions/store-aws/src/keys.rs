@@ -13,6 +13,7 @@
 //! | audit month marker | `AUDIT` | `MONTH#<yyyy-mm>` (one per month that has entries) |
 //! | bulk change set | `CSET#<request id>` | `SET` |
 //! | bulk change item | `CSET#<request id>` | `ITEM#<seq, 10 digits>` (a set's items, in order, one `Query`) |
+//! | claim (one live record per key, `hogwarden_core::claims`) | `CLAIM#<key>` | `CLAIM` (`holder`: the record's id; written in the record's transaction, `attribute_not_exists(PK)` or `holder = <the one the writer saw>`) |
 //!
 //! Global secondary indexes, all projecting every attribute, overloaded by prefix so
 //! that each pattern is one `Query`:
@@ -337,3 +338,13 @@ mod change_set_key_tests {
         assert!(!(lo.as_str() <= CHANGE_SET_SK && CHANGE_SET_SK <= hi.as_str()), "the header is not an item");
     }
 }
+
+// ---------------------------------------------------------------- claims
+
+/// The item of one claim; its key is the domain's (`CSET#<requester>#<digest>`,
+/// `OFFBOARD#<subject>`), so claims never share a partition with records.
+pub fn claim_pk(key: &str) -> String {
+    format!("CLAIM#{key}")
+}
+
+pub const CLAIM_SK: &str = "CLAIM";

@@ -3,6 +3,7 @@
 //! Manager. Both map every SDK error into [`hogwarden_core::Error`] through [`error`].
 
 mod alerts;
+mod claims;
 pub mod deliveries;
 mod error;
 mod items;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use hogwarden_core::audit::{AuditDraft, AuditEntry};
+use hogwarden_core::claims::Claim;
 use hogwarden_core::offboard::{OffboardStatus, Offboarding};
 use hogwarden_core::ports::Guarded;
 use hogwarden_core::types::RequestId;
@@ -59,11 +60,26 @@ impl DynamoStore {
         record: Guarded<Offboarding>,
         audit: Vec<AuditDraft>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.put_offboarding_item_claimed(record, None, audit).await
+    }
+
+    /// The record's `Put` and, when given, its claim's, in one transaction with the audit.
+    pub(crate) async fn put_offboarding_item_claimed(
+        &self,
+        record: Guarded<Offboarding>,
+        claim: Option<Claim>,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let id = record.record.id.to_string();
         check_version("offboarding", &id, record.record.version, record.expected_version)?;
-        let put = guarded_put(self.table(), item(&record.record)?, record.expected_version)?;
-        let guard = RecordGuard { what: "offboarding", id, expected: record.expected_version };
-        self.write_guarded(&[put], &[guard], &audit).await
+        let mut puts = vec![guarded_put(self.table(), item(&record.record)?, record.expected_version)?];
+        let mut guards = vec![RecordGuard { what: "offboarding", id, expected: record.expected_version }];
+        if let Some(claim) = &claim {
+            let (put, guard) = crate::claims::put(self.table(), claim)?;
+            puts.push(put);
+            guards.push(guard);
+        }
+        self.write_guarded(&puts, &guards, &audit).await
     }
 
     pub(crate) async fn get_offboarding_item(&self, id: RequestId) -> Result<Option<Offboarding>, StoreError> {

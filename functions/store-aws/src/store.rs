@@ -526,6 +526,9 @@ impl DynamoStore {
 
 /// Says why a record guard failed, in words for the person who retries.
 fn conflict(guard: &RecordGuard) -> StoreError {
+    if guard.what == "claim" {
+        return StoreError::Conflict(format!("claim {} is held by another record: someone else took it first", guard.id));
+    }
     match guard.expected {
         None => StoreError::Conflict(format!("{} {} already exists", guard.what, guard.id)),
         Some(v) => StoreError::Conflict(format!(
@@ -579,6 +582,11 @@ impl Store for DynamoStore {
             check_version("change item", &id, record.version, *expected_version)?;
             records.push(guarded_put(&self.table, items::change_item_item(record)?, *expected_version)?);
             guards.push(RecordGuard { what: "change item", id, expected: *expected_version });
+        }
+        for claim in &commit.claims {
+            let (write, guard) = crate::claims::put(&self.table, claim)?;
+            records.push(write);
+            guards.push(guard);
         }
         self.commit_with_audit(&records, &guards, &commit).await
     }
@@ -746,6 +754,10 @@ impl Store for DynamoStore {
         Ok(found.iter().map(items::audit_from).collect::<std::result::Result<_, _>>()?)
     }
 
+    async fn get_claim(&self, key: &str) -> Result<Option<RequestId>> {
+        Ok(self.get_claim_holder(key).await?)
+    }
+
     fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
         self
     }
@@ -764,6 +776,15 @@ impl Store for DynamoStore {
         audit: Vec<AuditDraft>,
     ) -> Result<Vec<AuditEntry>> {
         Ok(self.put_offboarding_item(record, audit).await?)
+    }
+
+    async fn put_offboarding_claimed(
+        &self,
+        record: Guarded<hogwarden_core::offboard::Offboarding>,
+        claim: hogwarden_core::claims::Claim,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>> {
+        Ok(self.put_offboarding_item_claimed(record, Some(claim), audit).await?)
     }
 
     async fn get_offboarding(&self, id: RequestId) -> Result<Option<hogwarden_core::offboard::Offboarding>> {

@@ -22,6 +22,7 @@
 
 mod alerts;
 mod changesets;
+mod claims;
 mod deliveries;
 mod error;
 mod keys;

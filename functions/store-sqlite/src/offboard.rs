@@ -19,6 +19,7 @@ pub(crate) struct PreparedOffboarding {
     body: String,
     expected: Option<i64>,
     audit: Vec<AuditDraft>,
+    claim: Option<hogwarden_core::claims::Claim>,
 }
 
 impl PreparedOffboarding {
@@ -34,7 +35,13 @@ impl PreparedOffboarding {
             body: serde_json::to_string(o).map_err(|e| StoreError::corrupt("offboarding", e))?,
             expected,
             audit: audit.into_iter().map(|d| AuditDraft { at: rows::to_micros(d.at), ..d }).collect(),
+            claim: None,
         })
+    }
+
+    /// Takes `claim` in the same transaction as the record.
+    pub(crate) fn with_claim(self, claim: hogwarden_core::claims::Claim) -> Self {
+        Self { claim: Some(claim), ..self }
     }
 
     pub(crate) fn write(&self, conn: &mut Connection) -> Result<Vec<AuditEntry>, StoreError> {
@@ -52,6 +59,9 @@ impl PreparedOffboarding {
         };
         if changed == 0 {
             return Err(crate::store::guard_failed(&tx, "offboarding", "offboardings", &self.id, self.expected));
+        }
+        if let Some(claim) = &self.claim {
+            crate::claims::write(&tx, claim)?;
         }
         let sealed = crate::store::append_audit(&tx, &self.audit)?;
         tx.commit()?;

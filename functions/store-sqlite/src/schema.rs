@@ -163,6 +163,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (partition, sort)
     ) WITHOUT ROWID;
     "#,
+    // 7: claims (`hogwarden_core::claims`): one live record per key (a requester's
+    // change set per digest, a person's open offboarding), taken in the transaction
+    // that stores the record, replaced only by a writer naming the holder it saw.
+    r#"
+    CREATE TABLE claims (
+        key         TEXT PRIMARY KEY NOT NULL,
+        holder      TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -227,7 +236,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 10);
+        assert_eq!(tables, 11);
     }
 
     #[test]

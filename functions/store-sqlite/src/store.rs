@@ -115,6 +115,7 @@ struct PreparedCommit {
     audit: Vec<AuditDraft>,
     change_sets: Vec<(SetColumns, Option<i64>)>,
     change_items: Vec<(ItemColumns, Option<i64>)>,
+    claims: Vec<hogwarden_core::claims::Claim>,
 }
 
 /// The version a guarded write must carry: one more than expected, or 1 when new.
@@ -167,7 +168,7 @@ impl PreparedCommit {
             })
             .collect::<Result<_, StoreError>>()?;
         let audit = commit.audit.into_iter().map(|d| AuditDraft { at: rows::to_micros(d.at), ..d }).collect();
-        Ok(Self { requests, grants, audit, change_sets, change_items })
+        Ok(Self { requests, grants, audit, change_sets, change_items, claims: commit.claims })
     }
 
     /// Writes everything in one `BEGIN IMMEDIATE` transaction: the write lock is taken
@@ -185,6 +186,9 @@ impl PreparedCommit {
         }
         for (row, expected) in &self.change_items {
             changesets::write_item(&tx, row, *expected)?;
+        }
+        for claim in &self.claims {
+            crate::claims::write(&tx, claim)?;
         }
         let sealed = append_audit(&tx, &self.audit)?;
         tx.commit()?;
@@ -496,6 +500,12 @@ impl Store for SqliteStore {
         Ok(self.run(move |conn| changesets::list_items(conn, &id)).await?)
     }
 
+    async fn get_claim(&self, key: &str) -> Result<Option<RequestId>> {
+        let key = key.to_owned();
+        let holder = self.run(move |conn| crate::claims::read(conn, &key)).await?;
+        holder.map(|h| RequestId::parse(&h).map_err(|e| StoreError::corrupt("claim", e).into())).transpose()
+    }
+
     fn reviews(&self) -> &dyn hogwarden_core::reviews::ReviewStore {
         self
     }
@@ -514,6 +524,16 @@ impl Store for SqliteStore {
         audit: Vec<AuditDraft>,
     ) -> Result<Vec<AuditEntry>> {
         let prepared = crate::offboard::PreparedOffboarding::new(&record, audit)?;
+        Ok(self.run(move |conn| prepared.write(conn)).await?)
+    }
+
+    async fn put_offboarding_claimed(
+        &self,
+        record: Guarded<hogwarden_core::offboard::Offboarding>,
+        claim: hogwarden_core::claims::Claim,
+        audit: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>> {
+        let prepared = crate::offboard::PreparedOffboarding::new(&record, audit)?.with_claim(claim);
         Ok(self.run(move |conn| prepared.write(conn)).await?)
     }
 

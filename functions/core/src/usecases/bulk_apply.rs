@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditKind;
 use crate::bulk::{self, PlanAction};
 use crate::changeset::{ChangeItem, ChangeSet, ItemCounts, ItemStatus, SetPhase, SetProgress};
+use crate::claims::{self, Claim};
 use crate::error::{Error, Result};
 use crate::model::{AccessChange, AccessLevel, AccessRequest, AccessTarget, Grant, GrantStatus, RequestStatus};
 use crate::ports::{Commit, Guarded, Member, PostHogError, ProjectRules};
@@ -81,11 +82,15 @@ impl Hogwarden {
             }
         };
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(new.content.as_bytes())));
+        // The claim decides (sets made before claims existed are still found by digest).
+        let key = claims::change_set_key(&who.email, &digest);
+        let seen = self.store.get_claim(&key).await?;
+        if let Some(live) = self.live_change_set(seen).await? {
+            return Ok((live, false));
+        }
         for set in self.store.find_change_sets(&who.email, &digest).await? {
-            if let Some(request) = self.store.get_request(set.request_id).await?
-                && matches!(request.status, RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Applied)
-            {
-                return Ok((self.progress_of(set, request).await?, false));
+            if let Some(live) = self.live_change_set(Some(set.request_id)).await? {
+                return Ok((live, false));
             }
         }
 
@@ -181,14 +186,28 @@ impl Hogwarden {
         });
         let audit = self.draft(who.actor(), AuditKind::Requested, &who.email, id, None, details);
         self.store.put_change_items(&items).await?;
-        self.store
+        let claim = Claim { key: key.clone(), holder: id, replaces: seen };
+        let created = self
+            .store
             .commit(Commit {
                 requests: vec![Guarded::create(request.clone())],
                 change_sets: vec![Guarded::create(set.clone())],
                 audit: vec![audit],
+                claims: vec![claim],
                 ..Commit::default()
             })
-            .await?;
+            .await;
+        if let Err(Error::Conflict(why)) = created {
+            // The same text submitted at the same moment: the winner's set is the answer
+            // (this one's items, without a header, are never run).
+            let winner = self.store.get_claim(&key).await?;
+            if let Some(live) = self.live_change_set(winner).await? {
+                tracing::info!(request_id = %live.set.request_id, "the same change set was submitted at once; answering with the first");
+                return Ok((live, false));
+            }
+            return Err(Error::Conflict(why));
+        }
+        created?;
         tracing::info!(request_id = %id, items = items.len(), approvals_required, "bulk change set submitted");
         let request = if approvals_required > 0 {
             self.tell_approvers(&request, "A bulk change set waits for your approval").await;
@@ -208,6 +227,19 @@ impl Hogwarden {
         }
         let request = self.store.get_request(id).await?.ok_or_else(|| Error::NotFound(format!("request {id}")))?;
         self.progress_of(set, request).await
+    }
+
+    /// The progress of the set `id` if its request is still live (pending, approved or
+    /// applied): the one answer to the same text submitted again.
+    async fn live_change_set(&self, id: Option<RequestId>) -> Result<Option<SetProgress>> {
+        let Some(id) = id else { return Ok(None) };
+        let (Some(set), Some(request)) = (self.store.get_change_set(id).await?, self.store.get_request(id).await?) else {
+            return Ok(None);
+        };
+        if !matches!(request.status, RequestStatus::Pending | RequestStatus::Approved | RequestStatus::Applied) {
+            return Ok(None);
+        }
+        Ok(Some(self.progress_of(set, request).await?))
     }
 
     async fn progress_of(&self, set: ChangeSet, request: AccessRequest) -> Result<SetProgress> {

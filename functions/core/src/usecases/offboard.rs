@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::audit::{AuditDraft, AuditKind};
+use crate::claims::{self, Claim};
 use crate::error::{Error, Result};
 use crate::model::Decision;
 use crate::offboard::{HAND_OVER_LEVEL, OffboardStatus, OffboardStep, Offboarding, StepAction, StepStatus, private_insights_warning};
@@ -122,14 +123,23 @@ impl Hogwarden {
         ticket: Option<Ticket>,
     ) -> Result<Offboarding> {
         let preview = self.offboard_preview(who, subject, new_owner).await?;
-        if let Some(open) = self.offboarding_under_way(subject, None).await? {
-            return Err(Error::Conflict(format!("{subject} already has an offboarding under way ({}).", open.id)));
+        let under_way = |open: Offboarding| Error::Conflict(format!("{subject} already has an offboarding under way ({}).", open.id));
+        let (seen, open) = self.offboarding_claim(subject, None).await?;
+        if let Some(open) = open {
+            return Err(under_way(open));
         }
         let record =
             self.offboarding_record(RequestId::new(), &who.email, preview, justification, ticket, self.policy.approvals_required.max(1));
         let details = requested_details(&record);
         let audit = self.draft(who.actor(), AuditKind::Requested, subject, record.id, None, details);
-        self.store.put_offboarding(Guarded::create(record.clone()), vec![audit]).await?;
+        let claim = Claim { key: claims::offboarding_key(subject), holder: record.id, replaces: seen };
+        if let Err(e) = self.store.put_offboarding_claimed(Guarded::create(record.clone()), claim, vec![audit]).await {
+            // Another offboarding of the same person was recorded at the same moment.
+            if let (Error::Conflict(_), (_, Some(open))) = (&e, self.offboarding_claim(subject, Some(record.id)).await?) {
+                return Err(under_way(open));
+            }
+            return Err(e);
+        }
         let approvers =
             self.policy.approvers.iter().filter(|a| **a != record.requester && **a != record.subject).cloned().collect::<Vec<_>>();
         for approver in approvers {
@@ -144,12 +154,26 @@ impl Hogwarden {
         Ok(record)
     }
 
-    /// An offboarding of `subject` that is pending or running, other than `except`.
-    pub(crate) async fn offboarding_under_way(&self, subject: &Email, except: Option<RequestId>) -> Result<Option<Offboarding>> {
+    /// The holder of `subject`'s offboarding claim as read now (what a new offboarding's
+    /// claim replaces), and an offboarding of `subject` that is pending or running,
+    /// other than `except`: the claim's holder, or for offboardings recorded before
+    /// claims existed, one found by listing. A claim held by a finished (done,
+    /// failed or denied) offboarding is free to replace.
+    pub(crate) async fn offboarding_claim(
+        &self,
+        subject: &Email,
+        except: Option<RequestId>,
+    ) -> Result<(Option<RequestId>, Option<Offboarding>)> {
+        let open = |o: &Offboarding| &o.subject == subject && Some(o.id) != except && o.status.is_open();
+        let seen = self.store.get_claim(&claims::offboarding_key(subject)).await?;
+        if let Some(holder) = seen
+            && let Some(record) = self.store.get_offboarding(holder).await?
+            && open(&record)
+        {
+            return Ok((seen, Some(record)));
+        }
         let live = self.store.list_offboardings(None, 500).await?;
-        Ok(live.into_iter().find(|o| {
-            &o.subject == subject && Some(o.id) != except && matches!(o.status, OffboardStatus::Pending | OffboardStatus::Approved)
-        }))
+        Ok((seen, live.into_iter().find(open)))
     }
 
     /// A new, pending offboarding record of the preview's member and steps.

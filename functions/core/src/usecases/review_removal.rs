@@ -15,6 +15,7 @@
 use serde_json::json;
 
 use crate::audit::AuditKind;
+use crate::claims::{self, Claim};
 use crate::error::{Error, Result};
 use crate::model::Decision;
 use crate::offboard::{OffboardStatus, Offboarding, StepAction};
@@ -141,11 +142,19 @@ impl Hogwarden {
             return Ok(None);
         }
         let new_owner = self.hand_over_owner(&item.person, decider)?;
-        if let Some(other) = self.offboarding_under_way(&item.person, Some(id)).await? {
-            return Err(Error::Conflict(format!(
+        let under_way = |other: Offboarding| {
+            Error::Conflict(format!(
                 "{} already has an offboarding under way ({}); finish or deny it, then close the campaign again.",
                 item.person, other.id
-            )));
+            ))
+        };
+        let (seen, open) = self.offboarding_claim(&item.person, Some(id)).await?;
+        if let Some(other) = open {
+            return Err(under_way(other));
+        }
+        if seen == Some(id) {
+            // Created by an earlier run of the same remediation: carry on with it.
+            return self.store.get_offboarding(id).await;
         }
         let preview = self.offboard_inventory(&item.person, &new_owner).await?;
         let reason = decision.reason.clone().unwrap_or_else(|| "Access review decision".into());
@@ -171,10 +180,18 @@ impl Hogwarden {
             self.draft(decision.by.clone(), AuditKind::Requested, &item.person, id, None, requested),
             self.draft(decision.by.clone(), AuditKind::Approved, &item.person, id, None, approved),
         ];
-        match self.store.put_offboarding(Guarded::create(record.clone()), audit).await {
+        let claim = Claim { key: claims::offboarding_key(&item.person), holder: id, replaces: seen };
+        match self.store.put_offboarding_claimed(Guarded::create(record.clone()), claim, audit).await {
             Ok(_) => Ok(Some(record)),
-            // Created by a concurrent run of the same remediation: carry on with it.
-            Err(Error::Conflict(_)) => self.store.get_offboarding(id).await,
+            Err(Error::Conflict(why)) => match self.store.get_offboarding(id).await? {
+                // Created by a concurrent run of the same remediation: carry on with it.
+                Some(record) => Ok(Some(record)),
+                // Another offboarding of the person was recorded at the same moment.
+                None => match self.offboarding_claim(&item.person, Some(id)).await? {
+                    (_, Some(other)) => Err(under_way(other)),
+                    _ => Err(Error::Conflict(why)),
+                },
+            },
             Err(e) => Err(e),
         }
     }
