@@ -32,6 +32,9 @@ use hogwarden_core::types::{Actor, Email, GrantDuration, GrantId, Justification,
 #[path = "conformance_offboard.rs"]
 mod offboard;
 pub use offboard::*;
+#[path = "conformance_claims.rs"]
+mod claims;
+pub use claims::*;
 
 // ---------------------------------------------------------------- fixtures
 
@@ -826,6 +829,9 @@ macro_rules! store_conformance_tests {
             a_change_set_reads_back_with_its_items_in_order_and_is_found_by_digest,
             a_stale_item_write_conflicts_and_rolls_back_its_grant_and_audit,
             items_cannot_be_put_again_once_their_set_exists,
+            two_creations_with_the_same_claim_at_once_land_once,
+            a_claim_is_replaced_only_by_a_writer_naming_its_holder,
+            offboarding_claims_land_once_and_are_replaced_only_by_naming_the_holder,
         );
         // Checks that hand the store to spawned tasks take the `Arc` itself.
         $crate::store_conformance_tests!(@shared $make;
