@@ -19,6 +19,7 @@ mod no_key_values;
 mod notifications;
 mod offboarding;
 mod openapi;
+mod races;
 mod rate_limit;
 mod reviews;
 mod reviews_removal;
