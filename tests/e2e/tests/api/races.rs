@@ -59,7 +59,7 @@ async fn the_same_change_set_posted_twice_at_once_makes_one_set_and_a_resubmissi
 
     // Assert
     assert_eq!(first_statuses, [200, 201], "one creation, one answer with the set made");
-    assert_eq!(sets_before_denial, [first.clone()], "one set exists");
+    assert_eq!(sets_before_denial, std::slice::from_ref(&first), "one set exists");
     assert_eq!(denied.status, 200, "{:?}", denied.body);
     assert_eq!(second_statuses, [200, 201], "after the denial, one new set");
     assert_ne!(second, first);
@@ -92,7 +92,7 @@ async fn two_offboardings_of_one_person_at_once_make_one_and_the_other_is_told_w
     assert_eq!(won.status, 201, "{:?}", won.body);
     assert_eq!(lost.status, 409, "{:?}", lost.body);
     assert!(lost.message().contains(&winner.id), "the 409 names the open offboarding: {}", lost.message());
-    assert_eq!(made, [winner.id.clone()], "one offboarding exists");
+    assert_eq!(made, std::slice::from_ref(&winner.id), "one offboarding exists");
     assert_eq!(denied.status, 200, "{:?}", denied.body);
     assert_eq!(after.status, 201, "a denied offboarding frees the person: {:?}", after.body);
     let now: Vec<String> = laura(t.get(APPROVER, "/api/offboardings").await.body);
