@@ -59,10 +59,13 @@ pub enum AuditKind {
     DriftAdopted,
     /// A place where a key is used (a consumer) was added or removed.
     KeyConsumer,
+    /// The identity provider changed what reviews use about a person: their manager, or
+    /// whether they are active.
+    IdentityChanged,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 28] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -90,6 +93,7 @@ impl AuditKind {
         Self::DriftDetected,
         Self::DriftAdopted,
         Self::KeyConsumer,
+        Self::IdentityChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +125,7 @@ impl AuditKind {
             Self::DriftDetected => "drift_detected",
             Self::DriftAdopted => "drift_adopted",
             Self::KeyConsumer => "key_consumer",
+            Self::IdentityChanged => "identity_changed",
         }
     }
 
