@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::types::{Actor, Email, GrantId, RequestId};
+use crate::types::{Actor, Email, GrantId, ProjectId, RequestId};
 
 /// What happened. Stored as its snake_case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -59,10 +59,13 @@ pub enum AuditKind {
     DriftAdopted,
     /// A place where a key is used (a consumer) was added or removed.
     KeyConsumer,
+    /// The identity provider changed what reviews use about a person: their manager, or
+    /// whether they are active.
+    IdentityChanged,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 28] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
@@ -90,6 +93,7 @@ impl AuditKind {
         Self::DriftDetected,
         Self::DriftAdopted,
         Self::KeyConsumer,
+        Self::IdentityChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +125,7 @@ impl AuditKind {
             Self::DriftDetected => "drift_detected",
             Self::DriftAdopted => "drift_adopted",
             Self::KeyConsumer => "key_consumer",
+            Self::IdentityChanged => "identity_changed",
         }
     }
 
@@ -267,6 +272,27 @@ pub fn verify_chain_against<'a>(entries: impl IntoIterator<Item = &'a AuditEntry
 
 /// Checks that entries (in `seq` order, from 1) link up and that each hash matches
 /// its fields. Detects an edited, removed, inserted or reordered entry.
+/// Whether an entry's details name the PostHog project anywhere (a change is
+/// `{"kind": "project_role", "project": 42, …}`; key and offboarding steps say
+/// `project_id`).
+pub fn names_project(details: &serde_json::Value, project: ProjectId) -> bool {
+    match details {
+        serde_json::Value::Object(o) => {
+            o.iter().any(|(k, v)| (k == "project" || k == "project_id") && v.as_i64() == Some(project.get()) || names_project(v, project))
+        }
+        serde_json::Value::Array(a) => a.iter().any(|v| names_project(v, project)),
+        _ => false,
+    }
+}
+
+/// The entries about one project. Entries such as "approved" do not repeat the
+/// changes, so an entry also counts when another entry of its request names the project.
+pub fn about_project<'a>(entries: &[&'a AuditEntry], project: ProjectId) -> Vec<&'a AuditEntry> {
+    let requests: std::collections::HashSet<RequestId> =
+        entries.iter().filter(|e| names_project(&e.details, project)).filter_map(|e| e.request_id).collect();
+    entries.iter().copied().filter(|e| names_project(&e.details, project) || e.request_id.is_some_and(|r| requests.contains(&r))).collect()
+}
+
 pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> ChainVerification {
     let mut expected_prev = GENESIS_HASH.to_owned();
     let mut count = 0u64;

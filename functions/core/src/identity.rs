@@ -110,9 +110,14 @@ impl Identity {
         if previous.is_some_and(|p| p.claims == kept && p.source == source) {
             return None;
         }
+        // A provider that says nothing about the manager (an SSO sync without the claim,
+        // a token without it) leaves the one known from before; an empty or non-email
+        // manager claim clears it.
+        let says_manager = MANAGER_CLAIMS.iter().any(|name| kept.contains_key(*name));
+        let manager = if says_manager { manager_of(&kept).filter(|m| m != email) } else { previous.and_then(|p| p.manager.clone()) };
         Some(Self {
             email: email.clone(),
-            manager: manager_of(&kept).filter(|m| m != email),
+            manager,
             active: active_in(&kept),
             claims: kept,
             source,
@@ -121,6 +126,21 @@ impl Identity {
             version: previous.map_or(1, |p| p.version + 1),
         })
     }
+}
+
+/// What changed between two records in the fields reviews use (the manager, whether
+/// the person is active), as audit details; `None` when neither changed. A first record
+/// is compared with "no manager, active".
+pub fn review_relevant_change(previous: Option<&Identity>, next: &Identity) -> Option<serde_json::Value> {
+    let (manager, active) = previous.map_or((None, true), |p| (p.manager.clone(), p.active));
+    if manager == next.manager && active == next.active {
+        return None;
+    }
+    Some(serde_json::json!({
+        "source": next.source,
+        "manager": { "from": manager, "to": next.manager },
+        "active": { "from": active, "to": next.active },
+    }))
 }
 
 #[cfg(test)]
@@ -152,9 +172,36 @@ mod tests {
         let gone = claims(&[("status", "Deprovisioned")]);
         let next = Identity::updated(Some(&i), &email("grace"), &gone, IdentitySource::Sync, now).unwrap();
         assert!(!next.active);
-        assert_eq!((next.version, next.manager), (2, None));
+        assert_eq!((next.version, next.manager), (2, Some(email("bob"))), "a provider silent about the manager keeps it");
         assert!(!active_in(&claims(&[("active", "false")])));
         assert!(active_in(&claims(&[("active", "true")])));
+    }
+
+    #[test]
+    fn a_provider_silent_about_the_manager_keeps_the_known_one_and_only_review_fields_are_audited() {
+        let now = Utc::now();
+        let signed_in =
+            Identity::updated(None, &email("grace"), &claims(&[("manager", "bob@example.com")]), IdentitySource::SignIn, now).unwrap();
+        assert!(review_relevant_change(None, &signed_in).is_some(), "a first manager is a change");
+
+        // An SSO sync that carries other claims but no manager: the manager stays.
+        let synced =
+            Identity::updated(Some(&signed_in), &email("grace"), &claims(&[("department", "Growth")]), IdentitySource::Sync, now).unwrap();
+        assert_eq!(synced.manager, Some(email("bob")));
+        assert_eq!(review_relevant_change(Some(&signed_in), &synced), None, "only the department changed");
+
+        // A manager claim that is present but empty clears it; a departure is a change too.
+        let cleared = Identity::updated(Some(&synced), &email("grace"), &claims(&[("manager", "")]), IdentitySource::Sync, now).unwrap();
+        assert_eq!(cleared.manager, None);
+        let change = review_relevant_change(Some(&synced), &cleared).unwrap();
+        assert_eq!(change["manager"]["from"], "bob@example.com");
+        assert!(change["manager"]["to"].is_null());
+        let gone = Identity::updated(Some(&cleared), &email("grace"), &claims(&[("active", "false")]), IdentitySource::Sync, now).unwrap();
+        assert_eq!(review_relevant_change(Some(&cleared), &gone).unwrap()["active"]["to"], false);
+        assert_eq!(
+            review_relevant_change(None, &Identity::updated(None, &email("ann"), &Claims::new(), IdentitySource::SignIn, now).unwrap()),
+            None
+        );
     }
 
     #[test]

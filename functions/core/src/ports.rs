@@ -64,6 +64,18 @@ pub struct AuditQuery {
     pub limit: usize,
 }
 
+impl AuditQuery {
+    /// Whether an entry passes every filter (the limit aside).
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        self.subject.as_ref().is_none_or(|s| e.subject.as_ref() == Some(s))
+            && self.actor.as_ref().is_none_or(|a| matches!(&e.actor, crate::types::Actor::Person(p) if p == a))
+            && self.kind.is_none_or(|k| e.kind == k)
+            && self.request_id.is_none_or(|r| e.request_id == Some(r))
+            && self.from.is_none_or(|from| e.at >= from)
+            && self.to.is_none_or(|to| e.at <= to)
+    }
+}
+
 /// Storage, named by access pattern (DESIGN.md, "Data").
 #[async_trait]
 pub trait Store: Send + Sync {

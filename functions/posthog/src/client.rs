@@ -138,11 +138,20 @@ impl PostHogClient {
 
     /// The member with this email (compared without regard to case), if any. Uses
     /// PostHog's `?email=` filter, and checks the answer itself in case a PostHog
-    /// version ignores the filter.
+    /// version ignores the filter. That filter is an exact, case-sensitive match while
+    /// Hogwarden keeps emails in lower case, so when it finds nobody the case-insensitive
+    /// `?search=` is asked too (one more request, only for a miss): a PostHog user signed
+    /// up as `Ada.L@Example.com` is still found.
     #[tracing::instrument(skip_all, fields(org = %self.inner.config.organization_id))]
     pub async fn find_member_by_email(&self, email: &str) -> Result<Option<OrganizationMember>, ClientError> {
-        let members: Vec<OrganizationMember> = self.list_all(&self.org_path(&["members"]), &[("email", email)]).await?;
-        Ok(members.into_iter().find(|m| m.user.email.trim().eq_ignore_ascii_case(email.trim())))
+        let same = |m: &OrganizationMember| m.user.email.trim().eq_ignore_ascii_case(email.trim());
+        let path = self.org_path(&["members"]);
+        let members: Vec<OrganizationMember> = self.list_all(&path, &[("email", email)]).await?;
+        if let Some(found) = members.into_iter().find(same) {
+            return Ok(Some(found));
+        }
+        let searched: Vec<OrganizationMember> = self.list_all(&path, &[("search", email)]).await?;
+        Ok(searched.into_iter().find(same))
     }
 
     /// Sets a member's organization level. The path key is the USER's uuid, not the

@@ -57,6 +57,34 @@ async fn acme_corp_is_read_through_the_port() {
 }
 
 #[tokio::test]
+async fn a_member_who_signed_up_with_capitals_is_found_by_the_lower_case_email_hogwarden_keeps() {
+    // Arrange: PostHog's `email=` filter is exact and case-sensitive.
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    let new = posthog_sandbox::NewMember {
+        email: "Ada.Lovelace@Example.com".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        level: posthog_sandbox::OrgLevel::Member,
+    };
+    sandbox.add_member(new).unwrap();
+    let before = sandbox.requests().len();
+
+    // Act
+    let found = client.find_member(&Email::parse("ada.lovelace@example.com").unwrap()).await.unwrap();
+    let asked = sandbox.requests().len() - before;
+    let nobody = client.find_member(&Email::parse("nobody@example.com").unwrap()).await.unwrap();
+    let known_before = sandbox.requests().len();
+    member(&client, "frank").await;
+
+    // Assert
+    assert_eq!(found.expect("found without regard to case").email.as_str(), "ada.lovelace@example.com");
+    assert_eq!(asked, 2, "the exact filter, then the search");
+    assert!(nobody.is_none());
+    assert_eq!(sandbox.requests().len() - known_before, 1, "a lower-case email is found by the filter alone");
+}
+
+#[tokio::test]
 async fn invitations_are_read_through_the_port_pending_and_expired() {
     // Arrange
     let sandbox = acme(SandboxConfig::acme_corp()).await;

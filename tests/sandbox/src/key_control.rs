@@ -63,6 +63,43 @@ impl SandboxState {
         store.reset_project_token(project_id, Actor { user_id, client: "web" }, now).ok_or(StoreError::UnknownProject(project_id))
     }
 
+    /// Creates a project secret API key from `actor_email`'s session in PostHog's project
+    /// settings, under the same rules as PostHog's create (a project admin; at most ten per
+    /// project; labels unique). Returns the key with its value, which PostHog shows once.
+    pub fn create_secret_key_as(
+        &self,
+        actor_email: &str,
+        project_id: i64,
+        label: &str,
+        scopes: &[&str],
+    ) -> Result<SecretKeyRecord, StoreError> {
+        let user_id = {
+            let store = self.store();
+            let (user, membership) = store.member_by_email(actor_email)?;
+            if store.project(project_id).is_none() {
+                return Err(StoreError::UnknownProject(project_id));
+            }
+            if membership.level < OrgLevel::Admin && store.project_level(user.id, project_id) != Some(AccessLevel::Admin) {
+                return Err(StoreError::Forbidden(NOT_PROJECT_ADMIN.to_owned()));
+            }
+            user.id
+        };
+        let body = serde_json::json!({ "scopes": scopes });
+        let scopes = crate::routes::keys::validate_secret_scopes(body.as_object().expect("an object"), true)
+            .map_err(|e| StoreError::Forbidden(e.detail))?
+            .unwrap_or_default();
+        let key = crate::routes::keys::new_secret_key(self, project_id, label.to_owned(), scopes, user_id)
+            .map_err(|e| StoreError::Forbidden(e.detail))?;
+        Ok(SecretKeyRecord {
+            id: key.id.to_string(),
+            label: key.label,
+            value: key.value,
+            scopes: key.scopes,
+            last_used_at: None,
+            last_rolled_at: None,
+        })
+    }
+
     /// Creates a personal API key from the owner's session, with a label and an age.
     pub fn create_personal_key_as(
         &self,

@@ -1,13 +1,11 @@
 //! The audit log and its chain verification.
 
-use std::collections::HashSet;
-
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use hogwarden_api_types as dto;
-use hogwarden_core::audit::{AuditEntry, AuditKind, ChainAnchor};
+use hogwarden_core::audit::{AuditKind, ChainAnchor};
 use hogwarden_core::ports::AuditQuery;
-use hogwarden_core::types::{Email, ParseError, RequestId};
+use hogwarden_core::types::{Email, ParseError, ProjectId, RequestId};
 use serde::Deserialize;
 
 use crate::auth::Caller;
@@ -25,14 +23,19 @@ pub(crate) struct AuditParams {
     kind: Option<String>,
     request_id: Option<String>,
     /// Entries about one PostHog project: those whose details name it, and every
-    /// other entry of the same requests (approved, denied, …). Looked for among the
-    /// newest 500 entries that match the other filters.
+    /// other entry of the same requests (approved, denied, …), in the whole log.
     project: Option<i64>,
     /// RFC 3339 time.
     from: Option<String>,
     to: Option<String>,
     /// At most 500 (default 100).
     limit: Option<usize>,
+}
+
+fn project(p: &AuditParams) -> Result<Option<ProjectId>, ApiError> {
+    p.project
+        .map(|id| ProjectId::new(id).map_err(|_| ApiError::BadRequest("'project' must be a PostHog project id (a positive number)".into())))
+        .transpose()
 }
 
 fn time(raw: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -61,28 +64,6 @@ fn query(p: &AuditParams) -> Result<AuditQuery, ApiError> {
     })
 }
 
-/// How many entries a project filter looks through (the use case's largest page).
-const PROJECT_SEARCH_WINDOW: usize = 500;
-
-/// Whether a JSON value names the project anywhere (a change is `{"kind":
-/// "project_role", "project": 42, …}` in every entry's details).
-fn names_project(v: &serde_json::Value, project: i64) -> bool {
-    match v {
-        serde_json::Value::Object(o) => {
-            o.iter().any(|(k, v)| (k == "project" || k == "project_id") && v.as_i64() == Some(project) || names_project(v, project))
-        }
-        serde_json::Value::Array(a) => a.iter().any(|v| names_project(v, project)),
-        _ => false,
-    }
-}
-
-/// The entries about one project. Entries such as "approved" do not repeat the
-/// changes, so an entry also counts when another entry of its request names the project.
-fn about_project(entries: Vec<AuditEntry>, project: i64) -> Vec<AuditEntry> {
-    let requests: HashSet<RequestId> = entries.iter().filter(|e| names_project(&e.details, project)).filter_map(|e| e.request_id).collect();
-    entries.into_iter().filter(|e| names_project(&e.details, project) || e.request_id.is_some_and(|r| requests.contains(&r))).collect()
-}
-
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = dto::AuditList, description = "Entries newest first, and whether the chain verifies"), (status = 400, body = dto::ErrorBody)),
     security(("bearer" = [])))]
@@ -92,18 +73,9 @@ pub(crate) async fn list_audit(
     params: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ApiJson<dto::AuditList>, ApiError> {
     let Query(params) = params?;
-    let mut q = query(&params)?;
-    let limit = q.limit;
-    if params.project.is_some() {
-        q.limit = PROJECT_SEARCH_WINDOW;
-    }
-    let page = s.app.audit(&who, q).await?;
-    let entries = match params.project {
-        Some(project) => about_project(page.entries, project).into_iter().take(limit).collect(),
-        None => page.entries,
-    };
+    let page = s.app.audit(&who, query(&params)?, project(&params)?).await?;
     Ok(ApiJson(dto::AuditList {
-        entries: entries.iter().map(convert::audit_entry).collect(),
+        entries: page.entries.iter().map(convert::audit_entry).collect(),
         verification: convert::verification(&page.verification),
     }))
 }
@@ -161,7 +133,7 @@ pub(crate) async fn export_audit(
     if params.limit.is_none() {
         q.limit = 500;
     }
-    let mut page = s.app.audit(&who, q).await?;
+    let mut page = s.app.audit(&who, q, project(&params)?).await?;
     page.entries.sort_by_key(|e| e.seq);
     let csv = convert::audit_csv(&page.entries).map_err(|e| ApiError::Core(hogwarden_core::Error::Storage(e)))?;
     Ok((

@@ -1,13 +1,15 @@
 //! Keeping what the identity provider says about people (`crate::identity`): the
 //! claims of each sign-in and of an admin's SSO sync, written only when they changed,
-//! each write conditional on the version read.
+//! each write conditional on the version read. A change to what reviews use (the
+//! manager, whether the person is active) is audited in the same write.
 
+use crate::audit::{AuditDraft, AuditKind};
 use crate::error::{Error, Result};
-use crate::identity::{Identity, IdentitySource};
+use crate::identity::{Identity, IdentitySource, review_relevant_change};
 use crate::ports::Guarded;
 use crate::reviews::ReviewCommit;
 use crate::sso::Claims;
-use crate::types::Email;
+use crate::types::{Actor, Email};
 
 use super::Hogwarden;
 
@@ -28,7 +30,22 @@ impl Hogwarden {
                 Some(p) => Guarded::update(next.clone(), p.version),
                 None => Guarded::create(next.clone()),
             };
-            match reviews.commit_review(ReviewCommit { identities: vec![guarded], ..ReviewCommit::default() }).await {
+            let audit = review_relevant_change(previous.as_ref(), &next)
+                .map(|details| AuditDraft {
+                    at: next.updated_at,
+                    actor: match source {
+                        IdentitySource::SignIn => Actor::Person(email.clone()),
+                        IdentitySource::Sync => Actor::System("sso-sync".into()),
+                    },
+                    kind: AuditKind::IdentityChanged,
+                    subject: Some(email.clone()),
+                    request_id: None,
+                    grant_id: None,
+                    details,
+                })
+                .into_iter()
+                .collect();
+            match reviews.commit_review(ReviewCommit { identities: vec![guarded], audit, ..ReviewCommit::default() }).await {
                 Ok(_) => return Ok(Some(next)),
                 Err(Error::Conflict(_)) => continue,
                 Err(e) => return Err(e),

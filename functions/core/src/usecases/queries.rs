@@ -1,11 +1,11 @@
 //! Reading: a person's requests and grants, the approver inbox, active grants, and
 //! the audit log with its chain verification. Who may see what is decided here.
 
-use crate::audit::{AuditEntry, ChainAnchor, ChainVerification, verify_chain_against};
+use crate::audit::{AuditEntry, ChainAnchor, ChainVerification, about_project, verify_chain_against};
 use crate::error::{Error, Result};
 use crate::model::{AccessRequest, Grant, RequestStatus};
 use crate::ports::AuditQuery;
-use crate::types::{Principal, RequestId, Role};
+use crate::types::{Principal, ProjectId, RequestId, Role};
 
 use super::Hogwarden;
 
@@ -66,14 +66,25 @@ impl Hogwarden {
         }
     }
 
-    /// Audit entries (newest first) and the verification of the whole chain.
-    pub async fn audit(&self, who: &Principal, mut query: AuditQuery) -> Result<AuditPage> {
+    /// Audit entries (newest first) and the verification of the whole chain. With
+    /// `project`, only the entries about that PostHog project ([`about_project`]), looked
+    /// for in the whole log: the verification reads every entry anyway.
+    pub async fn audit(&self, who: &Principal, mut query: AuditQuery, project: Option<ProjectId>) -> Result<AuditPage> {
         if Self::visibility(who) == Visibility::Own {
             query.subject = Some(who.email.clone());
         }
         query.limit = query.limit.clamp(1, MAX_LIST);
-        let entries = self.store.list_audit(&query).await?;
-        let verification = self.verify_audit().await?;
+        let Some(project) = project else {
+            let entries = self.store.list_audit(&query).await?;
+            let verification = self.verify_audit().await?;
+            return Ok(AuditPage { entries, verification });
+        };
+        let all = self.audit_chain().await?;
+        let verification = verify_chain_against(&all, None);
+        let matching: Vec<&AuditEntry> = all.iter().filter(|e| query.matches(e)).collect();
+        let mut entries: Vec<AuditEntry> = about_project(&matching, project).into_iter().cloned().collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
+        entries.truncate(query.limit);
         Ok(AuditPage { entries, verification })
     }
 
@@ -85,6 +96,11 @@ impl Hogwarden {
     /// Walks the whole chain in pages and verifies it, and that it still holds
     /// `anchor`, an entry recorded earlier (so a chain cut short at its end shows).
     pub async fn verify_audit_against(&self, anchor: Option<&ChainAnchor>) -> Result<ChainVerification> {
+        Ok(verify_chain_against(&self.audit_chain().await?, anchor))
+    }
+
+    /// The whole chain, oldest first, read in pages.
+    async fn audit_chain(&self) -> Result<Vec<AuditEntry>> {
         const PAGE: usize = 1000;
         let mut all = Vec::new();
         let mut after = 0;
@@ -99,6 +115,6 @@ impl Hogwarden {
                 break;
             }
         }
-        Ok(verify_chain_against(&all, anchor))
+        Ok(all)
     }
 }

@@ -59,18 +59,7 @@ async fn keys_posthog_shows_only_masked_take_consumers_through_the_key_rotation_
     // personal key in PostHog's organization list, imported over HTTP.
     let t = spawn_aws_stack().await;
     let production = t.sandbox.project_id("Production").unwrap();
-    let admin_key = t.sandbox.issue_api_key(APPROVER, &["project:write"]).unwrap();
-    let url = format!("{}/api/projects/{production}/project_secret_api_keys/", t.sandbox.base_url());
-    let made: serde_json::Value = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(admin_key)
-        .json(&json!({ "label": "edge flags", "scopes": ["feature_flag:read"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made = t.sandbox.create_secret_key_as(APPROVER, production, "edge flags", &["feature_flag:read"]).unwrap();
     t.sandbox.create_personal_key_as(MEMBER, "exports", &["query:read"], chrono::Duration::days(1)).unwrap();
     let list = t.sandbox.organization_personal_keys_as(APPROVER, 1000, 0).unwrap();
     let imported = t.call(&t.key_rotation, Some(APPROVER), "POST", "/api/keys/personal/import", Some(list)).await;
@@ -78,7 +67,7 @@ async fn keys_posthog_shows_only_masked_take_consumers_through_the_key_rotation_
     let key_ref = |found: &dyn Fn(&serde_json::Value) -> bool| {
         inventory.body["keys"].as_array().unwrap().iter().find(|k| found(k)).and_then(|k| k["key_ref"].as_str()).map(str::to_owned)
     };
-    let secret_ref = key_ref(&|k| k["key_id"] == made["id"]).expect("the secret key is listed");
+    let secret_ref = key_ref(&|k| k["key_id"] == made.id.as_str()).expect("the secret key is listed");
     let personal_ref = key_ref(&|k| k["note"].as_str().is_some_and(|n| n.contains(MEMBER))).expect("Frank's key is listed");
 
     // Act

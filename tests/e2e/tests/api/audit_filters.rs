@@ -49,6 +49,48 @@ async fn the_project_filter_keeps_every_entry_of_the_requests_about_that_project
 }
 
 #[tokio::test]
+async fn the_project_filter_searches_the_whole_log_and_the_csv_export_honours_it() {
+    // Arrange: Frank's Production request, then 600 newer entries about nothing in
+    // Production (more than a page of the audit list).
+    let t = spawn_stack().await;
+    let production = t.sandbox().project_id("Production").expect("seeded project");
+    let body = serde_json::json!({
+        "changes": [{ "kind": "project_role", "project_id": production, "role": "viewer" }],
+        "reason": "Read the production dashboards for the launch review",
+    });
+    let viewer: dto::RequestDto = t.post(MEMBER, "/api/requests", body).await.json();
+    let grace = hogwarden_core::types::Email::parse(OTHER_MEMBER).unwrap();
+    let noise = (0..600)
+        .map(|i| hogwarden_core::audit::AuditDraft {
+            at: viewer.created_at + chrono::Duration::seconds(i + 1),
+            actor: hogwarden_core::types::Actor::System("sweep".into()),
+            kind: hogwarden_core::audit::AuditKind::Reminded,
+            subject: Some(grace.clone()),
+            request_id: None,
+            grant_id: None,
+            details: serde_json::json!({ "what": "a reminder about nothing in Production", "n": i }),
+        })
+        .collect();
+    t.stack.app.store.commit(hogwarden_core::ports::Commit { audit: noise, ..Default::default() }).await.unwrap();
+
+    // Act
+    let listed: dto::AuditList = t.get(hogwarden_e2e::APPROVER, &format!("/api/audit?project={production}")).await.json();
+    let csv = t.http.get(t.url(&format!("/api/audit/export?project={production}"))).bearer_auth(t.token(hogwarden_e2e::APPROVER));
+    let csv = csv.send().await.unwrap().text().await.unwrap();
+    let zero = t.get(hogwarden_e2e::APPROVER, "/api/audit?project=0").await;
+
+    // Assert: found behind the 600, in the list and in the export alone.
+    assert_eq!(kinds(&listed), ["requested", "approved", "applied"]);
+    assert!(listed.verification.valid && listed.verification.entries > 600);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows.iter().all(|r| r.contains(&viewer.id)), "{csv}");
+    assert_eq!(zero.status, 400);
+    assert!(zero.message().contains("'project'"), "{}", zero.message());
+    t.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_project_filter_that_is_not_a_number_is_refused_in_words() {
     // Arrange
     let t = spawn_stack().await;

@@ -265,15 +265,6 @@ async fn a_stored_key_posthog_starts_rejecting_pauses_writes_once_and_is_in_the_
     t.shutdown().await;
 }
 
-/// A project secret key someone made in PostHog, outside Hogwarden: its id and value.
-pub(crate) async fn unmanaged_secret_key(t: &TestStack, project: i64) -> (String, String) {
-    let admin_key = t.sandbox().issue_api_key(APPROVER, &["project:write", "project:read"]).unwrap();
-    let url = format!("{}/api/projects/{project}/project_secret_api_keys/", t.sandbox().base_url());
-    let body = json!({ "label": "billing flags", "scopes": ["feature_flag:read"] });
-    let created: Value = t.http.post(url).bearer_auth(admin_key).json(&body).send().await.unwrap().json().await.unwrap();
-    (created["id"].as_str().expect("created").to_owned(), created["value"].as_str().expect("value shown once").to_owned())
-}
-
 #[tokio::test]
 async fn keys_hogwarden_sees_only_masked_have_consumers_who_are_told_when_the_key_leaks() {
     // Arrange: a project secret key Hogwarden does not rotate, and Frank's personal key
@@ -281,7 +272,8 @@ async fn keys_hogwarden_sees_only_masked_have_consumers_who_are_told_when_the_ke
     let t = stack().await;
     t.clock.set(chrono::Utc::now());
     let production = t.sandbox().project_id("Production").unwrap();
-    let (key_id, secret_value) = unmanaged_secret_key(&t, production).await;
+    let made = t.sandbox().create_secret_key_as(APPROVER, production, "billing flags", &["feature_flag:read"]).unwrap();
+    let (key_id, secret_value) = (made.id, made.value);
     let frank_key = t.sandbox().create_personal_key_as(MEMBER, "exports", &["query:read"], chrono::Duration::days(2)).unwrap();
     let list = t.sandbox().organization_personal_keys_as(APPROVER, 1000, 0).unwrap();
     let imported = t.send(Some(APPROVER), reqwest::Method::POST, "/api/keys/personal/import", Some(list)).await;
@@ -316,9 +308,7 @@ async fn keys_hogwarden_sees_only_masked_have_consumers_who_are_told_when_the_ke
     assert_eq!(personal_row["mask"], json!(format!("phx_...{}", &frank_key[frank_key.len() - 4..])));
     assert!(inventory.body["notes"][0].as_str().unwrap().contains("last import"), "{:?}", inventory.body["notes"]);
     let personal_rows: Vec<&Value> = keys.iter().filter(|k| k["kind"] == "personal_api_key").collect();
-    // Hogwarden's own key once (PostHog's list has it too), Alice's (it made the secret
-    // key) and Frank's.
-    assert_eq!(personal_rows.len(), 3, "{personal_rows:?}");
+    assert_eq!(personal_rows.len(), 2, "Hogwarden's own key once (PostHog's list has it too), and Frank's: {personal_rows:?}");
     assert_eq!(personal_rows[0]["key_ref"], "service_key");
     assert_eq!((on_secret.status, on_personal.status), (201, 201), "{:?} {:?}", on_secret.body, on_personal.body);
     assert_eq!((no_such_secret.status, no_such_personal.status), (404, 404));

@@ -5,7 +5,6 @@ use hogwarden_api_types as dto;
 use hogwarden_core::keys::{fingerprint, short_fingerprint};
 use hogwarden_core::types::ProjectId;
 use hogwarden_e2e::{APPROVER, MEMBER, spawn_stack_with};
-use serde_json::json;
 
 const FLAGS_KEY: &str = "hogwarden/flags-key";
 
@@ -20,15 +19,7 @@ async fn the_inventory_lists_every_key_by_fingerprint_with_its_rotation_and_neve
         .enrol(FLAGS_KEY, "enrol-1", ProjectId::new(production).unwrap(), &["feature_flag:read".into()])
         .await
         .expect("enrolled");
-    let created = t
-        .http
-        .post(format!("{}/api/projects/{staging}/project_secret_api_keys/", t.sandbox().base_url()))
-        .bearer_auth(t.sandbox().service_api_key())
-        .json(&json!({ "label": "edge workers", "scopes": ["feature_flag:read"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
+    t.sandbox().create_secret_key_as(APPROVER, staging, "edge workers", &["feature_flag:read"]).expect("an admin makes one in PostHog");
     let calls_before = t.sandbox().requests().len();
 
     // Act

@@ -122,7 +122,7 @@ async fn no_key_value_appears_in_logs_or_answers_of_rotation_and_leak_handling()
     t.stack.app.sweep().await.unwrap();
     // Consumers of keys Hogwarden sees only masked (a person's key, a project secret key
     // it does not rotate), then both leak and the places' owners are told.
-    let (_, unmanaged) = super::key_alerts::unmanaged_secret_key(&t, project).await;
+    let unmanaged = t.sandbox().create_secret_key_as(APPROVER, project, "edge", &["feature_flag:read"]).unwrap().value;
     let inventory = t.get(APPROVER, "/api/keys").await.body;
     let masked_refs: Vec<String> = inventory["keys"]
         .as_array()

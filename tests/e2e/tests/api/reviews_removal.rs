@@ -250,9 +250,13 @@ async fn the_manager_claim_of_a_sign_in_assigns_reviews_and_a_provider_that_disa
     let t = spawn_stack_with_policy(Policy { reviews, ..Policy::default() }).await;
 
     // Act: grace signs in (her token says her manager is frank); an admin's SSO sync
-    // carries the provider's word that heidi is deprovisioned.
+    // carries the provider's word that heidi is deprovisioned, and grace's department
+    // without a manager claim (which leaves her manager as it was).
     let signed_in = t.dev_login(OTHER_MEMBER).await;
-    let people = json!([{ "email": "heidi@example.com", "claims": { "status": "deprovisioned", "department": "Product" } }]);
+    let people = json!([
+        { "email": "heidi@example.com", "claims": { "status": "deprovisioned", "department": "Product" } },
+        { "email": OTHER_MEMBER, "claims": { "department": "Growth" } },
+    ]);
     let plan: dto::SsoPlanDto = t.post(APPROVER, "/api/sso/plan", json!({ "people": people })).await.json();
     let synced = t.post(APPROVER, "/api/sso/apply", json!({ "people": people, "fingerprint": plan.fingerprint })).await;
     let detail = open(&t, json!({})).await;
@@ -266,6 +270,13 @@ async fn the_manager_claim_of_a_sign_in_assigns_reviews_and_a_provider_that_disa
     assert_eq!(item(&detail, "frank@example.com#org").reviewer.as_deref(), Some(APPROVER), "no claim: the policy's mapping");
     let heidi = item(&detail, "heidi@example.com#org");
     assert!(heidi.suggestions.iter().any(|s| s == "departed"), "{:?}", heidi.suggestions);
+    // What reviews use changed twice (grace's manager, heidi's status), and each change
+    // is audited; grace's department alone is not.
+    let changes: Vec<_> = t.audit(APPROVER).await.entries.into_iter().filter(|e| e.kind == "identity_changed").collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let of = |who: &str| changes.iter().find(|e| e.subject.as_deref() == Some(who)).unwrap_or_else(|| panic!("{who}: {changes:?}"));
+    assert_eq!(of(OTHER_MEMBER).details["manager"]["to"], MEMBER);
+    assert_eq!(of("heidi@example.com").details["active"]["to"], false);
 
     // Act: frank, assigned by the claim, decides grace's item.
     let r = t

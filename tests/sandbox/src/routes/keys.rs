@@ -143,7 +143,7 @@ fn validate_label(body: &Map<String, Value>, required: bool) -> Result<Option<St
     }
 }
 
-fn validate_secret_scopes(body: &Map<String, Value>, required: bool) -> Result<Option<Vec<String>>, ApiError> {
+pub(crate) fn validate_secret_scopes(body: &Map<String, Value>, required: bool) -> Result<Option<Vec<String>>, ApiError> {
     let scopes = match body.get("scopes") {
         None if required => return Err(ApiError::required("scopes")),
         None => return Ok(None),
@@ -179,6 +179,42 @@ fn validate_secret_scopes(body: &Map<String, Value>, required: bool) -> Result<O
     Ok(Some(out))
 }
 
+/// Adds a project secret key as PostHog's create does (at most
+/// [`MAX_SECRET_KEYS_PER_PROJECT`], labels unique in the project); the caller has passed
+/// PostHog's permission check. Returns the key, value included (shown once).
+pub(crate) fn new_secret_key(
+    state: &SandboxState,
+    project: i64,
+    label: String,
+    scopes: Vec<String>,
+    by: i64,
+) -> Result<SecretKey, ApiError> {
+    let now = state.now();
+    let mut store = state.store();
+    let mut ring = state.keyring();
+    if ring.project_keys(project).count() >= MAX_SECRET_KEYS_PER_PROJECT {
+        return Err(ApiError::invalid_input(format!(
+            "You can only have {MAX_SECRET_KEYS_PER_PROJECT} project secret API keys. Remove an existing key before creating a new one."
+        )));
+    }
+    if ring.project_keys(project).any(|k| k.label == label) {
+        return Err(ApiError::invalid_input(format!("Project secret API key with label '{label}' already exists.")));
+    }
+    let key = SecretKey {
+        id: store.uuid(),
+        project_id: project,
+        label,
+        value: store.token("phs_", 35),
+        scopes,
+        created_at: now,
+        created_by: Some(by),
+        last_used_at: None,
+        last_rolled_at: None,
+    };
+    ring.secret_keys.push(key.clone());
+    Ok(key)
+}
+
 async fn list_secret_keys(
     State(state): State<SandboxState>,
     caller: Caller,
@@ -209,32 +245,9 @@ async fn create_secret_key(
     let body = json_object(json_body(&headers, &body)?)?;
     let label = validate_label(&body, true)?.unwrap_or_default();
     let scopes = validate_secret_scopes(&body, true)?.unwrap_or_default();
-    let now = state.now();
     let response = {
-        let mut store = state.store();
-        let mut ring = state.keyring();
-        if ring.project_keys(id).count() >= MAX_SECRET_KEYS_PER_PROJECT {
-            return Err(ApiError::invalid_input(format!(
-                "You can only have {MAX_SECRET_KEYS_PER_PROJECT} project secret API keys. Remove an existing key before creating a new one."
-            )));
-        }
-        if ring.project_keys(id).any(|k| k.label == label) {
-            return Err(ApiError::invalid_input(format!("Project secret API key with label '{label}' already exists.")));
-        }
-        let key = SecretKey {
-            id: store.uuid(),
-            project_id: id,
-            label,
-            value: store.token("phs_", 35),
-            scopes,
-            created_at: now,
-            created_by: Some(caller.user_id),
-            last_used_at: None,
-            last_rolled_at: None,
-        };
-        let body = SecretKeyBody::new(&key, &store, true);
-        ring.secret_keys.push(key);
-        (StatusCode::CREATED, Json(body)).into_response()
+        let key = new_secret_key(&state, id, label, scopes, caller.user_id)?;
+        (StatusCode::CREATED, Json(SecretKeyBody::new(&key, &state.store(), true))).into_response()
     };
     state.count_write();
     Ok(response)

@@ -136,6 +136,29 @@ async fn reset_token_refuses_personal_api_keys() {
     assert_eq!(sandbox.handle.project_token(project).unwrap(), before);
 }
 
+// §4: a project admin's session creates a secret key under create's rules; it works at once
+// and the list shows only its mask.
+#[tokio::test]
+async fn a_session_creates_secret_keys_under_the_same_rules_as_the_api() {
+    let sandbox = spawn().await;
+    let project = sandbox.project("Production");
+
+    let refused = sandbox.handle.create_secret_key_as(FRANK, project, "frank's", &["feature_flag:read"]);
+    let wildcard = sandbox.handle.create_secret_key_as(ALICE, project, "all", &["*"]);
+    let made = sandbox.handle.create_secret_key_as(ALICE, project, "edge", &["feature_flag:read"]).unwrap();
+    let twice = sandbox.handle.create_secret_key_as(ALICE, project, "edge", &["feature_flag:read"]);
+
+    assert!(refused.is_err() && wildcard.is_err());
+    assert!(twice.unwrap_err().to_string().contains("label 'edge' already exists"));
+    assert!(made.value.starts_with("phs_"));
+    assert_eq!(sandbox.local_evaluation(&made.value).await, 200);
+    let (_, listed) = status_and_json(sandbox.get(&sandbox.bot_key, &sandbox.secret_keys_path("Production")).await).await;
+    let shown = &listed["results"][0];
+    assert_eq!(shown["id"], made.id.as_str());
+    assert_eq!(shown["mask_value"], format!("phs_...{}", &made.value[made.value.len() - 4..]));
+    assert!(shown["value"].is_null());
+}
+
 // §4: the session reset gives a new `phc_` token (project admins only), logged in the activity log.
 #[tokio::test]
 async fn session_reset_gives_a_new_token_and_is_logged() {
