@@ -187,6 +187,43 @@ pub struct AccessRequest {
 }
 
 impl AccessRequest {
+    /// A new request waiting for `approvals_required` approvals, made `now` and expiring
+    /// after `pending_ttl_minutes`, with no changes yet: callers set them (and a
+    /// duration, an end or a ticket) with struct update syntax.
+    pub fn pending(
+        id: RequestId,
+        requester: Email,
+        subject: Email,
+        justification: Justification,
+        approvals_required: u8,
+        now: DateTime<Utc>,
+        pending_ttl_minutes: i64,
+    ) -> Self {
+        Self {
+            id,
+            requester,
+            subject,
+            changes: Vec::new(),
+            duration: None,
+            ends_at: None,
+            extends: None,
+            approvers_reminded: false,
+            informed_at: None,
+            justification,
+            ticket: None,
+            status: RequestStatus::Pending,
+            created_at: now,
+            updated_at: now,
+            expires_at: now + chrono::Duration::minutes(pending_ttl_minutes),
+            approvals_required,
+            approvals: Vec::new(),
+            denial: None,
+            baselines: Vec::new(),
+            failure: None,
+            version: 1,
+        }
+    }
+
     pub fn is_temporary(&self) -> bool {
         self.duration.is_some() || self.ends_at.is_some()
     }

@@ -621,27 +621,16 @@ impl Hogwarden {
                 let reason = decision.reason.clone().unwrap_or_else(|| "Access review decision".into());
                 let justification = Justification::parse(&format!("Access review {}: {reason}", item.campaign))?;
                 let request = AccessRequest {
-                    id: remediation.request_id,
-                    requester: decider.clone(),
-                    subject: item.person.clone(),
                     changes: vec![change.clone()],
-                    duration: None,
-                    ends_at: None,
-                    extends: None,
-                    approvers_reminded: false,
-                    informed_at: None,
-                    justification,
-                    ticket: None,
-                    status: RequestStatus::Pending,
-                    created_at: now,
-                    updated_at: now,
-                    expires_at: now + chrono::Duration::minutes(self.policy.pending_ttl_minutes),
-                    approvals_required: 1,
-                    approvals: Vec::new(),
-                    denial: None,
-                    baselines: Vec::new(),
-                    failure: None,
-                    version: 1,
+                    ..AccessRequest::pending(
+                        remediation.request_id,
+                        decider.clone(),
+                        item.person.clone(),
+                        justification,
+                        1,
+                        now,
+                        self.policy.pending_ttl_minutes,
+                    )
                 };
                 let details =
                     json!({ "changes": request.changes, "campaign": item.campaign, "item": item.id, "decision": decision.verdict });

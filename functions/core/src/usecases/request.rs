@@ -2,7 +2,7 @@
 //! (auto-approving it when policy needs no approver).
 
 use crate::error::{Error, Result};
-use crate::model::{AccessChange, AccessRequest, RequestStatus};
+use crate::model::{AccessChange, AccessRequest};
 use crate::ports::{Commit, Guarded, Member};
 use chrono::{DateTime, Utc};
 
@@ -57,27 +57,19 @@ impl Hogwarden {
         let now = self.clock.now();
         let approvals_required = self.policy.approvals_needed(&new.changes);
         let request = AccessRequest {
-            id: RequestId::new(),
-            requester: who.email.clone(),
-            subject: subject.clone(),
             changes: new.changes,
             duration: new.duration,
             ends_at: new.ends_at,
-            extends: None,
-            approvers_reminded: false,
-            informed_at: None,
-            justification: new.justification,
             ticket: new.ticket,
-            status: RequestStatus::Pending,
-            created_at: now,
-            updated_at: now,
-            expires_at: now + chrono::Duration::minutes(self.policy.pending_ttl_minutes),
-            approvals_required,
-            approvals: Vec::new(),
-            denial: None,
-            baselines: Vec::new(),
-            failure: None,
-            version: 1,
+            ..AccessRequest::pending(
+                RequestId::new(),
+                who.email.clone(),
+                subject.clone(),
+                new.justification,
+                approvals_required,
+                now,
+                self.policy.pending_ttl_minutes,
+            )
         };
         let details = serde_json::json!({
             "changes": request.changes,
