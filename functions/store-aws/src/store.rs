@@ -27,7 +27,7 @@ use hogwarden_core::changeset::{ChangeItem, ChangeSet};
 use hogwarden_core::error::Result;
 use hogwarden_core::model::{AccessRequest, AccessTarget, Grant, RequestStatus};
 use hogwarden_core::ports::{AuditQuery, Commit, Guarded, Store};
-use hogwarden_core::types::{Actor, Email, GrantId, RequestId};
+use hogwarden_core::types::{Email, GrantId, RequestId};
 
 use crate::error::StoreError;
 use crate::items::{self, Item};
@@ -546,13 +546,6 @@ fn grants_from(found: &[Item]) -> std::result::Result<Vec<Grant>, StoreError> {
     found.iter().map(items::grant_from).collect()
 }
 
-fn matches_query(e: &AuditEntry, q: &AuditQuery) -> bool {
-    q.subject.as_ref().is_none_or(|s| e.subject.as_ref() == Some(s))
-        && q.actor.as_ref().is_none_or(|a| matches!(&e.actor, Actor::Person(p) if p == a))
-        && q.kind.is_none_or(|k| e.kind == k)
-        && q.request_id.is_none_or(|r| e.request_id == Some(r))
-}
-
 #[async_trait]
 impl Store for DynamoStore {
     #[tracing::instrument(skip_all, fields(requests = commit.requests.len(), grants = commit.grants.len(), audit = commit.audit.len()))]
@@ -688,7 +681,7 @@ impl Store for DynamoStore {
             // the items a filter drops anyway, and the entry is parsed once either way.
             self.query_each(&partition, usize::MAX, false, |item| {
                 let entry = items::audit_from(&item)?;
-                if matches_query(&entry, query) {
+                if query.matches(&entry) {
                     out.push(entry);
                 }
                 Ok(out.len() < query.limit)

@@ -3,8 +3,8 @@
 //! JSON file).
 //!
 //! # The database file
-//! Three tables, created and migrated by [`SqliteStore::open`] (see `schema.rs`):
-//! `requests` and `grants` (each record whole as JSON in `body`, plus indexed
+//! Tables created and migrated by [`SqliteStore::open`] (see `schema.rs`, one
+//! migration per feature). The first three: `requests` and `grants` (each record whole as JSON in `body`, plus indexed
 //! copies of the fields the access patterns query) and `audit`, the tamper-evident
 //! chain, one column per field of
 //! [`AuditEntry`](hogwarden_core::audit::AuditEntry): `seq, at, actor, kind, subject,

@@ -143,29 +143,15 @@ impl Hogwarden {
             });
         }
         let approvals_required = self.policy.bulk_approvals_needed(&changes);
-        let request = AccessRequest {
+        let request = AccessRequest::pending(
             id,
-            requester: who.email.clone(),
-            subject: who.email.clone(),
-            changes: Vec::new(),
-            duration: None,
-            ends_at: None,
-            extends: None,
-            approvers_reminded: false,
-            informed_at: None,
+            who.email.clone(),
+            who.email.clone(),
             justification,
-            ticket: None,
-            status: RequestStatus::Pending,
-            created_at: now,
-            updated_at: now,
-            expires_at: now + chrono::Duration::minutes(self.policy.pending_ttl_minutes),
             approvals_required,
-            approvals: Vec::new(),
-            denial: None,
-            baselines: Vec::new(),
-            failure: None,
-            version: 1,
-        };
+            now,
+            self.policy.pending_ttl_minutes,
+        );
         let set = ChangeSet {
             request_id: id,
             requester: who.email.clone(),
