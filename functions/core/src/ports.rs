@@ -67,12 +67,16 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// Whether an entry passes every filter (the limit aside).
     pub fn matches(&self, e: &AuditEntry) -> bool {
+        self.matches_all_but_time(e) && self.from.is_none_or(|from| e.at >= from) && self.to.is_none_or(|to| e.at <= to)
+    }
+
+    /// Whether an entry passes the subject, actor, kind and request filters (a store
+    /// that selects the time window by its keys checks only these).
+    pub fn matches_all_but_time(&self, e: &AuditEntry) -> bool {
         self.subject.as_ref().is_none_or(|s| e.subject.as_ref() == Some(s))
             && self.actor.as_ref().is_none_or(|a| matches!(&e.actor, crate::types::Actor::Person(p) if p == a))
             && self.kind.is_none_or(|k| e.kind == k)
             && self.request_id.is_none_or(|r| e.request_id == Some(r))
-            && self.from.is_none_or(|from| e.at >= from)
-            && self.to.is_none_or(|to| e.at <= to)
     }
 }
 
