@@ -89,14 +89,49 @@ pub struct KeyPolicy {
     pub personal_key_max_age_days: i64,
     /// Owners are reminded to delete personal API keys unused this long (days).
     pub personal_key_unused_days: i64,
+    /// A key's owner is reminded again at most once in this many days.
+    pub personal_key_reminder_days: i64,
     /// Vault names of the project secret keys Hogwarden rotates (a leaked `phs_` value is
     /// matched against them).
     pub managed_secrets: Vec<String>,
 }
 
+impl KeyPolicy {
+    /// Every bound names its field.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let ranges = [
+            ("secret_key_grace_minutes", self.secret_key_grace_minutes, 0, 60 * 24 * 30),
+            ("personal_key_max_age_days", self.personal_key_max_age_days, 1, 3650),
+            ("personal_key_unused_days", self.personal_key_unused_days, 1, 3650),
+            ("personal_key_reminder_days", self.personal_key_reminder_days, 1, 365),
+        ];
+        for (name, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                return Err(PolicyError(format!("keys.{name} must be between {low} and {high} (it is {value})")));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for name in &self.managed_secrets {
+            if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+                return Err(PolicyError("keys.managed_secrets must hold vault names of 1 to 200 characters".into()));
+            }
+            if !seen.insert(name) {
+                return Err(PolicyError(format!("keys.managed_secrets names '{name}' twice")));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for KeyPolicy {
     fn default() -> Self {
-        Self { secret_key_grace_minutes: 24 * 60, personal_key_max_age_days: 90, personal_key_unused_days: 30, managed_secrets: Vec::new() }
+        Self {
+            secret_key_grace_minutes: 24 * 60,
+            personal_key_max_age_days: 90,
+            personal_key_unused_days: 30,
+            personal_key_reminder_days: 7,
+            managed_secrets: Vec::new(),
+        }
     }
 }
 
@@ -176,6 +211,7 @@ impl Policy {
         if !(1..=100).contains(&self.max_changes_per_request) {
             return Err(PolicyError("max_changes_per_request must be between 1 and 100".into()));
         }
+        self.keys.validate()?;
         self.sso.validate().map_err(|e| PolicyError(e.to_string()))?;
         self.reviews.validate().map_err(PolicyError)?;
         Ok(())
@@ -265,5 +301,25 @@ mod tests {
         assert!(p.validate().is_err());
         let bad: Result<Policy, _> = serde_json::from_str(r#"{"allow_self_approval": true}"#);
         assert!(bad.is_err(), "unknown fields are refused");
+    }
+
+    #[test]
+    fn key_settings_out_of_range_are_refused_naming_the_field() {
+        let with = |f: fn(&mut KeyPolicy)| {
+            let mut p = Policy::default();
+            f(&mut p.keys);
+            p.validate().map_err(|e| e.to_string())
+        };
+        assert_eq!(with(|_| {}), Ok(()));
+        assert_eq!(with(|k| k.secret_key_grace_minutes = 0), Ok(()), "no grace is allowed");
+        let err = with(|k| k.secret_key_grace_minutes = -5).unwrap_err();
+        assert!(err.contains("keys.secret_key_grace_minutes must be between 0 and 43200 (it is -5)"), "{err}");
+        assert!(with(|k| k.personal_key_max_age_days = 0).unwrap_err().contains("keys.personal_key_max_age_days"));
+        assert!(with(|k| k.personal_key_unused_days = 4000).unwrap_err().contains("keys.personal_key_unused_days"));
+        assert!(with(|k| k.personal_key_reminder_days = 0).unwrap_err().contains("keys.personal_key_reminder_days"));
+        assert!(with(|k| k.managed_secrets = vec!["a".into(), "a".into()]).unwrap_err().contains("'a' twice"));
+        assert!(with(|k| k.managed_secrets = vec![" ".into()]).unwrap_err().contains("keys.managed_secrets"));
+        let read: KeyPolicy = serde_json::from_str(r#"{"personal_key_reminder_days": 14}"#).unwrap();
+        assert_eq!((read.personal_key_reminder_days, read.personal_key_max_age_days), (14, 90), "the rest keep their defaults");
     }
 }

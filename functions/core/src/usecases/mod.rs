@@ -50,9 +50,7 @@ pub use leaks::{AlertError, AlertReport, LeakAction, LeakResponse, webhook_secre
 pub use offboard::OffboardPreview;
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
 pub use pause::{WriteGate, current_pause, lift_pause, pause_message, pause_writes};
-pub use personal_keys::{
-    ImportReport, KeyReminderReport, OwnKey, OwnKeyInfo, PERSONAL_KEY_REMINDER_CADENCE_DAYS, PERSONAL_KEYS_EXPORT_HINT,
-};
+pub use personal_keys::{ImportReport, KeyReminderReport, OwnKey, OwnKeyInfo, PERSONAL_KEYS_EXPORT_HINT};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
 pub use request::NewRequest;

@@ -25,8 +25,6 @@ use crate::keys::KeyKind;
 use crate::ports::{Guarded, PostHogError};
 use crate::types::{Actor, Email, Principal, Role};
 
-/// A key is reminded about again at most once in this many days.
-pub const PERSONAL_KEY_REMINDER_CADENCE_DAYS: i64 = 7;
 /// The most keys one import may hold.
 pub const MAX_IMPORTED_KEYS: usize = 5000;
 
@@ -249,7 +247,7 @@ impl Hogwarden {
     /// Why a key is due for a reminder now, if it is.
     pub fn personal_key_due(&self, key: &PersonalKey, now: DateTime<Utc>) -> Option<String> {
         let policy = &self.policy.keys;
-        if !key.listed || key.last_reminded_at.is_some_and(|at| now - at < Duration::days(PERSONAL_KEY_REMINDER_CADENCE_DAYS)) {
+        if !key.listed || key.last_reminded_at.is_some_and(|at| now - at < Duration::days(policy.personal_key_reminder_days)) {
             return None;
         }
         let since_rolled = key.rolled_seen_at.unwrap_or(key.created_at);
@@ -272,7 +270,7 @@ impl Hogwarden {
     }
 
     /// The scheduled reminders: each owner of a key older than policy or unused too long
-    /// is told, at most once per key per [`PERSONAL_KEY_REMINDER_CADENCE_DAYS`] (the
+    /// is told, at most once per key per `keys.personal_key_reminder_days` (the
     /// reminder is claimed with a conditional write first, so a retried sweep sends it
     /// once), and never someone who is no longer an active member.
     pub async fn remind_personal_keys(&self) -> Result<KeyReminderReport> {

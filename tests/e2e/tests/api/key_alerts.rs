@@ -347,3 +347,25 @@ async fn keys_hogwarden_sees_only_masked_have_consumers_who_are_told_when_the_ke
     assert!(!all.contains(&secret_value) && !all.contains(&frank_key), "no key value in any message or answer");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_personal_key_reminder_cadence_comes_from_the_policy() {
+    // Arrange: remind every 2 days; Frank's key is 200 days old.
+    let t = spawn_stack_with(|c| c.policy.keys.personal_key_reminder_days = 2).await;
+    t.clock.set(chrono::Utc::now());
+    t.sandbox().create_personal_key_as(MEMBER, "laptop", &["project:read"], chrono::Duration::days(200)).unwrap();
+    let list = t.sandbox().organization_personal_keys_as(APPROVER, 1000, 0).unwrap();
+    let imported = t.send(Some(APPROVER), reqwest::Method::POST, "/api/keys/personal/import", Some(list)).await;
+    assert_eq!(imported.status, 200, "{:?}", imported.body);
+
+    // Act
+    let first = t.stack.app.sweep().await.unwrap().personal_key_reminders;
+    t.clock.advance(chrono::Duration::days(1));
+    let a_day_later = t.stack.app.sweep().await.unwrap().personal_key_reminders;
+    t.clock.advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    let two_days_later = t.stack.app.sweep().await.unwrap().personal_key_reminders;
+
+    // Assert
+    assert_eq!((first, a_day_later, two_days_later), (1, 0, 1));
+    t.shutdown().await;
+}
