@@ -126,6 +126,9 @@ impl KeyInventory {
             key_ref: Some(KeyRef::ServiceKey),
             ..InventoryKey::new("Hogwarden service key".into(), "personal_api_key")
         }];
+        // Hogwarden's own key's mask, to leave it out of the imported list (it is listed
+        // above by its fingerprint).
+        let mut own_mask = None;
         if check.accepted
             && let Some(own) = &self.own
         {
@@ -137,8 +140,7 @@ impl KeyInventory {
                     service.created_at = meta.created_at;
                     service.last_used_at = meta.last_used_at;
                     service.last_rolled_at = meta.last_rolled_at;
-                    // Only to recognise it in the imported list; its fingerprint is shown.
-                    service.mask = meta.mask;
+                    own_mask = meta.mask;
                 }
                 Err(e) => tracing::warn!(error = %e, "could not read Hogwarden's own key metadata"),
             }
@@ -190,7 +192,6 @@ impl KeyInventory {
                 });
             }
         }
-        let own_mask = keys[0].mask.take();
         let notes = self.personal_keys(&mut keys, own_mask.as_deref()).await?;
         Ok(Inventory { keys, notes, checked_at: self.app.clock.now() })
     }
