@@ -7,6 +7,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod authorize;
 pub mod bulk;
 pub mod changeset;
 pub mod claims;

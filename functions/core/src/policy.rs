@@ -259,6 +259,12 @@ impl Policy {
         if changes.len() > self.bulk_approval_over { self.approvals_required.max(1) } else { self.approvals_needed(changes) }
     }
 
+    /// How many approvals a request by `requester` for `subject` needs (0 = none).
+    /// Changing someone else's access, raising or lowering it, is never approval-free.
+    pub fn approvals_needed_by(&self, requester: &crate::types::Email, subject: &crate::types::Email, changes: &[AccessChange]) -> u8 {
+        if requester != subject { self.approvals_required.max(1) } else { self.approvals_needed(changes) }
+    }
+
     /// How many approvals a request with these changes needs (0 = none).
     pub fn approvals_needed(&self, changes: &[AccessChange]) -> u8 {
         if changes.iter().any(|c| self.needs_approval(c)) { self.approvals_required.max(1) } else { 0 }

@@ -523,22 +523,3 @@ impl OwnedObject {
         format!("{} '{}' ({} in project {})", self.kind.label(), self.name, self.key, self.project)
     }
 }
-
-/// The methods of the PostHog-facing ports ([`PostHog`] and
-/// [`crate::keys::ProjectKeys`]) that a wrapper's source does not write out as
-/// `async fn name(`. A wrapper that leaves one to the trait's default skips its own
-/// logic (a re-read after a 401, the pause check) or the client's faster path, so the
-/// wrappers' tests check this is empty.
-#[doc(hidden)]
-pub fn unforwarded_port_methods(wrapper_source: &str) -> Vec<String> {
-    fn trait_methods(source: &str, name: &str) -> Vec<String> {
-        let start = source.find(&format!("pub trait {name}: ")).unwrap_or_else(|| panic!("trait {name}"));
-        let body = &source[start..];
-        let end = body.find("\n}\n").expect("the trait's closing brace");
-        body[..end].split("async fn ").skip(1).map(|rest| rest.split(['(', '<']).next().unwrap().trim().to_owned()).collect()
-    }
-    let posthog = trait_methods(include_str!("ports.rs"), "PostHog");
-    let keys = trait_methods(include_str!("keys.rs"), "ProjectKeys");
-    assert!(posthog.len() >= 5 && keys.len() >= 5, "the ports' methods were found: {posthog:?} {keys:?}");
-    posthog.into_iter().chain(keys).filter(|m| !wrapper_source.contains(&format!("async fn {m}("))).collect()
-}

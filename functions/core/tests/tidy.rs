@@ -84,3 +84,49 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The PostHog write methods of the ports. Only the write path
+/// (`usecases/writes.rs`) calls them; everything else hands it the write and its
+/// authorization, so no path (bulk, SSO, offboarding, reviews, keys) can skip the
+/// two-person rule.
+const POSTHOG_WRITES: &[&str] = &[
+    ".set_org_level(",
+    ".set_project_role(",
+    ".write_project_role(",
+    ".set_object_access(",
+    ".remove_member(",
+    ".create_secret_key(",
+    ".roll_secret_key(",
+    ".delete_secret_key(",
+    ".report_leaked_key(",
+];
+
+#[test]
+fn only_the_write_path_calls_posthog_write_methods() {
+    let root = workspace_root();
+    let write_path = root.join("functions/core/src/usecases/writes.rs");
+    // The port's own default method (a project-rule write built on another) is part of
+    // the port, not a caller.
+    let port = root.join("functions/core/src/ports.rs");
+    let mut offenders = Vec::new();
+    // The adapters implement the methods (and test them); every other server crate
+    // reaches PostHog through core's use cases.
+    for dir in ["functions/core/src", "functions/api/src", "functions/lambda/src", "functions/local/src"] {
+        for file in rust_files(&root.join(dir)) {
+            if file == write_path || file == port {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                if let Some(call) = POSTHOG_WRITES.iter().find(|m| code.contains(*m)) {
+                    offenders.push(format!("{}:{} calls {call}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "PostHog writes outside the write path: {offenders:#?}");
+    // The check finds what it looks for.
+    let sample = std::fs::read_to_string(&write_path).unwrap();
+    assert!(POSTHOG_WRITES.iter().all(|m| sample.contains(m)), "the write path calls every write method");
+}

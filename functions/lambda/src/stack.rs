@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use hogwarden_api::{ApiState, AuthMode};
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
-use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations, WriteGate};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations};
 use hogwarden_core::webhooks::DeliveryLog;
 use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
@@ -151,9 +151,9 @@ impl AwsStackBuilder {
         // AWSCURRENT and switches to a newer key an admin (or a rotation) stored.
         let vault_port: Arc<dyn Vault> = vault.clone();
         let refreshing = Arc::new(RefreshingClient::new(posthog, vault_port, config.posthog_key_secret.clone())?);
-        // keys-alerts: every PostHog call goes through the gate that holds writes back
-        // while they are paused (Hogwarden's own key leaked or was rejected).
-        let client = Arc::new(WriteGate::new(refreshing, store.clone(), clock.clone()));
+        // Writes reach PostHog only through the app's write path, which judges each
+        // one's authorization and holds writes back while they are paused.
+        let client = refreshing;
         let posthog: Arc<dyn PostHog> = client.clone();
 
         let notifier: Arc<dyn Notifier> = match (notifier, &config.email_from) {
@@ -164,14 +164,14 @@ impl AwsStackBuilder {
             (None, None) => Arc::new(LogNotifier),
         };
 
-        let app = Hogwarden {
+        let app = Hogwarden::new(
             store,
             posthog,
             clock,
             notifier,
-            policy: Arc::new(config.policy),
-            web_url: config.web_url.as_str().trim_end_matches('/').to_owned(),
-        };
+            Arc::new(config.policy),
+            config.web_url.as_str().trim_end_matches('/').to_owned(),
+        );
         let rotation = KeyRotation::new(app.clone(), vault.clone(), client.clone());
         let inventory = KeyInventory::new(app.clone(), vault.clone(), client.clone()).with_own_key(client.clone());
         let token_rotations = TokenRotations::new(

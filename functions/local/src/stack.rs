@@ -13,7 +13,7 @@ use hogwarden_api::{ApiError, ApiJson, ApiState, AuthMode, JwtVerifier};
 use hogwarden_api_types as dto;
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
-use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations, WriteGate};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations};
 use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
 use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
@@ -115,9 +115,9 @@ impl Stack {
         let database = config.data_dir.join("hogwarden.db");
         let sqlite = Arc::new(SqliteStore::open(&database)?);
         let store: Arc<dyn Store> = sqlite.clone();
-        // keys-alerts: every PostHog call goes through the gate that holds writes back
-        // while they are paused (Hogwarden's own key leaked or was rejected).
-        let client = Arc::new(WriteGate::new(refreshing, store.clone(), config.clock.clone()));
+        // Writes reach PostHog only through the app's write path, which judges each
+        // one's authorization and holds writes back while they are paused.
+        let client = refreshing;
         let posthog: Arc<dyn PostHog> = client.clone();
         let outbox = if config.notify.log { OutboxNotifier::default() } else { OutboxNotifier::quiet() };
         let mut policy = config.policy.clone();
@@ -142,7 +142,7 @@ impl Stack {
             }
         }
         let notifier = notifier(&config.notify, outbox.clone())?;
-        let app = Hogwarden { store, posthog, clock: config.clock.clone(), notifier, policy: Arc::new(policy), web_url: url.clone() };
+        let app = Hogwarden::new(store, posthog, config.clock.clone(), notifier, Arc::new(policy), url.clone());
 
         let issuer = Arc::new(LocalIssuer::load_or_create(&config.data_dir, url.clone(), AUDIENCE)?);
         let verifier = JwtVerifier::from_jwks(issuer.jwks_json(), issuer.issuer(), AUDIENCE)?;

@@ -39,14 +39,14 @@ async fn main() -> anyhow::Result<()> {
         let mut policy = Policy::default();
         policy.reviews.excluded.push(Email::parse(posthog_sandbox::SERVICE_EMAIL)?);
         policy.reviews.named_reviewers = vec![Email::parse("user00001@example.com")?, Email::parse("user00002@example.com")?];
-        let app = Hogwarden {
+        let app = Hogwarden::new(
             store,
             posthog,
-            clock: Arc::new(SystemClock),
-            notifier: Arc::new(hogwarden_local::notifier::OutboxNotifier::quiet()),
-            policy: Arc::new(policy),
-            web_url: "http://localhost".into(),
-        };
+            Arc::new(SystemClock),
+            Arc::new(hogwarden_local::notifier::OutboxNotifier::quiet()),
+            Arc::new(policy),
+            "http://localhost".into(),
+        );
         sandbox.clear_requests();
 
         let started = Instant::now();

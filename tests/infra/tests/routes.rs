@@ -33,14 +33,14 @@ fn state() -> ApiState {
         "00000000-0000-0000-0000-000000000000".to_owned(),
     );
     config.allow_plain_http = true;
-    let app = Hogwarden {
+    let app = Hogwarden::new(
         store,
-        posthog: Arc::new(hogwarden_posthog::PostHogClient::new(config).expect("client")),
-        clock: Arc::new(SystemClock),
-        notifier: Arc::new(Nobody),
-        policy: Arc::new(Policy::default()),
-        web_url: "https://hogwarden.example".into(),
-    };
+        Arc::new(hogwarden_posthog::PostHogClient::new(config).expect("client")),
+        Arc::new(SystemClock),
+        Arc::new(Nobody),
+        Arc::new(Policy::default()),
+        "https://hogwarden.example".into(),
+    );
     ApiState::new(app, AuthMode::Gateway)
 }
 

@@ -4,12 +4,13 @@
 //! approval are used, never the (already changed) current state.
 
 use crate::audit::AuditKind;
+use crate::authorize::{Allowed, Authorization};
 use crate::error::{Error, Result};
 use crate::model::{AccessChange, AccessLevel, AccessRequest, Grant, GrantStatus, RequestStatus};
-use crate::ports::{Commit, Guarded, Member, PostHogError};
-use crate::types::GrantId;
+use crate::ports::{Commit, Guarded, Member};
+use crate::types::{GrantId, RequestId};
 
-use super::{Hogwarden, applier};
+use super::{Hogwarden, PostHogWrite, applier};
 
 impl Hogwarden {
     /// Applies an approved request. A request in any other status is returned as is.
@@ -28,17 +29,27 @@ impl Hogwarden {
         }
         let member = match self.member(&request).await {
             Ok(m) => m,
-            Err(Error::Upstream(e)) if !e.is_transient() => return self.fail(request, Vec::new(), &e).await,
+            Err(Error::Upstream(e)) if !e.is_transient() => return self.fail(request, Vec::new(), e.to_string()).await,
             Err(e) => return Err(e),
         };
 
         let mut applied: Vec<(AccessChange, AccessLevel, AccessLevel)> = Vec::new();
+        let mut authorization = None;
         for (change, baseline) in request.changes.iter().zip(request.baselines.iter()) {
-            match self.write(&member, change).await {
-                Ok(confirmed) => applied.push((change.clone(), *baseline, confirmed)),
+            match self.write(&member, change, id).await {
+                Ok((confirmed, allowed)) => {
+                    authorization = allowed.or(authorization);
+                    applied.push((change.clone(), *baseline, confirmed));
+                }
                 Err(Error::Upstream(e)) if !e.is_transient() => {
                     let grants = self.grants(&request, &applied, Some(self.clock.now()));
-                    return self.fail(request, grants, &e).await;
+                    return self.fail(request, grants, e.to_string()).await;
+                }
+                // The write path refused it: its authorization does not hold. Nothing was
+                // sent; what did land is rolled back.
+                Err(Error::Forbidden(why)) => {
+                    let grants = self.grants(&request, &applied, Some(self.clock.now()));
+                    return self.fail(request, grants, why).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -56,6 +67,7 @@ impl Hogwarden {
                 "grant_id": g.id, "change": g.change, "baseline": g.baseline, "read_back": g.confirmed,
             })).collect::<Vec<_>>(),
             "expires_at": expires_at,
+            "authorization": authorization.as_ref().map_or(serde_json::Value::Null, Allowed::to_json),
         });
         let audit = self.draft(applier(), AuditKind::Applied, &request.subject, id, None, details);
         let commit = Commit {
@@ -89,21 +101,22 @@ impl Hogwarden {
         Ok(request)
     }
 
-    /// Writes one change unless PostHog already shows it; returns the read-back.
-    async fn write(&self, member: &Member, change: &AccessChange) -> Result<AccessLevel> {
+    /// Writes one change unless PostHog already shows it, through the one write path
+    /// with the request as its authorization; returns the read-back and what allowed
+    /// the write (`None` when nothing was written).
+    async fn write(&self, member: &Member, change: &AccessChange, request: RequestId) -> Result<(AccessLevel, Option<Allowed>)> {
         let desired = change.desired();
         if self.current(member, change).await? == desired {
-            return Ok(desired);
+            return Ok((desired, None));
         }
-        Ok(match change {
-            AccessChange::OrgRole { role } => AccessLevel::Org(self.posthog.set_org_level(member, role.level()).await?),
-            AccessChange::ProjectRole { project, role } => {
-                AccessLevel::Project(self.posthog.set_project_role(member, *project, Some(*role)).await?)
-            }
-            AccessChange::RemoveFromProject { project } => {
-                AccessLevel::Project(self.posthog.set_project_role(member, *project, None).await?)
-            }
-        })
+        let auth = Authorization::Request(request);
+        let write = match change {
+            AccessChange::OrgRole { role } => PostHogWrite::OrgLevel { member, level: role.level() },
+            AccessChange::ProjectRole { project, role } => PostHogWrite::ProjectRole { member, project: *project, role: Some(*role) },
+            AccessChange::RemoveFromProject { project } => PostHogWrite::ProjectRole { member, project: *project, role: None },
+        };
+        let (written, allowed) = self.writes().write(write, &auth).await?;
+        Ok((written.access_level()?, Some(allowed)))
     }
 
     fn grants(
@@ -138,14 +151,14 @@ impl Hogwarden {
 
     /// PostHog refused a change for good. Changes of this request that did land are
     /// recorded as grants due now, so the sweep reverts them: all or nothing.
-    async fn fail(&self, mut request: AccessRequest, partial: Vec<Grant>, why: &PostHogError) -> Result<AccessRequest> {
+    async fn fail(&self, mut request: AccessRequest, partial: Vec<Grant>, why: String) -> Result<AccessRequest> {
         let now = self.clock.now();
         let expected = request.version;
         request.status = RequestStatus::Failed;
-        request.failure = Some(why.to_string());
+        request.failure = Some(why.clone());
         request.updated_at = now;
         request.version = expected + 1;
-        let details = serde_json::json!({ "error": why.to_string(), "rolled_back": partial.iter().map(|g| g.id).collect::<Vec<_>>() });
+        let details = serde_json::json!({ "error": why, "rolled_back": partial.iter().map(|g| g.id).collect::<Vec<_>>() });
         let audit = self.draft(applier(), AuditKind::ApplyFailed, &request.subject, request.id, None, details);
         let commit = Commit {
             requests: vec![Guarded::update(request.clone(), expected)],
@@ -157,13 +170,7 @@ impl Hogwarden {
             Ok(_) | Err(Error::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
-        self.tell(
-            &request.requester,
-            "Your access request could not be applied".into(),
-            why.to_string(),
-            Some(self.request_link(request.id)),
-        )
-        .await;
+        self.tell(&request.requester, "Your access request could not be applied".into(), why, Some(self.request_link(request.id))).await;
         Ok(request)
     }
 }

@@ -6,7 +6,7 @@ use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::model::{AccessChange, AccessLevel, AccessRequest, AccessTarget, Decision, RequestStatus};
 use crate::ports::{Commit, Guarded, Member, PostHogError};
-use crate::types::{Actor, Principal, RequestId, Role};
+use crate::types::{Actor, Principal, RequestId};
 
 use super::Hogwarden;
 
@@ -31,14 +31,14 @@ impl Hogwarden {
         if request.subject == who.email {
             return Err(Error::Forbidden("You cannot approve a request that changes your own access; another approver must.".into()));
         }
-        if !who.has(Role::Approver) {
-            return Err(Error::Forbidden("You need the approver role to approve requests.".into()));
-        }
-        // A token outlives a departure: the approver must still be in the organization.
-        if self.posthog.find_member(&who.email).await?.is_none() {
-            return Err(Error::Forbidden(
-                "You are no longer an active member of the PostHog organization, so you cannot approve requests.".into(),
-            ));
+        self.require_active_approver(who, "approve requests").await?;
+        // A bulk change set names its subjects item by item: an approver who gains
+        // access by one of its items may not approve it.
+        if request.changes.is_empty() && self.store.get_change_set(id).await?.is_some() {
+            let items = self.store.list_change_items(id).await?;
+            if items.iter().any(|i| i.subject == who.email && i.status != crate::changeset::ItemStatus::NoOp) {
+                return Err(Error::Forbidden("This change set changes your own access; another approver must approve it.".into()));
+            }
         }
         self.approve_as(who.actor(), request, reason).await
     }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::AuditKind;
+use crate::authorize::Authorization;
 use crate::bulk::{self, PlanAction};
 use crate::changeset::{ChangeItem, ChangeSet, ItemCounts, ItemStatus, SetPhase, SetProgress};
 use crate::claims::{self, Claim};
@@ -25,7 +26,7 @@ use crate::model::{AccessChange, AccessLevel, AccessRequest, AccessTarget, Grant
 use crate::ports::{Commit, Guarded, Member, PostHogError, ProjectRules};
 use crate::types::{Actor, GrantId, Justification, ParseError, Principal, ProjectId, RequestId, Role};
 
-use super::Hogwarden;
+use super::{Hogwarden, PostHogWrite, Written};
 
 /// How long a run's claim on a set lasts; it is renewed while the run goes on, and a
 /// crashed run's claim lapses after at most this long.
@@ -142,7 +143,9 @@ impl Hogwarden {
                 version: 1,
             });
         }
-        let approvals_required = self.policy.bulk_approvals_needed(&changes);
+        // Changing someone else's access is never approval-free.
+        let others = items.iter().any(|i| i.subject != who.email);
+        let approvals_required = self.policy.bulk_approvals_needed(&changes).max(u8::from(others) * self.policy.approvals_required.max(1));
         let request = AccessRequest::pending(
             id,
             who.email.clone(),
@@ -437,10 +440,12 @@ impl Hogwarden {
         flight.baseline = Some(baseline);
         flight.attempts += 1;
         let flight = self.write_item(flight, item.version, Vec::new()).await?;
-        match self.write_change(&member, &item.change, state).await {
+        match self.write_change(&member, item, state).await {
             Ok(read_back) => self.item_done(flight, baseline, read_back, false).await,
             Err(Error::Upstream(e)) if e.is_transient() || e == PostHogError::Unauthorized => Err(Error::Upstream(e)),
             Err(Error::Upstream(e)) => self.item_failed(&flight, e.to_string()).await,
+            // The write path refused it (e.g. an approver of the set gains by this item).
+            Err(Error::Forbidden(why)) => self.item_failed(&flight, why).await,
             Err(e) => Err(e),
         }
     }
@@ -452,23 +457,29 @@ impl Hogwarden {
         Ok(live.iter().filter(|g| g.expires_at.is_some()).min_by_key(|g| g.applied_at).map_or(current, |g| g.baseline))
     }
 
-    /// Writes one change from the run's state, which it keeps current with what
-    /// PostHog confirmed.
-    async fn write_change(&self, member: &Member, change: &AccessChange, state: &mut State) -> Result<AccessLevel> {
-        let (project, role) = match change {
+    /// Writes one item's change from the run's state, which it keeps current with what
+    /// PostHog confirmed, through the one write path with the set as its authorization.
+    async fn write_change(&self, member: &Member, item: &ChangeItem, state: &mut State) -> Result<AccessLevel> {
+        let auth = Authorization::Request(item.request_id);
+        let (project, role) = match &item.change {
             AccessChange::OrgRole { role } => {
-                let level = self.posthog.set_org_level(member, role.level()).await?;
-                if let Some(m) = state.members.get_mut(member.email.as_str()) {
-                    m.level = level;
+                let (written, _) = self.writes().write(PostHogWrite::OrgLevel { member, level: role.level() }, &auth).await?;
+                let level = written.access_level()?;
+                if let (Some(m), AccessLevel::Org(l)) = (state.members.get_mut(member.email.as_str()), level) {
+                    m.level = l;
                 }
-                return Ok(AccessLevel::Org(level));
+                return Ok(level);
             }
             AccessChange::ProjectRole { project, role } => (*project, Some(*role)),
             AccessChange::RemoveFromProject { project } => (*project, None),
         };
         let rules = state.rules.entry(project).or_default();
         let known = rules.of(&member.membership_id);
-        let confirmed = self.posthog.write_project_role(member, project, role, &known).await?;
+        let write = PostHogWrite::ProjectRoleFrom { member, project, role, known: &known };
+        let (written, _) = self.writes().write(write, &auth).await?;
+        let Written::ProjectRules(confirmed) = written else {
+            return Err(Error::Storage("a project role write was answered with something else".into()));
+        };
         let read_back = confirmed.role;
         rules.set(&member.membership_id, confirmed);
         Ok(AccessLevel::Project(read_back))

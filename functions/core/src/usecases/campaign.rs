@@ -624,7 +624,7 @@ impl Hogwarden {
                     changes: vec![change.clone()],
                     ..AccessRequest::pending(
                         remediation.request_id,
-                        decider.clone(),
+                        super::review_removal::review_requester(),
                         item.person.clone(),
                         justification,
                         1,

@@ -4,16 +4,14 @@ use crate::audit::AuditKind;
 use crate::error::{Error, Result};
 use crate::model::{AccessRequest, Decision, RequestStatus};
 use crate::ports::{Commit, Guarded};
-use crate::types::{Justification, Principal, RequestId, Role};
+use crate::types::{Justification, Principal, RequestId};
 
 use super::Hogwarden;
 
 impl Hogwarden {
     #[tracing::instrument(skip_all, fields(request_id = %id, approver = %who.email))]
     pub async fn deny(&self, who: &Principal, id: RequestId, reason: Justification) -> Result<AccessRequest> {
-        if !who.has(Role::Approver) {
-            return Err(Error::Forbidden("You need the approver role to deny requests.".into()));
-        }
+        self.require_active_approver(who, "deny requests").await?;
         let mut request = self.store.get_request(id).await?.ok_or_else(|| Error::NotFound(format!("request {id}")))?;
         if request.status != RequestStatus::Pending {
             return Err(Error::Conflict(format!("The request is already {}.", request.status.as_str())));

@@ -273,6 +273,9 @@ impl Hogwarden {
             return Err(Error::Forbidden("You need the admin role to adopt drift.".into()));
         }
         let finding = self.finding(id).await?;
+        if finding.person == who.email {
+            return Err(Error::Forbidden("This drift is in your own access; another admin must decide whether to adopt it.".into()));
+        }
         let reviews = self.store.reviews();
         let now = self.clock.now();
         let current = reviews.list_ledger().await?.into_iter().find(|e| e.key() == finding.id);

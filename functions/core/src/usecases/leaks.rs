@@ -374,7 +374,12 @@ impl LeakResponse {
     }
 
     async fn report(&self, value: &SecretString, what: &str) -> Result<String, crate::Error> {
-        Ok(match self.reporter.report_leaked_key(value).await? {
+        let write = super::PostHogWrite::ReportLeakedKey { reporter: &*self.reporter, value };
+        let trigger = crate::authorize::Authorization::KeyResponse(format!("leak alert: {what}"));
+        let super::Written::Reported(reported) = self.rotation.app().writes().write(write, &trigger).await?.0 else {
+            return Err(crate::Error::Storage("a leak report was answered with something else".into()));
+        };
+        Ok(match reported {
             Some(kind) => format!("{what}: reported to PostHog, which rolled it ({kind}) and emails its owner"),
             None => format!("{what}: reported to PostHog, which did not find it"),
         })

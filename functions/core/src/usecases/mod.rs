@@ -30,6 +30,7 @@ mod service_key;
 mod sso;
 mod sweep;
 mod token_rotation;
+mod writes;
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ use crate::policy::Policy;
 use crate::ports::{Clock, Notification, Notifier, PostHog, Store};
 use crate::types::{Actor, Email, GrantId, RequestId};
 
+pub use crate::authorize::SSO_REQUESTER;
 pub use alert_log::{AlertPage, MAX_ALERT_PAGE, valid_alert_cursor};
 pub use bulk_apply::{BulkRunReport, NewChangeSet};
 pub use campaign::{Evidence, ReviewRemindReport};
@@ -49,7 +51,7 @@ pub use inventory::{Inventory, InventoryKey, KeyInventory, PERSONAL_KEYS_NOTE};
 pub use leaks::{AlertError, AlertReport, LeakAction, LeakResponse, webhook_secret_name};
 pub use offboard::OffboardPreview;
 pub use overview::{AccessOverview, MemberAccess, ProjectAccess, SnapshotCounts};
-pub use pause::{WriteGate, current_pause, lift_pause, pause_message, pause_writes};
+pub use pause::{current_pause, lift_pause, pause_message, pause_writes};
 pub use personal_keys::{ImportReport, KeyReminderReport, OwnKey, OwnKeyInfo, PERSONAL_KEYS_EXPORT_HINT};
 pub use queries::{AuditPage, Visibility};
 pub use remind::RemindReport;
@@ -57,9 +59,10 @@ pub use request::NewRequest;
 pub use revert::{RevertOutcome, RevertReason};
 pub use rotation::{KeyRotation, RotationReport, StepOutcome, rotation_label};
 pub use service_key::{CandidateKey, SERVICE_KEY_SCOPES, ServiceKeyCheck, ServiceKeys};
-pub use sso::{SSO_REQUESTER, SsoAction, SsoItem, SsoOutcome, SsoPerson, SsoPlan};
+pub use sso::{SsoAction, SsoItem, SsoOutcome, SsoPerson, SsoPlan};
 pub use sweep::SweepReport;
 pub use token_rotation::{TEST_EVENT, TokenRotations, project_token_secret};
+pub use writes::{MembershipCache, PostHogWrite, WritePath, Written};
 
 /// The application: the ports plus policy. Cheap to clone.
 #[derive(Clone)]
@@ -71,6 +74,8 @@ pub struct Hogwarden {
     pub policy: Arc<Policy>,
     /// Base URL of the web front end, for deep links in notifications.
     pub web_url: String,
+    /// Approvers lately found to be active members (see [`WritePath`]).
+    pub memberships: Arc<MembershipCache>,
 }
 
 impl std::fmt::Debug for Hogwarden {
@@ -80,6 +85,17 @@ impl std::fmt::Debug for Hogwarden {
 }
 
 impl Hogwarden {
+    pub fn new(
+        store: Arc<dyn Store>,
+        posthog: Arc<dyn PostHog>,
+        clock: Arc<dyn Clock>,
+        notifier: Arc<dyn Notifier>,
+        policy: Arc<Policy>,
+        web_url: String,
+    ) -> Self {
+        Self { store, posthog, clock, notifier, policy, web_url, memberships: Arc::default() }
+    }
+
     fn draft(
         &self,
         actor: Actor,
@@ -105,6 +121,19 @@ impl Hogwarden {
 
     fn request_link(&self, id: RequestId) -> String {
         self.page_link(&format!("requests/{id}"))
+    }
+
+    /// Refuses a decision by someone who is not an approver, or who is no longer an
+    /// active member of the PostHog organization (a token outlives a departure).
+    async fn require_active_approver(&self, who: &crate::types::Principal, what: &str) -> crate::error::Result<()> {
+        use crate::error::Error;
+        if !who.has(crate::types::Role::Approver) {
+            return Err(Error::Forbidden(format!("You need the approver role to {what}.")));
+        }
+        if self.posthog.find_member(&who.email).await?.is_none() {
+            return Err(Error::Forbidden(format!("You are no longer an active member of the PostHog organization, so you cannot {what}.")));
+        }
+        Ok(())
     }
 
     /// The approvers policy names, minus the people the request is by or for, and

@@ -7,14 +7,16 @@
 use std::collections::BTreeSet;
 
 use crate::audit::{AuditDraft, AuditKind};
+use crate::authorize::Authorization;
 use crate::claims::{self, Claim};
 use crate::error::{Error, Result};
+use crate::model::AccessLevel;
 use crate::model::Decision;
 use crate::offboard::{HAND_OVER_LEVEL, OffboardStatus, OffboardStep, Offboarding, StepAction, StepStatus, private_insights_warning};
 use crate::ports::{Guarded, Member, ObjectKind, OwnedObject, PostHogError};
 use crate::types::{Actor, Email, Justification, OrgLevel, Principal, ProjectRole, RequestId, Role, Ticket};
 
-use super::{Hogwarden, applier};
+use super::{Hogwarden, PostHogWrite, Written, applier};
 
 /// What offboarding a member would do, before anything is asked or written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,9 +235,12 @@ impl Hogwarden {
         if record.subject == who.email {
             return Err(Error::Forbidden("You cannot approve your own offboarding.".into()));
         }
-        if !who.has(Role::Approver) {
-            return Err(Error::Forbidden("You need the approver role to approve requests.".into()));
+        if record.new_owner == who.email {
+            return Err(Error::Forbidden(
+                "You receive this offboarding's objects, so you cannot approve it; another approver must.".into(),
+            ));
         }
+        self.require_active_approver(who, "approve offboardings").await?;
         if record.status != OffboardStatus::Pending {
             return Err(Error::Conflict(format!("The offboarding is already {}.", record.status.as_str())));
         }
@@ -273,10 +278,8 @@ impl Hogwarden {
     }
 
     pub async fn offboard_deny(&self, who: &Principal, id: RequestId, reason: Option<String>) -> Result<Offboarding> {
+        self.require_active_approver(who, "deny offboardings").await?;
         let mut record = self.store.get_offboarding(id).await?.ok_or_else(|| Error::NotFound(format!("offboarding {id}")))?;
-        if !who.has(Role::Approver) {
-            return Err(Error::Forbidden("You need the approver role to deny requests.".into()));
-        }
         if record.status != OffboardStatus::Pending {
             return Err(Error::Conflict(format!("The offboarding is already {}.", record.status.as_str())));
         }
@@ -310,7 +313,14 @@ impl Hogwarden {
                 record = self.finish_offboarding(record).await?;
                 break;
             };
-            let outcome = self.run_step(&record, index).await;
+            let outcome = match self.run_step(&record, index).await {
+                // PostHog refused for good, or the write path refused the write: the
+                // step fails and a person looks.
+                Err(Error::Upstream(e)) if !e.is_transient() => Err(e.to_string()),
+                Err(Error::Forbidden(why)) => Err(why),
+                Err(e) => return Err(e),
+                Ok(done) => Ok(done),
+            };
             let now = self.clock.now();
             let mut next = record.clone();
             let step = &mut next.steps[index];
@@ -323,9 +333,9 @@ impl Hogwarden {
                     step.already_in_place = already;
                     audit.push(self.step_audit(&record, &step.action, &read_back, already));
                 }
-                Err(Error::Upstream(e)) if !e.is_transient() => {
+                Err(e) => {
                     step.status = StepStatus::Failed;
-                    step.error = Some(e.to_string());
+                    step.error = Some(e.clone());
                     next.status = OffboardStatus::Failed;
                     next.failure = Some(format!("{}: {e}", step.action.describe(&record.new_owner)));
                     audit.push(self.draft(
@@ -334,10 +344,9 @@ impl Hogwarden {
                         &record.subject,
                         id,
                         None,
-                        serde_json::json!({"offboarding": true, "step": index, "error": e.to_string()}),
+                        serde_json::json!({"offboarding": true, "step": index, "error": e}),
                     ));
                 }
-                Err(e) => return Err(e),
             }
             let expected = next.version;
             next.version += 1;
@@ -375,6 +384,7 @@ impl Hogwarden {
     /// read-back and whether the outcome was already in place.
     async fn run_step(&self, record: &Offboarding, index: usize) -> Result<(String, bool)> {
         let action = &record.steps[index].action;
+        let auth = Authorization::Offboarding(record.id);
         if let StepAction::HandOver { object } = action {
             let owner = self.posthog.find_member(&record.new_owner).await?.ok_or_else(|| {
                 Error::Upstream(PostHogError::Rejected {
@@ -386,7 +396,10 @@ impl Hogwarden {
             if self.posthog.object_access(object, &owner).await?.as_deref() == Some(HAND_OVER_LEVEL) {
                 return Ok((HAND_OVER_LEVEL.to_owned(), true));
             }
-            let found = self.posthog.set_object_access(object, &owner, HAND_OVER_LEVEL).await?;
+            let write = PostHogWrite::ObjectAccess { object, member: &owner, level: HAND_OVER_LEVEL };
+            let Written::ObjectAccess(found) = self.writes().write(write, &auth).await?.0 else {
+                return Err(Error::Storage("an object access write was answered with something else".into()));
+            };
             return match found.as_deref() {
                 Some(HAND_OVER_LEVEL) => Ok((HAND_OVER_LEVEL.to_owned(), false)),
                 other => Err(Error::Upstream(PostHogError::NotConfirmed {
@@ -404,16 +417,21 @@ impl Hogwarden {
                 if self.posthog.project_role(&member, *project).await?.is_none() {
                     return Ok(("no explicit access".into(), true));
                 }
-                match self.posthog.set_project_role(&member, *project, None).await? {
-                    None => Ok(("no explicit access".into(), false)),
-                    Some(role) => Err(Error::Upstream(PostHogError::NotConfirmed {
+                let write = PostHogWrite::ProjectRole { member: &member, project: *project, role: None };
+                match self.writes().write(write, &auth).await?.0.access_level()? {
+                    AccessLevel::Project(None) | AccessLevel::Org(_) => Ok(("no explicit access".into(), false)),
+                    AccessLevel::Project(Some(role)) => Err(Error::Upstream(PostHogError::NotConfirmed {
                         expected: "no explicit access".into(),
                         found: role.as_str().into(),
                     })),
                 }
             }
             StepAction::RemoveFromOrg => {
-                if self.posthog.remove_member(&member).await? {
+                let Written::StillMember(still) = self.writes().write(PostHogWrite::RemoveMember { member: &member }, &auth).await?.0
+                else {
+                    return Err(Error::Storage("a member removal was answered with something else".into()));
+                };
+                if still {
                     Err(Error::Upstream(PostHogError::NotConfirmed { expected: "not a member".into(), found: "still a member".into() }))
                 } else {
                     Ok(("not a member".into(), false))

@@ -110,13 +110,25 @@ impl Hogwarden {
         if !who.has(Role::Admin) {
             return Err(Error::Forbidden("You need the admin role to see Hogwarden's keys.".into()));
         }
-        Ok(self.posthog.check_key().await?)
+        self.checked_key().await
+    }
+
+    /// Asks PostHog about Hogwarden's key; a rejected key pauses writes.
+    async fn checked_key(&self) -> Result<KeyCheck> {
+        let check = match self.posthog.check_key().await {
+            Err(crate::ports::PostHogError::Unauthorized) => return Err(Error::Upstream(super::writes::key_rejected(self, None).await)),
+            other => other?,
+        };
+        if !check.accepted {
+            super::writes::key_rejected(self, Some(check.fingerprint.clone())).await;
+        }
+        Ok(check)
     }
 
     /// The scheduled key check: when PostHog rejects Hogwarden's key, the audit log
     /// records it and the admins are told to store a new one.
     pub async fn check_service_key(&self) -> Result<KeyCheck> {
-        let check = self.posthog.check_key().await?;
+        let check = self.checked_key().await?;
         if !check.accepted {
             self.record(Actor::System("key-check".into()), AuditKind::ServiceKeyRejected, json!({ "fingerprint": check.fingerprint }))
                 .await?;

@@ -37,6 +37,11 @@ impl Hogwarden {
         let Some(member) = self.posthog.find_member(&subject).await? else {
             return Err(Error::NotFound(format!("{subject} as a member of the PostHog organization (invite them first)")));
         };
+        if member.level == crate::types::OrgLevel::Owner {
+            return Err(Error::PolicyViolation(format!(
+                "{subject} is an owner of the PostHog organization; Hogwarden never changes an owner's access (only another owner can, in PostHog)."
+            )));
+        }
         let wanted_projects: Vec<_> = new.changes.iter().filter_map(AccessChange::project).collect();
         if !wanted_projects.is_empty() {
             let projects = self.posthog.list_projects().await?;
@@ -55,7 +60,7 @@ impl Hogwarden {
         }
 
         let now = self.clock.now();
-        let approvals_required = self.policy.approvals_needed(&new.changes);
+        let approvals_required = self.policy.approvals_needed_by(&who.email, &subject, &new.changes);
         let request = AccessRequest {
             changes: new.changes,
             duration: new.duration,

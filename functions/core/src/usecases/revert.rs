@@ -4,12 +4,13 @@
 //! Never removes access another live grant still covers.
 
 use crate::audit::AuditKind;
+use crate::authorize::{Allowed, Authorization};
 use crate::error::{Error, Result};
 use crate::model::{AccessChange, AccessLevel, AccessRequest, Grant, GrantStatus, RequestStatus};
 use crate::ports::{Commit, Guarded, Member};
 use crate::types::{Actor, GrantId, Principal, Role};
 
-use super::Hogwarden;
+use super::{Hogwarden, PostHogWrite};
 
 /// How long one revert may hold a grant before another sweep may try again.
 const REVERT_LEASE_SECONDS: i64 = 120;
@@ -80,8 +81,9 @@ impl Hogwarden {
             Err(e) => return Err(e),
         }
         match self.try_revert(&grant).await {
-            Ok(Attempt::Restored { restored_to, wrote, covered_by }) => {
+            Ok(Attempt::Restored { restored_to, wrote, covered_by, authorization }) => {
                 let details = serde_json::json!({
+                    "authorization": authorization.as_ref().map_or(serde_json::Value::Null, Allowed::to_json),
                     "reason": reason_str(&reason),
                     "change": grant.change,
                     "restored_to": restored_to,
@@ -121,6 +123,12 @@ impl Hogwarden {
                     Err(e) => Err(e),
                 }
             }
+            // The write path refused the undo (it would not restore what the grant
+            // replaced): nothing was sent, and a person must look.
+            Err(Error::Forbidden(why)) => {
+                let details = serde_json::json!({ "reason": reason_str(&reason), "change": grant.change, "error": why });
+                self.close(grant, GrantStatus::Conflict, actor, AuditKind::RevertConflict, details, Some(why)).await
+            }
             Err(Error::Upstream(e)) => {
                 // PostHog refuses the revert for good (e.g. the person became an owner):
                 // a person must look, exactly as for a hand-made change.
@@ -134,7 +142,7 @@ impl Hogwarden {
     async fn try_revert(&self, grant: &Grant) -> Result<Attempt> {
         let Some(member) = self.posthog.find_member(&grant.subject).await? else {
             // They left the organization: nothing is left to revert.
-            return Ok(Attempt::Restored { restored_to: None, wrote: false, covered_by: Vec::new() });
+            return Ok(Attempt::Restored { restored_to: None, wrote: false, covered_by: Vec::new(), authorization: None });
         };
         let current = self.current(&member, &grant.change).await?;
         if current != grant.confirmed {
@@ -155,20 +163,23 @@ impl Hogwarden {
         };
         let covered_by = others.iter().map(|g| g.id).collect();
         if restore_to == current {
-            return Ok(Attempt::Restored { restored_to: Some(current), wrote: false, covered_by });
+            return Ok(Attempt::Restored { restored_to: Some(current), wrote: false, covered_by, authorization: None });
         }
-        let read_back = self.restore(&member, &grant.change, restore_to).await?;
-        Ok(Attempt::Restored { restored_to: Some(read_back), wrote: true, covered_by })
+        let (read_back, allowed) = self.restore(&member, grant, restore_to).await?;
+        Ok(Attempt::Restored { restored_to: Some(read_back), wrote: true, covered_by, authorization: Some(allowed) })
     }
 
-    async fn restore(&self, member: &Member, change: &AccessChange, to: AccessLevel) -> Result<AccessLevel> {
-        Ok(match (change, to) {
-            (AccessChange::OrgRole { .. }, AccessLevel::Org(level)) => AccessLevel::Org(self.posthog.set_org_level(member, level).await?),
+    /// Writes the access to restore, through the one write path as the undo of `grant`.
+    async fn restore(&self, member: &Member, grant: &Grant, to: AccessLevel) -> Result<(AccessLevel, Allowed)> {
+        let write = match (&grant.change, to) {
+            (AccessChange::OrgRole { .. }, AccessLevel::Org(level)) => PostHogWrite::OrgLevel { member, level },
             (AccessChange::ProjectRole { project, .. } | AccessChange::RemoveFromProject { project }, AccessLevel::Project(role)) => {
-                AccessLevel::Project(self.posthog.set_project_role(member, *project, role).await?)
+                PostHogWrite::ProjectRole { member, project: *project, role }
             }
             _ => return Err(Error::Storage("a grant's baseline does not match its target".into())),
-        })
+        };
+        let (written, allowed) = self.writes().write(write, &Authorization::Undo(grant.id)).await?;
+        Ok((written.access_level()?, allowed))
     }
 
     /// Closes a grant, and its request once no grant of it is active, in one commit.
@@ -235,7 +246,7 @@ impl Hogwarden {
 }
 
 enum Attempt {
-    Restored { restored_to: Option<AccessLevel>, wrote: bool, covered_by: Vec<GrantId> },
+    Restored { restored_to: Option<AccessLevel>, wrote: bool, covered_by: Vec<GrantId>, authorization: Option<Allowed> },
     Changed { found: AccessLevel },
 }
 

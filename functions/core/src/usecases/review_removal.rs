@@ -26,14 +26,24 @@ use crate::types::{Email, Justification, Principal, RequestId, Role};
 use super::Hogwarden;
 use super::offboard::OffboardPreview;
 
+/// Who requests the changes an access review decides: the review itself, so the
+/// reviewer who decides is the approver and never also the requester.
+pub(super) fn review_requester() -> Email {
+    Email::parse(crate::authorize::REVIEW_REQUESTER).expect("a valid address")
+}
+
 impl Hogwarden {
     /// Who receives the objects of `person` when `decider` removes them.
     fn hand_over_owner(&self, person: &Email, decider: &Email) -> Result<Email> {
+        // The reviewer's decision is the removal's approval: an approver never also
+        // receives what the removal hands over, so without `hand_over_to` nobody does.
         match &self.policy.reviews.hand_over_to {
-            Some(owner) if owner != person => Ok(owner.clone()),
-            _ if decider != person => Ok(decider.clone()),
+            Some(owner) if owner != person && owner != decider => Ok(owner.clone()),
+            Some(owner) if owner == decider => Err(Error::PolicyViolation(format!(
+                "{decider} decided this removal, so they cannot also receive {person}'s objects: another reviewer or an admin must decide it."
+            ))),
             _ => Err(Error::PolicyViolation(format!(
-                "Nobody can receive {person}'s objects: name someone else in the policy's reviews.hand_over_to."
+                "Nobody can receive {person}'s objects: name who does in the policy's reviews.hand_over_to (someone other than the reviewers)."
             ))),
         }
     }
@@ -160,7 +170,7 @@ impl Hogwarden {
         let reason = decision.reason.clone().unwrap_or_else(|| "Access review decision".into());
         let justification = Justification::parse(&format!("Access review {}: {reason}", item.campaign))?;
         // The decision is the one approval: recorded approved, it runs at once.
-        let mut record = self.offboarding_record(id, decider, preview, justification, None, 1);
+        let mut record = self.offboarding_record(id, &review_requester(), preview, justification, None, 1);
         record.status = OffboardStatus::Approved;
         record.approvals = vec![Decision { by: decider.clone(), at: decision.at, reason: decision.reason.clone() }];
         let mut requested = super::offboard::requested_details(&record);

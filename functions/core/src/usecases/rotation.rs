@@ -24,11 +24,12 @@ use serde_json::json;
 
 use crate::Error;
 use crate::audit::AuditKind;
+use crate::authorize::Authorization;
 use crate::error::Result;
 use crate::keys::{ProjectKeys, RotationStep, StoredSecretKey, fingerprint, short_fingerprint};
 use crate::ports::{Stage, Vault};
 use crate::types::{Actor, ProjectId};
-use crate::usecases::Hogwarden;
+use crate::usecases::{Hogwarden, PostHogWrite, Written};
 
 /// Runs project secret key rotations. Cheap to clone.
 #[derive(Clone)]
@@ -114,6 +115,33 @@ impl KeyRotation {
         Ok(short)
     }
 
+    /// Creates a key through the one write path (a key response: it grants nobody access).
+    async fn create(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<crate::keys::IssuedKey> {
+        let write = PostHogWrite::CreateSecretKey { keys: &*self.keys, project, label, scopes };
+        match self.app.writes().write(write, &Authorization::KeyResponse(format!("key rotation {label}"))).await?.0 {
+            Written::Key(issued) => Ok(issued),
+            other => Err(Error::Storage(format!("a key creation was answered with {other:?}"))),
+        }
+    }
+
+    /// Rolls a key through the one write path.
+    async fn roll(&self, project: ProjectId, id: &str, label: &str) -> Result<crate::keys::IssuedKey> {
+        let write = PostHogWrite::RollSecretKey { keys: &*self.keys, project, id };
+        match self.app.writes().write(write, &Authorization::KeyResponse(format!("key rotation {label}"))).await?.0 {
+            Written::Key(issued) => Ok(issued),
+            other => Err(Error::Storage(format!("a key roll was answered with {other:?}"))),
+        }
+    }
+
+    /// Deletes a key through the one write path; says whether PostHog had it.
+    async fn delete(&self, project: ProjectId, id: &str, why: &str) -> Result<bool> {
+        let write = PostHogWrite::DeleteSecretKey { keys: &*self.keys, project, id };
+        match self.app.writes().write(write, &Authorization::KeyResponse(why.to_owned())).await?.0 {
+            Written::Deleted(deleted) => Ok(deleted),
+            other => Err(Error::Storage(format!("a key deletion was answered with {other:?}"))),
+        }
+    }
+
     /// A new key in PostHog with `label`: created, or, when a key with that label is
     /// already there (an earlier attempt issued it and then stopped), rolled.
     async fn issue(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<StoredSecretKey> {
@@ -121,19 +149,19 @@ impl KeyRotation {
         let issued = match existing {
             Some(key) => {
                 tracing::info!(project = %project, "a key from an earlier attempt of this rotation is in PostHog; rolling it");
-                self.keys.roll_secret_key(project, &key.id).await?
+                self.roll(project, &key.id, label).await?
             }
-            None => match self.keys.create_secret_key(project, label, scopes).await {
+            None => match self.create(project, label, scopes).await {
                 Ok(issued) => issued,
                 // A create that reached PostHog and then timed out was sent again: the
                 // first one made the key. Roll that one instead.
-                Err(crate::ports::PostHogError::Rejected { status: 400, .. }) => {
+                Err(Error::Upstream(crate::ports::PostHogError::Rejected { status: 400, .. })) => {
                     let key = self.keys.list_secret_keys(project).await?.into_iter().find(|k| k.label == label).ok_or_else(|| {
                         Error::Conflict("PostHog refused to create the rotation's key and holds none with its label".into())
                     })?;
-                    self.keys.roll_secret_key(project, &key.id).await?
+                    self.roll(project, &key.id, label).await?
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             },
         };
         let value = secrecy::ExposeSecret::expose_secret(&issued.value).to_owned();
@@ -333,7 +361,7 @@ impl KeyRotation {
         if self.app.clock.now() < current.created_at + grace {
             return Ok(false);
         }
-        let deleted = self.keys.delete_secret_key(previous.project_id, &previous.key_id).await?;
+        let deleted = self.delete(previous.project_id, &previous.key_id, "the previous key's grace period ended").await?;
         if deleted {
             self.app
                 .record(
@@ -360,13 +388,13 @@ impl KeyRotation {
             && current.fingerprint() == leaked_fingerprint
         {
             self.rotate(secret).await?;
-            self.keys.delete_secret_key(current.project_id, &current.key_id).await?;
+            self.delete(current.project_id, &current.key_id, "a leak alert matched the current key").await?;
             return Ok(Some("rotated at once; the leaked key is deleted in PostHog"));
         }
         if let Some(previous) = read(Stage::Previous).await?
             && previous.fingerprint() == leaked_fingerprint
         {
-            self.keys.delete_secret_key(previous.project_id, &previous.key_id).await?;
+            self.delete(previous.project_id, &previous.key_id, "a leak alert matched the previous key").await?;
             return Ok(Some("the leaked key was already replaced; it is deleted in PostHog now"));
         }
         Ok(None)

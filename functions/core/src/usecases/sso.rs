@@ -21,8 +21,7 @@ use crate::types::{Actor, Email, Justification, OrgLevel, OrgRole, Principal, Pr
 
 use super::Hogwarden;
 
-/// The requester of the requests SSO rules make; how their grants are recognised.
-pub const SSO_REQUESTER: &str = "sso-rules@hogwarden.invalid";
+use crate::authorize::SSO_REQUESTER;
 
 fn sso_actor() -> Actor {
     Actor::System("sso".into())
@@ -309,10 +308,16 @@ impl Hogwarden {
             let rule = changes[0].0.rule.clone().unwrap_or_default();
             // The rules stand in for an approver, except for admin: anything that makes
             // someone an admin waits for a person's approval, whatever the rules say.
-            let needs_person = changes.iter().any(|(_, c)| c.grants_admin());
+            // A sync's claims come from the admin who runs it, not from the person's own
+            // sign-in: its changes wait for an approver other than that admin.
+            let by_person = match &by {
+                Actor::Person(admin) => Some(admin.clone()),
+                _ => None,
+            };
+            let needs_person = by_person.is_some() || changes.iter().any(|(_, c)| c.grants_admin());
             let request = AccessRequest {
                 id: RequestId::new(),
-                requester: sso_requester(),
+                requester: by_person.unwrap_or_else(sso_requester),
                 subject: email.clone(),
                 changes: changes.iter().map(|(_, c)| c.clone()).collect(),
                 duration: None,
@@ -337,12 +342,16 @@ impl Hogwarden {
                 "rule": rule,
                 "by": by.to_string(),
                 "changes": changes.iter().map(|(i, _)| serde_json::json!({"target": i.target, "from": describe(i.current), "to": describe(i.desired)})).collect::<Vec<_>>(),
-                "approved_by": if needs_person { "waits for an approver: it grants admin" } else { "policy: the SSO rules" },
+                "approved_by": match (&by, needs_person) {
+                    (Actor::Person(_), _) => "waits for an approver: a sync's claims come from the admin who ran it",
+                    (_, true) => "waits for an approver: it grants admin",
+                    _ => "policy: the SSO rules applied to the person's own sign-in",
+                },
             });
             let audit = self.draft(by.clone(), AuditKind::SsoApplied, email, request.id, None, details);
             self.store.commit(Commit { requests: vec![Guarded::create(request.clone())], audit: vec![audit], ..Commit::default() }).await?;
             if needs_person {
-                self.tell_approvers(&request, "An SSO rule asks for admin access; it waits for your approval").await;
+                self.tell_approvers(&request, "An SSO rule asks for an access change; it waits for your approval").await;
                 requests.push(request);
                 continue;
             }
