@@ -68,8 +68,10 @@ fn csv_row(csv: &str, item_id: &str) -> std::collections::HashMap<String, String
 
 #[tokio::test]
 async fn a_reviewer_revoking_a_members_organization_membership_removes_them_with_their_objects_handed_over() {
-    // Arrange: a drift baseline, then a campaign; bob reviews laura's membership.
-    let t = spawn_stack().await;
+    // Arrange: a drift baseline, then a campaign; bob reviews laura's membership, and
+    // the policy hands a removed person's objects to grace.
+    let reviews = ReviewPolicy { hand_over_to: Some(email(OTHER_MEMBER)), ..ReviewPolicy::default() };
+    let t = spawn_stack_with_policy(Policy { reviews, ..Policy::default() }).await;
     let baseline: dto::DriftReportDto = t.post(APPROVER, "/api/drift/check", json!({})).await.json();
     assert!(baseline.baseline_taken);
     let detail = open(&t, json!({})).await;
@@ -91,7 +93,7 @@ async fn a_reviewer_revoking_a_members_organization_membership_removes_them_with
     assert_eq!(project_item.status, 422, "{:?}", project_item.body);
     assert_eq!(preview.status, 200, "{:?}", preview.body);
     let preview: dto::OffboardPreviewDto = preview.json();
-    assert_eq!(preview.new_owner, SECOND_APPROVER, "no hand_over_to in the policy: the reviewer receives the objects");
+    assert_eq!(preview.new_owner, OTHER_MEMBER, "the policy's hand_over_to receives the objects");
     assert_eq!(preview.objects.len(), 6);
     assert!(
         preview.warnings.iter().any(|w| w.contains("private (unsaved) insight") && w.contains("Untitled draft")),
@@ -115,7 +117,7 @@ async fn a_reviewer_revoking_a_members_organization_membership_removes_them_with
     let writes = t.sandbox().write_count();
     let closed_again = t.post(APPROVER, &format!("/api/reviews/{campaign}/close"), json!({})).await;
 
-    // Assert: laura is gone from PostHog, each of her objects managed by bob.
+    // Assert: laura is gone from PostHog, each of her objects managed by grace.
     assert_eq!(closed.status, 200, "{:?}", closed.body);
     assert_eq!(closed_again.status, 200, "{:?}", closed_again.body);
     assert_eq!(t.sandbox().write_count(), writes, "remediating twice changes nothing");
@@ -123,7 +125,7 @@ async fn a_reviewer_revoking_a_members_organization_membership_removes_them_with
     assert_eq!(sandbox.member_level(LAURA), None);
     assert_eq!(sandbox.project_access(web, LAURA), None);
     for o in &preview.objects {
-        assert_eq!(sandbox.object_access(kind(&o.kind), o.project_id, &o.key, SECOND_APPROVER).as_deref(), Some("manager"), "{o:?}");
+        assert_eq!(sandbox.object_access(kind(&o.kind), o.project_id, &o.key, OTHER_MEMBER).as_deref(), Some("manager"), "{o:?}");
     }
     let detail: dto::CampaignDetail = closed_again.json();
     let counts = detail.campaign.counts.unwrap();
@@ -139,7 +141,7 @@ async fn a_reviewer_revoking_a_members_organization_membership_removes_them_with
     let record = t.get(APPROVER, &format!("/api/offboardings/{offboarding_id}")).await;
     assert_eq!(record.status, 200, "{:?}", record.body);
     let record: dto::OffboardingDto = record.json();
-    assert_eq!((record.status.as_str(), record.new_owner.as_str()), ("done", SECOND_APPROVER));
+    assert_eq!((record.status.as_str(), record.new_owner.as_str()), ("done", OTHER_MEMBER));
     assert!(record.warnings.iter().any(|w| w.contains("Untitled draft")), "{:?}", record.warnings);
     let kinds = kinds_of(&t, &offboarding_id).await;
     let expected = ["requested", "approved"]
@@ -322,5 +324,25 @@ async fn a_reviewer_revoking_an_admins_membership_removes_the_admin_as_posthogs_
     let detail: dto::CampaignDetail = closed.json();
     let evan = item(&detail, evan_org);
     assert_eq!((evan.remediation.as_deref(), evan.offboarding), (Some("applied"), true), "{evan:?}");
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn l2_without_hand_over_to_the_reviewer_who_revokes_does_not_receive_the_objects() {
+    // Arrange: no hand_over_to; bob reviews laura's membership.
+    let t = spawn_stack().await;
+    let detail = open(&t, json!({})).await;
+    let campaign = detail.campaign.id.clone();
+    if item(&detail, LAURA_ORG).reviewer.as_deref() != Some(SECOND_APPROVER) {
+        reassign(&t, &campaign, LAURA_ORG, SECOND_APPROVER).await;
+    }
+
+    // Act
+    let preview = removal_preview(&t, SECOND_APPROVER, &campaign, LAURA_ORG).await;
+
+    // Assert: the decider never becomes the new owner; the answer says what to set.
+    assert_eq!(preview.status, 422, "{:?}", preview.body);
+    assert!(preview.message().contains("hand_over_to"), "{}", preview.message());
+    assert_eq!(t.sandbox().write_count(), 0);
     t.shutdown().await;
 }

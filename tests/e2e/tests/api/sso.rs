@@ -158,9 +158,12 @@ async fn the_sync_shows_a_plan_and_applies_it_on_confirm() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let applied: dto::SsoPlanDto = r.json();
     assert_eq!(applied.applied_requests.len(), 2);
-    // Admin always needs a person's approval, whatever the rules say: niaj's waits.
+    // A sync's claims come from the admin who runs it: every change waits for another
+    // approver (the two-person rule), so nothing reaches PostHog yet.
+    assert_eq!(sb.write_count(), writes);
     assert_eq!(sb.member_level("niaj@example.com"), Some(1));
     approve_sso_admin(&t, &applied, "niaj@example.com").await;
+    approve_sso_admin(&t, &applied, "victor@example.com").await;
     assert_eq!(sb.member_level("niaj@example.com"), Some(8));
     let staging = project(&t, "Staging");
     assert_eq!(sb.project_access(staging, "victor@example.com").as_deref(), Some("member"));
