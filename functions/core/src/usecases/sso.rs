@@ -23,6 +23,9 @@ use super::Hogwarden;
 
 use crate::authorize::SSO_REQUESTER;
 
+/// How the justification of every request the SSO rules make begins.
+const SSO_JUSTIFICATION: &str = "SSO rule: ";
+
 fn sso_actor() -> Actor {
     Actor::System("sso".into())
 }
@@ -138,7 +141,13 @@ impl Hogwarden {
             let sso = match by_sso.get(&g.request_id) {
                 Some(v) => *v,
                 None => {
-                    let v = self.store.get_request(g.request_id).await?.is_some_and(|r| r.requester == requester);
+                    // The rules' own requests at sign-in, and a sync's (requested by the
+                    // admin who ran it, so another approver decides).
+                    let v = self
+                        .store
+                        .get_request(g.request_id)
+                        .await?
+                        .is_some_and(|r| r.requester == requester || r.justification.as_str().starts_with(SSO_JUSTIFICATION));
                     by_sso.insert(g.request_id, v);
                     v
                 }
@@ -325,7 +334,7 @@ impl Hogwarden {
                 extends: None,
                 approvers_reminded: false,
                 informed_at: None,
-                justification: Justification::parse(&format!("SSO rule: {rule}"))?,
+                justification: Justification::parse(&format!("{SSO_JUSTIFICATION}{rule}"))?,
                 ticket: None,
                 status: if needs_person { RequestStatus::Pending } else { RequestStatus::Approved },
                 created_at: now,

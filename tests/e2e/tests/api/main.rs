@@ -27,6 +27,6 @@ mod scenarios;
 mod service_key;
 mod sso;
 mod temporary_elevation;
+mod token_rotation;
 mod two_person_property;
 mod two_person_rule;
-mod token_rotation;

@@ -296,7 +296,8 @@ async fn the_manager_claim_of_a_sign_in_assigns_reviews_and_a_provider_that_disa
 async fn a_reviewer_revoking_an_admins_membership_removes_the_admin_as_posthogs_rules_allow_an_owner_key() {
     // Arrange: evan is an organization admin; Hogwarden's service account is an owner,
     // and PostHog lets a member remove others of a level lower or equal to their own.
-    let t = spawn_stack().await;
+    let reviews = ReviewPolicy { hand_over_to: Some(email(OTHER_MEMBER)), ..ReviewPolicy::default() };
+    let t = spawn_stack_with_policy(Policy { reviews, ..Policy::default() }).await;
     let detail = open(&t, json!({})).await;
     let campaign = detail.campaign.id.clone();
     let evan_org = "evan@example.com#org";

@@ -46,18 +46,45 @@ const ROLES: &[&str] = &["viewer", "member", "admin"];
 #[derive(Debug, Clone)]
 enum Call {
     /// caller asks for a project role (or org admin when `project` is None) for subject.
-    Request { caller: usize, subject: usize, project: Option<usize>, role: usize },
-    Approve { caller: usize, nth: usize },
-    Deny { caller: usize, nth: usize },
+    Request {
+        caller: usize,
+        subject: usize,
+        project: Option<usize>,
+        role: usize,
+    },
+    Approve {
+        caller: usize,
+        nth: usize,
+    },
+    Deny {
+        caller: usize,
+        nth: usize,
+    },
     /// caller submits a bulk set of (subject, project, role) items, then it is run.
-    Bulk { caller: usize, items: Vec<(usize, usize, usize)> },
+    Bulk {
+        caller: usize,
+        items: Vec<(usize, usize, usize)>,
+    },
     /// caller syncs SSO claims putting subject in a department.
-    Sso { caller: usize, subject: usize, department: usize },
+    Sso {
+        caller: usize,
+        subject: usize,
+        department: usize,
+    },
     /// caller offboards a person with new_owner receiving their objects.
-    Offboard { caller: usize, subject: usize, new_owner: usize },
-    ApproveOffboarding { caller: usize, nth: usize },
+    Offboard {
+        caller: usize,
+        subject: usize,
+        new_owner: usize,
+    },
+    ApproveOffboarding {
+        caller: usize,
+        nth: usize,
+    },
     /// Time passes and the sweep runs.
-    Sweep { minutes: i64 },
+    Sweep {
+        minutes: i64,
+    },
 }
 
 fn call() -> impl Strategy<Value = Call> {
@@ -160,7 +187,7 @@ async fn run(t: &TestStack, call: &Call) {
             }
             let new = NewChangeSet { format: "csv".into(), content: csv, reason: Some("Property test: a random set".into()) };
             if let Ok((set, _)) = app.bulk_submit(&principal(caller), new).await {
-                let _ = app.bulk_run(set.request_id, std::time::Duration::from_secs(5)).await;
+                let _ = app.bulk_run(set.set.request_id, std::time::Duration::from_secs(5)).await;
             }
         }
         Call::Sso { caller, subject, department } => {

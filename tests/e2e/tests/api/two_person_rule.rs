@@ -26,7 +26,8 @@ async fn h2_an_approver_cannot_approve_a_bulk_set_that_elevates_them() {
     let t = spawn_stack().await;
     let production = project(&t, "Production");
     let csv = "email,project,role\nbob@example.com,Production,admin\n";
-    let r = t.post(APPROVER, "/api/bulk/sets", json!({ "format": "csv", "content": csv, "reason": "Production incident rota, OPS-91" })).await;
+    let r =
+        t.post(APPROVER, "/api/bulk/sets", json!({ "format": "csv", "content": csv, "reason": "Production incident rota, OPS-91" })).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let set: dto::BulkSetDto = r.json();
 
@@ -54,7 +55,7 @@ async fn h3_a_requester_cannot_lower_someone_elses_access_without_an_approver() 
         .post(
             MEMBER,
             "/api/requests",
-            json!({ "subject": OTHER_MEMBER, "changes": [{ "kind": "project_role", "project": staging, "role": "viewer" }], "reason": "She only needs to read the dashboards" }),
+            json!({ "subject": OTHER_MEMBER, "changes": [{ "kind": "project_role", "project_id": staging, "role": "viewer" }], "reason": "She only needs to read the dashboards" }),
         )
         .await;
 
@@ -85,7 +86,7 @@ async fn a_request_for_ones_own_viewer_access_goes_through_by_the_policy_rule_it
         .post(
             MEMBER,
             "/api/requests",
-            json!({ "changes": [{ "kind": "project_role", "project": mobile, "role": "viewer" }], "reason": "Read the crash dashboards" }),
+            json!({ "changes": [{ "kind": "project_role", "project_id": mobile, "role": "viewer" }], "reason": "Read the crash dashboards" }),
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
@@ -102,7 +103,9 @@ async fn m2_the_new_owner_cannot_approve_an_offboarding_and_a_departed_approver_
     let t = spawn_stack().await;
     let laura = "laura@example.com";
     // An offboarding of laura whose objects go to bob.
-    let r = t.post(APPROVER, "/api/offboardings", json!({ "email": laura, "new_owner": SECOND_APPROVER, "reason": "Leaves Acme on Friday" })).await;
+    let r = t
+        .post(APPROVER, "/api/offboardings", json!({ "email": laura, "new_owner": SECOND_APPROVER, "reason": "Leaves Acme on Friday" }))
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let id = r.body["id"].as_str().unwrap().to_owned();
 
@@ -158,13 +161,14 @@ async fn m3_an_sso_sync_from_an_admins_body_waits_for_another_approver() {
 #[tokio::test]
 async fn l1_an_owners_access_cannot_be_requested() {
     let t = spawn_stack().await;
-    let owner = t.sandbox().member_emails().into_iter().find(|e| t.sandbox().member_level(e) == Some(15)).expect("the demo org has an owner");
+    let owner =
+        t.sandbox().member_emails().into_iter().find(|e| t.sandbox().member_level(e) == Some(15)).expect("the demo org has an owner");
     let staging = project(&t, "Staging");
     let r = t
         .post(
             APPROVER,
             "/api/requests",
-            json!({ "subject": owner, "changes": [{ "kind": "project_role", "project": staging, "role": "viewer" }], "reason": "Tidy up the owner's access" }),
+            json!({ "subject": owner, "changes": [{ "kind": "project_role", "project_id": staging, "role": "viewer" }], "reason": "Tidy up the owner's access" }),
         )
         .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
