@@ -289,14 +289,3 @@ impl hogwarden_core::usecases::OwnKeyInfo for RefreshingClient {
         .await
     }
 }
-
-#[cfg(test)]
-mod tests {
-    /// A method the wrapper does not forward falls back to the trait's default, which
-    /// would skip the re-read after a 401 (or worse, a faster path the client has).
-    #[test]
-    fn the_refreshing_client_forwards_every_method_of_the_ports_it_implements() {
-        let missing = hogwarden_core::ports::unforwarded_port_methods(include_str!("refresh.rs"));
-        assert!(missing.is_empty(), "RefreshingClient does not forward {missing:?}");
-    }
-}
