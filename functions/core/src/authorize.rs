@@ -189,7 +189,9 @@ fn judge_rule(policy: &Policy, request: &AccessRequest, effect: &Effect<'_>) -> 
     if effect.subject() != Some(&request.requester) || request.subject != request.requester {
         return Err(format!("request {} changes someone else's access, which always needs an approver", request.id));
     }
-    if request.changes.is_empty() || policy.approvals_needed(&request.changes) > 0 {
+    // A bulk set holds its changes as items: the rule is judged on this item's change.
+    let changes = if request.changes.is_empty() { change_of(effect).into_iter().collect() } else { request.changes.clone() };
+    if changes.is_empty() || changes.iter().any(crate::model::AccessChange::grants_admin) || policy.approvals_needed(&changes) > 0 {
         return Err(format!("policy needs an approver for request {}", request.id));
     }
     Ok(Allowed::PolicyRule {
@@ -197,6 +199,27 @@ fn judge_rule(policy: &Policy, request: &AccessRequest, effect: &Effect<'_>) -> 
         requester: request.requester.clone(),
         rule: "approval_required: the policy needs no approver for this change to one's own access".into(),
     })
+}
+
+/// The change a role write makes, as a request would name it.
+fn change_of(effect: &Effect<'_>) -> Option<crate::model::AccessChange> {
+    use crate::model::AccessChange;
+    use crate::types::{OrgLevel, OrgRole};
+    match effect {
+        Effect::Access { target: AccessTarget::Org, to: AccessLevel::Org(OrgLevel::Admin), .. } => {
+            Some(AccessChange::OrgRole { role: OrgRole::Admin })
+        }
+        Effect::Access { target: AccessTarget::Org, to: AccessLevel::Org(OrgLevel::Member), .. } => {
+            Some(AccessChange::OrgRole { role: OrgRole::Member })
+        }
+        Effect::Access { target: AccessTarget::Project(project), to: AccessLevel::Project(Some(role)), .. } => {
+            Some(AccessChange::ProjectRole { project: *project, role: *role })
+        }
+        Effect::Access { target: AccessTarget::Project(project), to: AccessLevel::Project(None), .. } => {
+            Some(AccessChange::RemoveFromProject { project: *project })
+        }
+        _ => None,
+    }
 }
 
 fn judge_offboarding(record: &Offboarding, effect: &Effect<'_>, active: &dyn Fn(&Email) -> bool) -> Result<Allowed, String> {
@@ -338,5 +361,22 @@ mod tests {
         assert!(judge(&policy, &Grounds::Request(&r), &admin, &everyone).unwrap_err().contains("does not ask"));
         let key = Effect::Key;
         assert!(judge(&policy, &Grounds::Request(&r), &key, &everyone).is_err());
+    }
+
+    #[test]
+    fn a_bulk_set_without_approvals_changes_only_its_submitters_own_access_and_never_to_admin() {
+        let policy = Policy::default();
+        let project = ProjectId::new(1).unwrap();
+        let viewer = AccessChange::ProjectRole { project, role: ProjectRole::Viewer };
+        let mut set = request("frank@example.com", "frank@example.com", viewer.clone(), &[], 0);
+        set.changes.clear();
+        let (frank, grace) = (email("frank@example.com"), email("grace@example.com"));
+        let own = Effect::Access { subject: &frank, target: viewer.target(), to: viewer.desired() };
+        let other = Effect::Access { subject: &grace, target: viewer.target(), to: viewer.desired() };
+        let admin = AccessChange::ProjectRole { project, role: ProjectRole::Admin };
+        let own_admin = Effect::Access { subject: &frank, target: admin.target(), to: admin.desired() };
+        assert!(matches!(judge(&policy, &Grounds::Request(&set), &own, &everyone), Ok(Allowed::PolicyRule { .. })));
+        assert!(judge(&policy, &Grounds::Request(&set), &other, &everyone).is_err());
+        assert!(judge(&policy, &Grounds::Request(&set), &own_admin, &everyone).is_err());
     }
 }
