@@ -334,7 +334,7 @@ mod tests {
         let err = judge(&policy, &Grounds::Request(&r), &effect, &everyone).unwrap_err();
         assert!(err.contains("someone else's access"), "{err}");
         // The same change to one's own access is what the rule allows.
-        let own = request("grace@example.com", "grace@example.com", change.clone(), &[], 0);
+        let own = request("grace@example.com", "grace@example.com", change, &[], 0);
         assert!(matches!(judge(&policy, &Grounds::Request(&own), &effect, &everyone), Ok(Allowed::PolicyRule { .. })));
     }
 

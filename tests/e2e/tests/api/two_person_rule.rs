@@ -55,7 +55,7 @@ async fn h3_a_requester_cannot_lower_someone_elses_access_without_an_approver() 
         .post(
             MEMBER,
             "/api/requests",
-            json!({ "subject": OTHER_MEMBER, "changes": [{ "kind": "project_role", "project_id": staging, "role": "viewer" }], "reason": "She only needs to read the dashboards" }),
+            json!({ "subject_email": OTHER_MEMBER, "changes": [{ "kind": "project_role", "project_id": staging, "role": "viewer" }], "reason": "She only needs to read the dashboards" }),
         )
         .await;
 
@@ -168,7 +168,7 @@ async fn l1_an_owners_access_cannot_be_requested() {
         .post(
             APPROVER,
             "/api/requests",
-            json!({ "subject": owner, "changes": [{ "kind": "project_role", "project_id": staging, "role": "viewer" }], "reason": "Tidy up the owner's access" }),
+            json!({ "subject_email": owner, "changes": [{ "kind": "project_role", "project_id": staging, "role": "viewer" }], "reason": "Tidy up the owner's access" }),
         )
         .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
