@@ -11,7 +11,7 @@ use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
 use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations, WriteGate};
 use hogwarden_core::webhooks::DeliveryLog;
-use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
+use hogwarden_posthog::{GitHubAlertsClient, PostHogClient, PostHogConfig};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
 
 use crate::config::{Config, ConfigError};
@@ -150,7 +150,7 @@ impl AwsStackBuilder {
         // A warm container follows the secret: after PostHog answers 401 it re-reads
         // AWSCURRENT and switches to a newer key an admin (or a rotation) stored.
         let vault_port: Arc<dyn Vault> = vault.clone();
-        let refreshing = Arc::new(RefreshingClient::new(posthog, vault_port, config.posthog_key_secret.clone())?);
+        let refreshing = Arc::new(PostHogClient::new(posthog)?.following_vault(vault_port, config.posthog_key_secret.clone()));
         // keys-alerts: every PostHog call goes through the gate that holds writes back
         // while they are paused (Hogwarden's own key leaked or was rejected).
         let client = Arc::new(WriteGate::new(refreshing, store.clone(), clock.clone()));

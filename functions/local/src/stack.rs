@@ -15,7 +15,7 @@ use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
 use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations, WriteGate};
 use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
-use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
+use hogwarden_posthog::{GitHubAlertsClient, PostHogClient, PostHogConfig};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
 use posthog_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use secrecy::SecretString;
@@ -110,7 +110,7 @@ impl Stack {
         // The client follows the vault: after a 401 it re-reads the key (an admin may
         // have stored a new one since start-up).
         let vault_port: Arc<dyn Vault> = vault.clone();
-        let refreshing = Arc::new(RefreshingClient::new(ph, vault_port.clone(), POSTHOG_KEY_SECRET)?);
+        let refreshing = Arc::new(PostHogClient::new(ph)?.following_vault(vault_port.clone(), POSTHOG_KEY_SECRET));
 
         let database = config.data_dir.join("hogwarden.db");
         let sqlite = Arc::new(SqliteStore::open(&database)?);
