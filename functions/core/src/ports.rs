@@ -386,6 +386,15 @@ pub trait PostHog: Send + Sync {
     }
 }
 
+/// Told when PostHog keeps rejecting Hogwarden's own key: a 401 that the vault's key
+/// does not fix. The PostHog client calls it from its one send path, for reads and
+/// writes alike, so the first call that meets the rejection pauses writes.
+#[async_trait]
+pub trait KeyRejections: Send + Sync {
+    /// Records the rejection; returns the pause's message when writes are now paused.
+    async fn key_rejected(&self, fingerprint: &str) -> Option<String>;
+}
+
 // ---------------------------------------------------------------- Vault
 
 /// The version stages a secret moves through during rotation (Secrets Manager's).

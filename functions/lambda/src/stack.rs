@@ -9,9 +9,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use hogwarden_api::{ApiState, AuthMode};
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Clock, Notifier, PostHog, Stage, Store, SystemClock, Vault};
-use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, PauseOnRejection, ServiceKeys, TokenRotations};
 use hogwarden_core::webhooks::DeliveryLog;
-use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
+use hogwarden_posthog::{GitHubAlertsClient, PostHogClient, PostHogConfig};
 use hogwarden_store_aws::{DynamoStore, SecretsManagerVault};
 
 use crate::config::{Config, ConfigError};
@@ -150,10 +150,14 @@ impl AwsStackBuilder {
         // A warm container follows the secret: after PostHog answers 401 it re-reads
         // AWSCURRENT and switches to a newer key an admin (or a rotation) stored.
         let vault_port: Arc<dyn Vault> = vault.clone();
-        let refreshing = Arc::new(RefreshingClient::new(posthog, vault_port, config.posthog_key_secret.clone())?);
         // Writes reach PostHog only through the app's write path, which judges each
-        // one's authorization and holds writes back while they are paused.
-        let client = refreshing;
+        // one's authorization and holds writes back while they are paused; a key
+        // PostHog keeps rejecting pauses them.
+        let client = Arc::new(
+            PostHogClient::new(posthog)?
+                .following_vault(vault_port, config.posthog_key_secret.clone())
+                .telling(Arc::new(PauseOnRejection::new(store.clone(), clock.clone()))),
+        );
         let posthog: Arc<dyn PostHog> = client.clone();
 
         let notifier: Arc<dyn Notifier> = match (notifier, &config.email_from) {

@@ -13,9 +13,9 @@ use hogwarden_api::{ApiError, ApiJson, ApiState, AuthMode, JwtVerifier};
 use hogwarden_api_types as dto;
 use hogwarden_core::Hogwarden;
 use hogwarden_core::ports::{Notifier, PostHog, Stage, Store, Vault};
-use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, ServiceKeys, TokenRotations};
+use hogwarden_core::usecases::{KeyInventory, KeyRotation, LeakResponse, PauseOnRejection, ServiceKeys, TokenRotations};
 use hogwarden_notify::{Fanout, SlackNotifier, SmtpNotifier};
-use hogwarden_posthog::{GitHubAlertsClient, PostHogConfig, RefreshingClient};
+use hogwarden_posthog::{GitHubAlertsClient, PostHogClient, PostHogConfig};
 use hogwarden_store_sqlite::{FileVault, SqliteStore};
 use posthog_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use secrecy::SecretString;
@@ -110,14 +110,17 @@ impl Stack {
         // The client follows the vault: after a 401 it re-reads the key (an admin may
         // have stored a new one since start-up).
         let vault_port: Arc<dyn Vault> = vault.clone();
-        let refreshing = Arc::new(RefreshingClient::new(ph, vault_port.clone(), POSTHOG_KEY_SECRET)?);
 
         let database = config.data_dir.join("hogwarden.db");
         let sqlite = Arc::new(SqliteStore::open(&database)?);
         let store: Arc<dyn Store> = sqlite.clone();
         // Writes reach PostHog only through the app's write path, which judges each
         // one's authorization and holds writes back while they are paused.
-        let client = refreshing;
+        let client = Arc::new(
+            PostHogClient::new(ph)?
+                .following_vault(vault_port.clone(), POSTHOG_KEY_SECRET)
+                .telling(Arc::new(PauseOnRejection::new(store.clone(), config.clock.clone()))),
+        );
         let posthog: Arc<dyn PostHog> = client.clone();
         let outbox = if config.notify.log { OutboxNotifier::default() } else { OutboxNotifier::quiet() };
         let mut policy = config.policy.clone();

@@ -5,10 +5,11 @@
 //! retried on 5xx, timeouts and broken connections. 4xx answers are final, except
 //! 429, which is waited out (and pauses every caller of the key).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use hogwarden_core::ports::{Stage, Vault};
 use hogwarden_core::types::{OrgLevel, ProjectId};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -36,16 +37,44 @@ const MAX_PAGES: u32 = 1000;
 
 /// A PostHog REST client for one organization. Cloning is cheap (an `Arc`), and every
 /// clone, like every other client built with the same key, shares one rate budget.
+///
+/// A client built with [`Self::following_vault`] follows the key stored in the vault:
+/// when PostHog answers 401, the one send path (`execute`) re-reads the secret's current version
+/// and, if it holds another key, switches to it (for this client and every clone) and
+/// sends the same call once more. A 401 with the same key stays a 401. A Lambda
+/// container reads the key once at cold start; this is how a warm one picks up a key
+/// an admin (or a rotation) stored since.
 #[derive(Clone)]
 pub struct PostHogClient {
     pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
-    pub(crate) http: reqwest::Client,
+    /// Everything but the key, which never changes. Its `api_key` is left empty: the
+    /// key in use is [`Keyed::api_key`], read through [`PostHogClient::keyed`].
     pub(crate) config: PostHogConfig,
+    /// What depends on the key, swapped whole when the vault holds a newer one. The
+    /// lock is only held to clone or replace the `Arc`, never across an await.
+    keyed: RwLock<Arc<Keyed>>,
+    /// Where a newer key is read after a 401; `None`: the key is fixed.
+    source: Option<KeySource>,
+    /// Told when a 401 stays after that (writes pause); `None`: nobody is told.
+    rejections: Option<Arc<dyn hogwarden_core::ports::KeyRejections>>,
+}
+
+/// The key in use and what is built from it.
+pub(crate) struct Keyed {
+    /// Sends the key as its default `Authorization` header.
+    pub(crate) http: reqwest::Client,
+    api_key: SecretString,
     fingerprint: String,
     budget: Arc<Budget>,
+}
+
+/// The vault secret that holds Hogwarden's key.
+struct KeySource {
+    vault: Arc<dyn Vault>,
+    secret: String,
 }
 
 impl std::fmt::Debug for PostHogClient {
@@ -54,7 +83,42 @@ impl std::fmt::Debug for PostHogClient {
             .field("base_url", &self.inner.config.base_url.as_str())
             .field("organization_id", &self.inner.config.organization_id)
             .field("key_fingerprint", &self.key_fingerprint_prefix())
+            .field("key_secret", &self.inner.source.as_ref().map(|s| s.secret.as_str()))
             .finish_non_exhaustive()
+    }
+}
+
+impl Keyed {
+    /// The HTTP client and rate budget for `api_key`, with `settings`' timeouts and limits.
+    fn build(settings: &PostHogConfig, api_key: SecretString) -> Result<Self, ClientError> {
+        if api_key.expose_secret().trim().is_empty() {
+            return Err(ClientError::Config("the API key is empty".into()));
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", api_key.expose_secret()))
+            .map_err(|_| ClientError::Config("the API key contains characters that cannot be sent in a header".into()))?;
+        // Sensitive values are left out of hyper's and reqwest's debug output.
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, auth);
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .timeout(settings.request_timeout)
+            // Never follow a redirect: PostHog's API does not redirect, and following one
+            // could carry the key (or the write) somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(settings.base_url.scheme() == "https")
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {}", e.without_url())))?;
+        let fingerprint = limiter::fingerprint(&api_key);
+        let budget = limiter::budget_for(&fingerprint, settings.burst, settings.sustained);
+        Ok(Self { http, api_key, fingerprint, budget })
+    }
+
+    /// The first 12 hex digits of the key's SHA-256, for logs.
+    fn prefix(&self) -> &str {
+        &self.fingerprint[..12]
     }
 }
 
@@ -97,35 +161,102 @@ impl PostHogClient {
     /// cannot go in a header, and on zero limits.
     pub fn new(config: PostHogConfig) -> Result<Self, ClientError> {
         validate(&config)?;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.api_key.expose_secret()))
-            .map_err(|_| ClientError::Config("the API key contains characters that cannot be sent in a header".into()))?;
-        // Sensitive values are left out of hyper's and reqwest's debug output.
-        auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, auth);
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .default_headers(headers)
-            .timeout(config.request_timeout)
-            // Never follow a redirect: PostHog's API does not redirect, and following one
-            // could carry the key (or the write) somewhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(config.base_url.scheme() == "https")
-            .build()
-            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {}", e.without_url())))?;
-        let fingerprint = limiter::fingerprint(&config.api_key);
-        let budget = limiter::budget_for(&fingerprint, config.burst, config.sustained);
-        Ok(Self { inner: Arc::new(Inner { http, config, fingerprint, budget }) })
+        let mut settings = config;
+        let api_key = std::mem::replace(&mut settings.api_key, SecretString::from(String::new()));
+        let keyed = Keyed::build(&settings, api_key)?;
+        Ok(Self { inner: Arc::new(Inner { config: settings, keyed: RwLock::new(Arc::new(keyed)), source: None, rejections: None }) })
     }
 
-    pub fn config(&self) -> &PostHogConfig {
-        &self.inner.config
+    /// This client, following `secret` in `vault`: after a 401 it re-reads the secret's
+    /// current version and, when that holds another key, uses it from then on (every
+    /// clone made from the returned client too) and sends the refused call once more.
+    pub fn following_vault(self, vault: Arc<dyn Vault>, secret: impl Into<String>) -> Self {
+        let inner = Inner {
+            config: self.inner.config.clone(),
+            keyed: RwLock::new(self.keyed()),
+            source: Some(KeySource { vault, secret: secret.into() }),
+            rejections: self.inner.rejections.clone(),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The same client, telling `rejections` when PostHog keeps rejecting its key (a
+    /// 401 the vault's key does not fix); the call then fails as paused when writes
+    /// are paused. Call it before cloning.
+    pub fn telling(self, rejections: Arc<dyn hogwarden_core::ports::KeyRejections>) -> Self {
+        let inner = Inner {
+            config: self.inner.config.clone(),
+            keyed: RwLock::new(self.keyed()),
+            source: self.inner.source.as_ref().map(|s| KeySource { vault: s.vault.clone(), secret: s.secret.clone() }),
+            rejections: Some(rejections),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The configuration, with the key in use now.
+    pub fn config(&self) -> PostHogConfig {
+        PostHogConfig { api_key: self.keyed().api_key.clone(), ..self.inner.config.clone() }
     }
 
     /// The first 12 hex digits of the key's SHA-256: enough to tell keys apart in logs.
-    pub fn key_fingerprint_prefix(&self) -> &str {
-        &self.inner.fingerprint[..12]
+    pub fn key_fingerprint_prefix(&self) -> String {
+        self.keyed().prefix().to_owned()
+    }
+
+    /// The key in use now and what is built from it.
+    pub(crate) fn keyed(&self) -> Arc<Keyed> {
+        self.inner.keyed.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Re-reads the vault: `true` when it held another key, which is now in use.
+    pub(crate) async fn reload_key(&self) -> bool {
+        let in_use = self.keyed();
+        self.newer_key(&in_use).await.is_some()
+    }
+
+    /// After PostHog refused `refused` (401): the key state to send the call again with,
+    /// if there is a newer key: one another call already switched to, or the vault's
+    /// current version when it differs. `None`: no key source, or the same key.
+    async fn newer_key(&self, refused: &Arc<Keyed>) -> Option<Arc<Keyed>> {
+        let source = self.inner.source.as_ref()?;
+        let current = self.keyed();
+        if current.fingerprint != refused.fingerprint {
+            return Some(current);
+        }
+        let stored = match source.vault.get(&source.secret, Stage::Current).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                tracing::warn!(secret = %source.secret, "PostHog rejected the key in use and the vault holds no key");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, secret = %source.secret, "could not re-read Hogwarden's key after a 401");
+                return None;
+            }
+        };
+        if limiter::fingerprint(&stored) == refused.fingerprint {
+            return None;
+        }
+        let fresh = match Keyed::build(&self.inner.config, stored) {
+            Ok(fresh) => Arc::new(fresh),
+            Err(e) => {
+                tracing::warn!(error = %e, secret = %source.secret, "the key in the vault cannot be used");
+                return None;
+            }
+        };
+        let mut slot = self.inner.keyed.write().unwrap_or_else(PoisonError::into_inner);
+        if slot.fingerprint != refused.fingerprint {
+            // Another call switched while the vault was read: keep its key.
+            return Some(slot.clone());
+        }
+        *slot = fresh.clone();
+        drop(slot);
+        tracing::info!(
+            key = %fresh.prefix(),
+            rejected = %refused.prefix(),
+            "PostHog rejected the key in use; the vault holds a newer one, which is used from now on"
+        );
+        Some(fresh)
     }
 
     // ------------------------------------------------------------ members
@@ -202,7 +333,7 @@ impl PostHogClient {
         let url = self.url(&self.org_path(&["projects"]), &[("limit", "1")])?;
         match self.execute(Call::get(url)).await {
             Ok(_) => Ok(true),
-            Err(ClientError::Unauthorized(_)) => Ok(false),
+            Err(ClientError::Unauthorized(_) | ClientError::Paused(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -332,8 +463,32 @@ impl PostHogClient {
         }
     }
 
-    /// Sends a call until it succeeds, fails for good, or runs out of patience.
+    /// Sends a call until it succeeds, fails for good, or runs out of patience. This is
+    /// the one send path: a 401 is followed by one more try with a newer key when the
+    /// client follows the vault (PostHog applied nothing it answered 401 to, so a write
+    /// is safe to send again).
     pub(crate) async fn execute(&self, call: Call) -> Result<Reply, ClientError> {
+        let keyed = self.keyed();
+        // Whether an earlier attempt may have reached PostHog and taken effect.
+        let mut maybe_applied = false;
+        let sent = match self.send(&keyed, &call, &mut maybe_applied).await {
+            Err(ClientError::Unauthorized(error)) => match self.newer_key(&keyed).await {
+                Some(fresh) => self.send(&fresh, &call, &mut maybe_applied).await,
+                None => Err(ClientError::Unauthorized(error)),
+            },
+            other => other,
+        };
+        match (sent, &self.inner.rejections) {
+            (Err(ClientError::Unauthorized(error)), Some(rejections)) => match rejections.key_rejected(&self.keyed().fingerprint).await {
+                Some(paused) => Err(ClientError::Paused(paused)),
+                None => Err(ClientError::Unauthorized(error)),
+            },
+            (other, _) => other,
+        }
+    }
+
+    /// [`Self::execute`] with one key: retries, throttling and the shared budget.
+    async fn send(&self, keyed: &Keyed, call: &Call, maybe_applied: &mut bool) -> Result<Reply, ClientError> {
         let config = &self.inner.config;
         let mut backoff = ExponentialBuilder::new()
             .with_min_delay(config.backoff.min_delay)
@@ -344,18 +499,16 @@ impl PostHogClient {
         let mut retries: u32 = 0;
         let mut throttle_waits: u32 = 0;
         let mut timeouts: u32 = 0;
-        // Whether an earlier attempt may have reached PostHog and taken effect.
-        let mut maybe_applied = false;
         loop {
-            self.inner
+            keyed
                 .budget
                 .acquire(config.max_throttle_wait)
                 .await
                 .map_err(|too_long| ClientError::Throttled { retry_after: Some(too_long.wait) })?;
-            let attempt = self.attempt(&call).await;
+            let attempt = self.attempt(keyed, call).await;
             match attempt {
                 Attempt::Done(reply) => return Ok(reply),
-                Attempt::Final(ClientError::Api(e)) if e.status == 404 && call.gone_is_done && maybe_applied => {
+                Attempt::Final(ClientError::Api(e)) if e.status == 404 && call.gone_is_done && *maybe_applied => {
                     tracing::info!("the resource was already gone after an earlier attempt; treating the delete as done");
                     return Ok(Reply::NoContent);
                 }
@@ -368,7 +521,7 @@ impl PostHogClient {
                     let wait = retry_after.unwrap_or_else(|| backoff.next().unwrap_or(config.backoff.max_delay));
                     if wait > config.max_throttle_wait {
                         // Still pause everyone: PostHog will refuse them too.
-                        self.inner.budget.pause_for(wait);
+                        keyed.budget.pause_for(wait);
                         return Err(ClientError::Throttled { retry_after: Some(wait) });
                     }
                     tracing::warn!(
@@ -377,10 +530,10 @@ impl PostHogClient {
                         detail = %error.detail,
                         "PostHog throttled the key; every caller of this key waits"
                     );
-                    self.inner.budget.pause_for(wait);
+                    keyed.budget.pause_for(wait);
                 }
                 Attempt::Transient { wait, error, timed_out, reached } => {
-                    maybe_applied |= reached;
+                    *maybe_applied |= reached;
                     if timed_out {
                         timeouts += 1;
                     }
@@ -402,14 +555,14 @@ impl PostHogClient {
     }
 
     /// One HTTP exchange, classified.
-    async fn attempt(&self, call: &Call) -> Attempt {
-        let mut request = self.inner.http.request(call.method.clone(), call.url.clone());
+    async fn attempt(&self, keyed: &Keyed, call: &Call) -> Attempt {
+        let mut request = keyed.http.request(call.method.clone(), call.url.clone());
         if let Some(body) = &call.body {
             request = request.header(header::CONTENT_TYPE, "application/json").body(body.clone());
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return self.transport_failure(&e),
+            Err(e) => return transport_failure(keyed, &e),
         };
         let status = response.status();
         let retry_after = parse_retry_after(response.headers());
@@ -417,12 +570,12 @@ impl PostHogClient {
             Ok(bytes) => bytes.to_vec(),
             // The connection broke (or timed out) mid-body: the request may have been
             // applied, but it is idempotent, so it is sent again.
-            Err(e) => return self.transport_failure(&e),
+            Err(e) => return transport_failure(keyed, &e),
         };
         if status.is_success() {
             return Attempt::Done(if status == StatusCode::NO_CONTENT || body.is_empty() { Reply::NoContent } else { Reply::Body(body) });
         }
-        let error = self.api_error(status, &body);
+        let error = api_error(keyed, status, &body);
         match status.as_u16() {
             429 => {
                 let wait = retry_after.or_else(|| parse_expected_available(&error.detail));
@@ -433,48 +586,51 @@ impl PostHogClient {
             _ => Attempt::Final(ClientError::Api(error)),
         }
     }
+}
 
-    fn transport_failure(&self, e: &reqwest::Error) -> Attempt {
-        if e.is_builder() {
-            return Attempt::Final(ClientError::Config(self.scrub(&error_chain(e))));
-        }
-        let timed_out = e.is_timeout();
-        let error = if timed_out { ClientError::Timeout { attempts: 1 } } else { ClientError::Transport(self.scrub(&error_chain(e))) };
-        Attempt::Transient { wait: None, error, timed_out, reached: !e.is_connect() }
+fn transport_failure(keyed: &Keyed, e: &reqwest::Error) -> Attempt {
+    if e.is_builder() {
+        return Attempt::Final(ClientError::Config(scrub(keyed, &error_chain(e))));
     }
+    let timed_out = e.is_timeout();
+    let error = if timed_out { ClientError::Timeout { attempts: 1 } } else { ClientError::Transport(scrub(keyed, &error_chain(e))) };
+    Attempt::Transient { wait: None, error, timed_out, reached: !e.is_connect() }
+}
 
-    /// PostHog's error body as an [`ApiError`]; a body of another shape (a proxy's
-    /// page) yields the status and its reason, never the body itself.
-    fn api_error(&self, status: StatusCode, body: &[u8]) -> ApiError {
-        let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
-        let reason = status.canonical_reason().unwrap_or("unexpected status");
-        match parsed {
-            Some(b) if b.kind.is_some() || b.detail.is_some() => ApiError {
-                status: status.as_u16(),
-                kind: ApiErrorKind::from_type(b.kind.as_deref().unwrap_or("")),
-                code: self.scrub(b.code.as_deref().unwrap_or("")),
-                detail: self.scrub(&match b.detail {
+/// PostHog's error body as an [`ApiError`]; a body of another shape (a proxy's
+/// page) yields the status and its reason, never the body itself.
+fn api_error(keyed: &Keyed, status: StatusCode, body: &[u8]) -> ApiError {
+    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let reason = status.canonical_reason().unwrap_or("unexpected status");
+    match parsed {
+        Some(b) if b.kind.is_some() || b.detail.is_some() => ApiError {
+            status: status.as_u16(),
+            kind: ApiErrorKind::from_type(b.kind.as_deref().unwrap_or("")),
+            code: scrub(keyed, b.code.as_deref().unwrap_or("")),
+            detail: scrub(
+                keyed,
+                &match b.detail {
                     Some(serde_json::Value::String(s)) => s,
                     Some(other) => other.to_string(),
                     None => reason.to_owned(),
-                }),
-                attr: b.attr.map(|a| self.scrub(&a)),
-            },
-            _ => ApiError {
-                status: status.as_u16(),
-                kind: ApiErrorKind::Other(String::new()),
-                code: String::new(),
-                detail: format!("{reason} (the response was not a PostHog error body)"),
-                attr: None,
-            },
-        }
+                },
+            ),
+            attr: b.attr.map(|a| scrub(keyed, &a)),
+        },
+        _ => ApiError {
+            status: status.as_u16(),
+            kind: ApiErrorKind::Other(String::new()),
+            code: String::new(),
+            detail: format!("{reason} (the response was not a PostHog error body)"),
+            attr: None,
+        },
     }
+}
 
-    /// Removes the key from a text that came from outside (an error body, an error
-    /// chain), in case something echoed it.
-    fn scrub(&self, text: &str) -> String {
-        scrub_secret(text, &self.inner.config.api_key)
-    }
+/// Removes the key from a text that came from outside (an error body, an error
+/// chain), in case something echoed it.
+fn scrub(keyed: &Keyed, text: &str) -> String {
+    scrub_secret(text, &keyed.api_key)
 }
 
 impl Call {

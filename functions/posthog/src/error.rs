@@ -95,6 +95,10 @@ pub enum ClientError {
     /// 401: the key is invalid, revoked, or its user is inactive.
     #[error("PostHog rejected the API key: {}", .0.detail)]
     Unauthorized(ApiError),
+    /// 401 that the vault's key did not fix, and writes are now paused (the message
+    /// says so and what to do).
+    #[error("PostHog writes are paused: {0}")]
+    Paused(String),
     /// Throttled past `max_throttle_waits`, or asked to wait longer than
     /// `max_throttle_wait` (then `retry_after` says how long).
     #[error("PostHog is throttling this API key{}; try again later", fmt_retry_after(*.retry_after))]
@@ -144,6 +148,7 @@ impl From<ClientError> for PostHogError {
     fn from(err: ClientError) -> Self {
         match err {
             ClientError::Unauthorized(_) => PostHogError::Unauthorized,
+            ClientError::Paused(message) => PostHogError::Paused(message),
             ClientError::Api(e) if (400..500).contains(&e.status) => {
                 PostHogError::Rejected { status: e.status, code: e.code, detail: e.detail }
             }

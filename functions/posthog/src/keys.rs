@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::client::{Call, PostHogClient, decode};
+use crate::config::PostHogConfig;
 use crate::error::ClientError;
 
 #[derive(Deserialize)]
@@ -139,7 +140,7 @@ impl ProjectKeys for PostHogClient {
         auth.set_sensitive(true);
         let mut last = None;
         for _ in 0..3 {
-            let sent = self.inner.http.get(url.clone()).header(header::AUTHORIZATION, auth.clone()).send().await;
+            let sent = self.keyed().http.get(url.clone()).header(header::AUTHORIZATION, auth.clone()).send().await;
             match sent {
                 Ok(r) if r.status().is_success() => return Ok(true),
                 Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => return Ok(false),
@@ -155,7 +156,7 @@ impl ProjectKeys for PostHogClient {
                 }
                 Err(e) => last = Some(format!("could not reach PostHog: {}", e.without_url())),
             }
-            tokio::time::sleep(self.config().backoff.min_delay).await;
+            tokio::time::sleep(self.inner.config.backoff.min_delay).await;
         }
         Err(PostHogError::Unavailable(last.unwrap_or_default()))
     }
@@ -168,7 +169,7 @@ impl hogwarden_core::webhooks::LeakReporter for PostHogClient {
     async fn report_leaked_key(&self, value: &SecretString) -> Result<Option<String>, PostHogError> {
         let url = self.url(&["api", "revoke_leaked_key"], &[])?;
         let http = reqwest::Client::builder()
-            .timeout(self.config().request_timeout)
+            .timeout(self.inner.config.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| PostHogError::Unavailable(format!("cannot build the HTTP client: {}", e.without_url())))?;
@@ -199,5 +200,69 @@ impl hogwarden_core::webhooks::LeakReporter for PostHogClient {
         let found: Found =
             response.json().await.map_err(|e| PostHogError::Unavailable(format!("unreadable answer: {}", e.without_url())))?;
         Ok(if found.found { found.kind.or(Some("unknown".into())) } else { None })
+    }
+}
+
+/// `GET /api/personal_api_keys/@current/`: the one personal-key read a key may make.
+#[derive(Deserialize)]
+struct CurrentKey {
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+#[async_trait]
+impl hogwarden_core::usecases::ServiceKeyCheck for PostHogClient {
+    /// Asks PostHog about `key` with a client of its own, which never follows the vault
+    /// (a candidate PostHog refuses must read as refused, not as the stored key).
+    async fn inspect(&self, key: &SecretString) -> Result<hogwarden_core::usecases::CandidateKey, PostHogError> {
+        let candidate = PostHogClient::new(PostHogConfig { api_key: key.clone(), ..self.inner.config.clone() })?;
+        // A 403 (a scope missing) still means PostHog knows the key: its scopes say which.
+        let accepted = match candidate.check_key().await {
+            Ok(accepted) => accepted,
+            Err(ClientError::Api(e)) if e.status == 403 => true,
+            Err(e) => return Err(e.into()),
+        };
+        if !accepted {
+            return Ok(hogwarden_core::usecases::CandidateKey { accepted, scopes: Vec::new() });
+        }
+        let current: CurrentKey = candidate.get_json(&["api", "personal_api_keys", "@current"]).await?;
+        Ok(hogwarden_core::usecases::CandidateKey { accepted, scopes: current.scopes })
+    }
+
+    async fn key_stored(&self) {
+        self.reload_key().await;
+    }
+}
+
+/// keys-alerts: `GET /api/personal_api_keys/@current/` as PostHog answers it (the one
+/// personal-key read a key may make), for the inventory.
+#[derive(Deserialize)]
+struct CurrentKeyMeta {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    mask_value: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    last_rolled_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[async_trait]
+impl hogwarden_core::usecases::OwnKeyInfo for PostHogClient {
+    async fn own_key(&self) -> Result<hogwarden_core::usecases::OwnKey, PostHogError> {
+        let meta: CurrentKeyMeta = self.get_json(&["api", "personal_api_keys", "@current"]).await?;
+        Ok(hogwarden_core::usecases::OwnKey {
+            label: meta.label,
+            mask: meta.mask_value,
+            scopes: meta.scopes,
+            created_at: meta.created_at,
+            last_used_at: meta.last_used_at,
+            last_rolled_at: meta.last_rolled_at,
+        })
     }
 }

@@ -5,7 +5,9 @@
 //! * [`PostHogClient`] has one typed method per endpoint, with PostHog's JSON in
 //!   [`wire`]. It paginates by limit/offset, shares one rate budget per API key with
 //!   every other client in the process, waits out 429s, and retries idempotent calls
-//!   on 5xx, timeouts and broken connections.
+//!   on 5xx, timeouts and broken connections. Built with
+//!   [`PostHogClient::following_vault`], it switches to a newer key from the vault
+//!   after PostHog answers 401 and sends the call once more.
 //! * The port implementation (`port.rs`) maps PostHog's model onto core's roles and
 //!   reads every write back.
 //!
@@ -19,7 +21,6 @@ mod github;
 mod keys;
 mod limiter;
 mod port;
-mod refresh;
 pub mod wire;
 
 pub use capture::{CaptureClient, capture_base_for};
@@ -28,4 +29,3 @@ pub use config::{Backoff, DEFAULT_VIEWER_RESOURCES, EU_CLOUD, PostHogConfig, Rat
 pub use error::{ApiError, ApiErrorKind, ClientError};
 pub use github::{GITHUB_TOKEN_SECRET, GitHubAlertsClient};
 pub use limiter::fingerprint;
-pub use refresh::RefreshingClient;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hogwarden_core::ports::{AccessSource, EffectiveAccess, Member, PostHog, PostHogError};
+use hogwarden_core::ports::{AccessSource, EffectiveAccess, Member, PostHog, PostHogError, Stage, Vault};
 use hogwarden_core::types::{Email, OrgLevel, ProjectId, ProjectRole};
 use hogwarden_posthog::{Backoff, PostHogClient, PostHogConfig, RateLimit};
 use posthog_sandbox::{EXPIRED_INVITE, FaultKind, PENDING_INVITE, SERVICE_EMAIL, Sandbox, SandboxConfig, SandboxHandle, email};
@@ -326,4 +326,181 @@ async fn a_write_from_known_rules_costs_one_request_and_is_confirmed_by_posthogs
     let reread = client.project_rules(production).await.unwrap();
     assert_eq!(reread.of(&frank.membership_id), frank_now);
     assert_eq!(reread.of(&victor.membership_id), victor_now);
+}
+
+// ------------------------------------------------------------ the key follows the vault
+
+/// Hogwarden's key in a vault of its own: one secret, its current version set by hand,
+/// every read counted.
+#[derive(Default)]
+struct OneSecretVault {
+    current: std::sync::Mutex<Option<String>>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+const KEY_SECRET: &str = "hogwarden/posthog-api-key";
+
+impl OneSecretVault {
+    fn holding(key: &str) -> std::sync::Arc<Self> {
+        let vault = Self::default();
+        vault.store(key);
+        std::sync::Arc::new(vault)
+    }
+
+    fn store(&self, key: &str) {
+        *self.current.lock().unwrap() = Some(key.to_owned());
+    }
+
+    fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl Vault for OneSecretVault {
+    async fn get(&self, name: &str, stage: Stage) -> hogwarden_core::error::Result<Option<SecretString>> {
+        assert_eq!((name, stage), (KEY_SECRET, Stage::Current), "the client reads its secret's current version");
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.current.lock().unwrap().clone().map(SecretString::from))
+    }
+
+    async fn stage_pending(&self, _: &str, _: &str, _: SecretString) -> hogwarden_core::error::Result<()> {
+        unreachable!("the client never writes to the vault")
+    }
+
+    async fn promote(&self, _: &str, _: &str) -> hogwarden_core::error::Result<()> {
+        unreachable!("the client never writes to the vault")
+    }
+
+    async fn version(&self, _: &str, _: &str) -> hogwarden_core::error::Result<Option<(SecretString, Vec<Stage>)>> {
+        unreachable!("the client reads only the current version")
+    }
+}
+
+/// A client that follows `vault`, started with the sandbox's service key.
+fn following(sandbox: &SandboxHandle, vault: &std::sync::Arc<OneSecretVault>) -> PostHogClient {
+    client(sandbox).following_vault(vault.clone(), KEY_SECRET)
+}
+
+/// Rolls the service account's key in PostHog (the old one stops working) and stores
+/// the new one in the vault, as an admin replacing the key does. Returns the new key.
+fn roll_and_store(sandbox: &SandboxHandle, old: &str, vault: &OneSecretVault) -> String {
+    let new = sandbox.roll_api_key(old).expect("the key exists");
+    vault.store(&new);
+    new
+}
+
+/// `(method, status)` of every request since the last `clear_requests`.
+fn statuses(sandbox: &SandboxHandle) -> Vec<(Method, Option<u16>)> {
+    sandbox.requests().into_iter().map(|r| (r.method, r.status)).collect()
+}
+
+#[tokio::test]
+async fn after_the_vault_gets_a_new_key_a_read_refused_with_the_old_one_is_sent_once_more_with_the_new_one() {
+    // Arrange: the client started with the service key; an admin then rolled it and
+    // stored the new value.
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let old = sandbox.service_api_key();
+    let vault = OneSecretVault::holding(&old);
+    let client = following(&sandbox, &vault);
+    let before = client.key_fingerprint_prefix();
+    let new = roll_and_store(&sandbox, &old, &vault);
+    sandbox.clear_requests();
+
+    // Act
+    let projects = PostHog::list_projects(&client).await;
+
+    // Assert: one 401, one vault read, the same GET again with the new key.
+    assert!(!projects.expect("the read succeeds with the new key").is_empty());
+    assert_eq!(statuses(&sandbox), [(Method::GET, Some(401)), (Method::GET, Some(200))]);
+    assert_eq!(vault.reads(), 1);
+    assert_eq!(client.key_fingerprint_prefix(), hogwarden_posthog::fingerprint(&SecretString::from(new.clone()))[..12]);
+    assert_ne!(client.key_fingerprint_prefix(), before);
+    let check = PostHog::check_key(&client).await.unwrap();
+    assert!(check.accepted);
+    assert_eq!(check.fingerprint, format!("sha256:{}", client.key_fingerprint_prefix()));
+    assert_eq!(vault.reads(), 1, "a key PostHog accepts is not re-read");
+}
+
+#[tokio::test]
+async fn after_the_vault_gets_a_new_key_a_write_refused_with_the_old_one_is_sent_once_more_and_applied() {
+    // Arrange: Frank has no rule in Production; the key is rolled after the rules are read.
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let old = sandbox.service_api_key();
+    let vault = OneSecretVault::holding(&old);
+    let client = following(&sandbox, &vault);
+    let production = project(&sandbox, "Production");
+    let frank = member(&client, "frank").await;
+    let rules = client.project_rules(production).await.unwrap();
+    roll_and_store(&sandbox, &old, &vault);
+    sandbox.clear_requests();
+    let writes_before = sandbox.write_count();
+
+    // Act
+    let written = client.write_project_role(&frank, production, Some(ProjectRole::Admin), &rules.of(&frank.membership_id)).await;
+
+    // Assert: the PUT PostHog refused changed nothing; the one sent again did.
+    assert_eq!(written.expect("the write succeeds with the new key").role, Some(ProjectRole::Admin));
+    assert_eq!(statuses(&sandbox), [(Method::PUT, Some(401)), (Method::PUT, Some(200))]);
+    assert_eq!(sandbox.write_count(), writes_before + 1);
+    assert_eq!(sandbox.project_access(production.get(), &email("frank")).as_deref(), Some("admin"));
+    assert_eq!(vault.reads(), 1);
+}
+
+#[tokio::test]
+async fn a_clone_of_the_client_uses_the_key_another_clone_picked_up() {
+    // Arrange: two clones of one client (the stack hands clones to every use case).
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let old = sandbox.service_api_key();
+    let vault = OneSecretVault::holding(&old);
+    let client = following(&sandbox, &vault);
+    let clone = client.clone();
+    roll_and_store(&sandbox, &old, &vault);
+    PostHog::list_projects(&client).await.unwrap();
+    sandbox.clear_requests();
+
+    // Act
+    let members = PostHog::list_members(&clone).await;
+
+    // Assert: the clone sends the new key straight away: no 401, no vault read.
+    assert!(!members.unwrap().is_empty());
+    assert!(statuses(&sandbox).iter().all(|(_, status)| *status == Some(200)), "{:?}", statuses(&sandbox));
+    assert_eq!(clone.key_fingerprint_prefix(), client.key_fingerprint_prefix());
+    assert_eq!(vault.reads(), 1);
+}
+
+#[tokio::test]
+async fn a_401_with_the_key_the_vault_still_holds_is_unauthorized_after_one_request_and_one_vault_read() {
+    // Arrange: PostHog stops accepting the key, and the vault holds nothing newer.
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let old = sandbox.service_api_key();
+    let vault = OneSecretVault::holding(&old);
+    let client = following(&sandbox, &vault);
+    let before = client.key_fingerprint_prefix();
+    sandbox.roll_api_key(&old).expect("the key exists");
+    sandbox.clear_requests();
+
+    // Act
+    let read = PostHog::list_projects(&client).await;
+    let check = PostHog::check_key(&client).await.unwrap();
+
+    // Assert: each call made one request and read the vault once, without looping.
+    assert_eq!(read.unwrap_err(), PostHogError::Unauthorized);
+    assert!(!check.accepted);
+    assert_eq!(statuses(&sandbox), [(Method::GET, Some(401)), (Method::GET, Some(401))]);
+    assert_eq!(vault.reads(), 2);
+    assert_eq!(client.key_fingerprint_prefix(), before);
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_follow_a_vault_keeps_its_key_after_a_401() {
+    let sandbox = acme(SandboxConfig::acme_corp()).await;
+    let client = client(&sandbox);
+    sandbox.roll_api_key(&sandbox.service_api_key()).expect("the key exists");
+    sandbox.clear_requests();
+
+    let read = PostHog::list_projects(&client).await;
+
+    assert_eq!(read.unwrap_err(), PostHogError::Unauthorized);
+    assert_eq!(statuses(&sandbox), [(Method::GET, Some(401))]);
 }

@@ -62,7 +62,7 @@ pub use service_key::{CandidateKey, SERVICE_KEY_SCOPES, ServiceKeyCheck, Service
 pub use sso::{SsoAction, SsoItem, SsoOutcome, SsoPerson, SsoPlan};
 pub use sweep::SweepReport;
 pub use token_rotation::{TEST_EVENT, TokenRotations, project_token_secret};
-pub use writes::{MembershipCache, PostHogWrite, WritePath, Written};
+pub use writes::{MembershipCache, PauseOnRejection, PostHogWrite, WritePath, Written};
 
 /// The application: the ports plus policy. Cheap to clone.
 #[derive(Clone)]

@@ -291,20 +291,55 @@ fn refused(write: &PostHogWrite<'_>, why: &str) -> Error {
 
 /// PostHog answered 401 to the stored key: pause writes and say so.
 pub(crate) async fn key_rejected(app: &Hogwarden, fingerprint: Option<String>) -> PostHogError {
-    let now = app.clock.now();
-    let reason = "PostHog rejects Hogwarden's stored API key (401)".to_owned();
-    let alert = AlertRecord::key_rejected(now, fingerprint.as_deref().unwrap_or("unknown"), &reason);
-    match pause_writes(&*app.store, now, Actor::System("key-check".into()), reason.clone(), fingerprint, Some(alert.id.clone())).await {
-        Ok(true) => {
-            if let Err(e) = app.store.alerts().record_alert(&alert).await {
-                tracing::warn!(error = %e, "could not record the rejected key in the alert history");
-            }
-        }
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "PostHog rejects Hogwarden's key, and the pause could not be recorded"),
+    PauseOnRejection::new(app.store.clone(), app.clock.clone()).pause(fingerprint).await
+}
+
+/// Pauses PostHog writes when PostHog rejects Hogwarden's key (the client's hook; see
+/// [`crate::ports::KeyRejections`]).
+#[derive(Clone)]
+pub struct PauseOnRejection {
+    store: std::sync::Arc<dyn crate::ports::Store>,
+    clock: std::sync::Arc<dyn crate::ports::Clock>,
+}
+
+impl std::fmt::Debug for PauseOnRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PauseOnRejection").finish_non_exhaustive()
     }
-    match current_pause(&*app.store).await {
-        Ok(Some(pause)) => PostHogError::Paused(pause_message(&pause)),
-        _ => PostHogError::Unauthorized,
+}
+
+impl PauseOnRejection {
+    pub fn new(store: std::sync::Arc<dyn crate::ports::Store>, clock: std::sync::Arc<dyn crate::ports::Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    async fn pause(&self, fingerprint: Option<String>) -> PostHogError {
+        let now = self.clock.now();
+        let reason = "PostHog rejects Hogwarden's stored API key (401)".to_owned();
+        let alert = AlertRecord::key_rejected(now, fingerprint.as_deref().unwrap_or("unknown"), &reason);
+        match pause_writes(&*self.store, now, Actor::System("key-check".into()), reason.clone(), fingerprint, Some(alert.id.clone())).await
+        {
+            Ok(true) => {
+                if let Err(e) = self.store.alerts().record_alert(&alert).await {
+                    tracing::warn!(error = %e, "could not record the rejected key in the alert history");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "PostHog rejects Hogwarden's key, and the pause could not be recorded"),
+        }
+        match current_pause(&*self.store).await {
+            Ok(Some(pause)) => PostHogError::Paused(pause_message(&pause)),
+            _ => PostHogError::Unauthorized,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::KeyRejections for PauseOnRejection {
+    async fn key_rejected(&self, fingerprint: &str) -> Option<String> {
+        match self.pause(Some(format!("sha256:{}", &fingerprint[..fingerprint.len().min(12)]))).await {
+            PostHogError::Paused(message) => Some(message),
+            _ => None,
+        }
     }
 }
