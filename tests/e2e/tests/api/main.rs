@@ -4,6 +4,7 @@
 mod access;
 mod audit_anchor;
 mod audit_filters;
+mod authz_matrix;
 mod bad_input;
 mod bulk;
 mod bulk_apply;
