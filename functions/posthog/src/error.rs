@@ -129,7 +129,7 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Api(e) => e.status >= 500,
-            Self::Throttled { .. } | Self::Timeout { .. } | Self::Transport(_) | Self::Decode(_) => true,
+            Self::Throttled { .. } | Self::Timeout { .. } | Self::Transport(_) | Self::Decode(_) | Self::Paused(_) => true,
             Self::Unauthorized(_) | Self::Config(_) => false,
         }
     }
