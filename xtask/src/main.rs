@@ -4,7 +4,8 @@
 //! - `run [ARGS…]`: builds the front end, then the local stack with the demo
 //!   organization (`hogwarden serve`) serving it.
 //! - `test`: everything CI checks, in order: formatting, clippy with warnings as
-//!   errors, cfn-lint on the SAM template, the front end's checks and release build
+//!   errors, cfn-lint on the SAM template, the dependency policy (`cargo deny check
+//!   licenses bans sources`, deny.toml), the front end's checks and release build
 //!   and that build's size against its budget, then every test of the workspace (the
 //!   browser tests among them).
 //! - `size`: the release front end's WASM size, raw and gzipped, against its budget.
@@ -67,6 +68,16 @@ fn run_step(title: &str, mut command: Command) -> Result<(), String> {
 
 fn has(program: &str, arg: &str) -> bool {
     Command::new(program).arg(arg).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// cargo-deny, pinned: 0.20.2 builds with rustc 1.88 and newer (about 4 min the first time).
+fn ensure_cargo_deny() -> Result<(), String> {
+    const VERSION: &str = "0.20.2";
+    let installed = Command::new("cargo-deny").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if installed.is_ok_and(|v| v.split_whitespace().nth(1) == Some(VERSION)) {
+        return Ok(());
+    }
+    step("installing cargo-deny", "cargo", &["install", "cargo-deny", "--locked", "--version", VERSION])
 }
 
 /// The AWS adapters are tested against a real local AWS emulator, moto_server (PyPI).
@@ -288,6 +299,9 @@ fn test() -> Result<(), String> {
     ensure_moto()?;
     let cfn_lint = ensure_cfn_lint()?;
     step("cfn-lint (the SAM template)", &cfn_lint.to_string_lossy(), &[TEMPLATE])?;
+    ensure_cargo_deny()?;
+    // Not `advisories`: it needs the RustSec database from GitHub (deny.toml says more).
+    step("dependency policy (deny.toml)", "cargo", &["deny", "--locked", "check", "licenses", "bans", "sources"])?;
     frontend::prepare_browser_tests()?;
     frontend::check_size()?;
     ensure_aiosmtpd()?;

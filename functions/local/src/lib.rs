@@ -6,6 +6,7 @@
 pub mod bulk_cli;
 pub mod config;
 pub mod demo;
+pub mod headers;
 pub mod issuer;
 pub mod notifier;
 pub mod sso_demo;

@@ -177,7 +177,10 @@ impl Stack {
             router =
                 router.fallback_service(tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(index)));
         }
-        let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
+        // Every response, pages and API alike, carries the CSP and the other headers.
+        let router = router
+            .layer(axum::middleware::map_response(crate::headers::add_security_headers))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!(error = %e, "server stopped");

@@ -470,3 +470,82 @@ impl KeyRotation<'_> {
         states.get(i).cloned().context("the step has no state")
     }
 }
+
+/// What the page's Content-Security-Policy lets a script do, tried from inside the page.
+#[derive(Debug)]
+pub struct PagePolicy<'a>(pub &'a Browser);
+
+impl PagePolicy<'_> {
+    /// Check: a script element added to the page with inline code does not run, and
+    /// the browser reports the violation of `script-src`.
+    pub async fn check_inline_script_blocked(&self) -> anyhow::Result<()> {
+        let ran = self
+            .0
+            .client
+            .execute(
+                "window.__cspViolations = []; \
+                 document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(e.violatedDirective)); \
+                 const s = document.createElement('script'); \
+                 s.textContent = 'window.__injected = true;'; \
+                 document.body.appendChild(s); \
+                 return window.__injected === true;",
+                vec![],
+            )
+            .await
+            .context("injecting an inline script")?;
+        if ran.as_bool() != Some(false) {
+            bail!("an injected inline script ran: the page's policy allows inline scripts");
+        }
+        // Violation events are dispatched as a task after the refusal.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let seen = self.0.client.execute("return window.__cspViolations;", vec![]).await.context("reading violations")?;
+            let directives: Vec<&str> = seen.as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+            if directives.iter().any(|d| d.starts_with("script-src")) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("the inline script did not run, but no script-src violation was reported (saw {directives:?})");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Check: an inline event handler in injected markup does not run (the markup an
+    /// XSS would inject), and the browser reports the violation. (`eval` cannot be
+    /// tried from here: WebDriver's own scripts are exempt from the page's policy.)
+    pub async fn check_inline_handler_blocked(&self) -> anyhow::Result<()> {
+        self.0
+            .client
+            .execute(
+                "window.__cspViolations = []; \
+                 document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(e.violatedDirective)); \
+                 const d = document.createElement('div'); \
+                 d.innerHTML = '<img alt=\"\" src=\"/no-such-image.png\" onerror=\"window.__handlerRan = true\">'; \
+                 document.body.appendChild(d);",
+                vec![],
+            )
+            .await
+            .context("injecting markup with an inline event handler")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let seen = self
+                .0
+                .client
+                .execute("return [window.__handlerRan === true, window.__cspViolations];", vec![])
+                .await
+                .context("reading violations")?;
+            if seen[0].as_bool() == Some(true) {
+                bail!("an injected inline event handler ran: the page's policy allows inline scripts");
+            }
+            let directives: Vec<&str> = seen[1].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+            if directives.iter().any(|d| d.starts_with("script-src")) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("no script-src violation was reported for an inline event handler (saw {directives:?})");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}

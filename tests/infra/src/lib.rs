@@ -525,3 +525,311 @@ pub fn most_specific<'a>(routes: &'a [Route], method: &str, path: &str) -> Optio
         (literal, !r.path.contains("+}"), r.method != "ANY")
     })
 }
+
+// ---------------------------------------------------------------- IAM
+
+/// One statement of a function's inline policy, with `!If` branches taken as written
+/// (the `true` branch; `AWS::NoValue` drops it). Resources are kept as written:
+/// `!Ref X`, `!GetAtt X.Arn`, or the text of a `!Sub`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sid: String,
+    pub allow: bool,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+/// A value as the template writes it: a string, or `!Tag value`; `!Sub` keeps its text.
+fn written(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            let inner = t.value.as_str()?;
+            Some(if tag == "Sub" { inner.to_owned() } else { format!("!{tag} {inner}") })
+        }
+        _ => None,
+    }
+}
+
+fn one_or_many(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::Sequence(items)) => items.iter().filter_map(written).collect(),
+        Some(v) => written(v).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// `*` is any run of characters, `?` one character, as IAM matches actions and ARNs.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+impl Template {
+    /// The statements of a function's inline policies (`Policies: [{Statement: …}]`).
+    pub fn statements(&self, function: &str) -> Vec<Statement> {
+        let functions = self.resources("AWS::Serverless::Function");
+        let Some(policies) = functions.get(function).and_then(|f| f.get("Properties")).and_then(|p| p.get("Policies")) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for policy in policies.as_sequence().into_iter().flatten() {
+            for statement in policy.get("Statement").and_then(Value::as_sequence).into_iter().flatten() {
+                let statement = match statement {
+                    // `!If [Condition, statement, !Ref AWS::NoValue]`
+                    Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "If" => {
+                        match t.value.as_sequence().and_then(|s| s.get(1)) {
+                            Some(s) => s,
+                            None => continue,
+                        }
+                    }
+                    s => s,
+                };
+                out.push(Statement {
+                    sid: statement.get("Sid").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    allow: statement.get("Effect").and_then(Value::as_str) == Some("Allow"),
+                    actions: one_or_many(statement.get("Action")),
+                    resources: one_or_many(statement.get("Resource")),
+                });
+            }
+        }
+        out
+    }
+
+    /// Whether a function's policy allows `action` on `resource` (written as the
+    /// template writes resources): some Allow matches and no Deny does.
+    pub fn allows(&self, function: &str, action: &str, resource: &str) -> bool {
+        let statements = self.statements(function);
+        let matches = |s: &Statement| {
+            s.actions.iter().any(|a| glob_matches(a, action)) && s.resources.iter().any(|r| r == "*" || glob_matches(r, resource))
+        };
+        statements.iter().any(|s| s.allow && matches(s)) && !statements.iter().any(|s| !s.allow && matches(s))
+    }
+}
+
+/// The unauthenticated route anyone on the internet can call.
+pub const WEBHOOK_ROUTE: (&str, &str) = ("POST", "/webhooks/{provider}");
+
+/// A secret's ARN as the template writes it in a `!Sub`, with Secrets Manager's
+/// six-character suffix.
+pub fn secret_arn(name: &str) -> String {
+    format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{name}-AbCdEf")
+}
+
+/// Secrets Manager actions that change a secret or who may read it.
+pub const SECRET_WRITES: [&str; 8] = [
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+    "secretsmanager:UpdateSecret",
+    "secretsmanager:CreateSecret",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:RestoreSecret",
+    "secretsmanager:PutResourcePolicy",
+    "secretsmanager:RotateSecret",
+];
+
+/// The internet-facing webhook runs in a function of its own whose role reads the
+/// webhook secrets and may write only what a leak response writes: a managed
+/// project secret key's rotation and table items (no index, no delete). It can never
+/// change the secrets that authenticate deliveries, GitHub's token, project tokens or
+/// the PostHog key.
+pub fn check_webhook_privileges(template: &Template) -> Vec<String> {
+    let routes = template.routes();
+    let Some(webhook) = routes.iter().find(|r| r.method == WEBHOOK_ROUTE.0 && r.path == WEBHOOK_ROUTE.1) else {
+        return vec![format!("no function serves {} {}", WEBHOOK_ROUTE.0, WEBHOOK_ROUTE.1)];
+    };
+    let f = webhook.function.as_str();
+    let mut problems = Vec::new();
+    for other in routes.iter().filter(|r| r.function == f && r != &webhook) {
+        problems.push(format!(
+            "{f} serves the unauthenticated webhook and also {} {}: give the webhook a function of its own",
+            other.method, other.path
+        ));
+    }
+    for (id, schedule) in template.resources("AWS::Scheduler::Schedule") {
+        if schedule.get("Properties").and_then(|p| p.get("Target")).and_then(|t| t.get("Arn")).and_then(arn_of) == Some(f) {
+            problems.push(format!("{f} serves the webhook and is also the target of schedule {id}"));
+        }
+    }
+    for (id, permission) in template.resources("AWS::Lambda::Permission") {
+        if permission.get("Properties").and_then(|p| p.get("FunctionName")).and_then(arn_of) == Some(f) {
+            problems.push(format!("{f} serves the webhook and may also be invoked through {id}"));
+        }
+    }
+    let protected = [
+        ("the PostHog key", "!Ref PostHogKeySecret".to_owned()),
+        ("a webhook secret", secret_arn("hogwarden/webhooks/github")),
+        ("GitHub's token", secret_arn("hogwarden/github-token")),
+        ("a project token", secret_arn("hogwarden/project-token/1")),
+    ];
+    for (what, arn) in &protected {
+        for action in SECRET_WRITES {
+            if template.allows(f, action, arn) {
+                problems.push(format!("{f} (the webhook) may {action} on {what} ({arn})"));
+            }
+        }
+    }
+    for action in ["secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"] {
+        if template.allows(f, action, &secret_arn("hogwarden/flags-key")) {
+            problems.push(format!("{f} (the webhook) may {action} under hogwarden/"));
+        }
+    }
+    for (what, arn) in &protected[..3] {
+        if !template.allows(f, "secretsmanager:GetSecretValue", arn) {
+            problems.push(format!("{f} (the webhook) cannot read {what} ({arn}), which the leak response needs"));
+        }
+    }
+    for statement in template.statements(f).iter().filter(|s| s.allow) {
+        for action in statement.actions.iter().filter(|a| a.starts_with("dynamodb:")) {
+            if !["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"].contains(&action.as_str()) {
+                problems.push(format!("{f} (the webhook) may {action}; a leak response only reads, queries and puts items"));
+            }
+        }
+        if statement.actions.iter().any(|a| a.starts_with("dynamodb:")) {
+            for resource in statement.resources.iter().filter(|r| r.contains("/index/") || r.as_str() == "*") {
+                problems.push(format!("{f} (the webhook) may use {resource}; a leak response needs no index"));
+            }
+        }
+    }
+    problems
+}
+
+/// Every permission that lets Secrets Manager invoke a function names the secrets
+/// (`SourceArn`) and the account (`SourceAccount`) it comes from.
+pub fn check_invoke_permissions(template: &Template) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (id, permission) in template.resources("AWS::Lambda::Permission") {
+        let properties = permission.get("Properties");
+        let get = |key: &str| properties.and_then(|p| p.get(key)).and_then(written);
+        if get("Principal").as_deref() != Some("secretsmanager.amazonaws.com") {
+            continue;
+        }
+        if get("SourceAccount").as_deref() != Some("!Ref AWS::AccountId") {
+            problems.push(format!("{id}: Secrets Manager may invoke it without SourceAccount: AWS::AccountId"));
+        }
+        match get("SourceArn") {
+            Some(arn) if arn.contains(":secretsmanager:") && arn.contains(":secret:") && !arn.ends_with(":secret:*") => {}
+            Some(arn) => problems.push(format!("{id}: SourceArn {arn} does not name this stack's secrets")),
+            None => problems.push(format!("{id}: Secrets Manager may invoke it for any secret (no SourceArn)")),
+        }
+    }
+    problems
+}
+
+// ---------------------------------------------------------------- front end headers
+
+/// A Content-Security-Policy as directive name → sources.
+pub fn csp_directives(policy: &str) -> BTreeMap<String, Vec<String>> {
+    policy
+        .split(';')
+        .filter_map(|d| {
+            let mut words = d.split_whitespace();
+            let name = words.next()?.to_ascii_lowercase();
+            Some((name, words.map(str::to_owned).collect()))
+        })
+        .collect()
+}
+
+/// What any Content-Security-Policy of Hogwarden's pages must say, whatever serves
+/// them: scripts from the origin and WebAssembly only (no inline script, no eval),
+/// no plugins, no `<base>`, never framed. An empty list when it does.
+pub fn csp_problems(policy: &str) -> Vec<String> {
+    let d = csp_directives(policy);
+    let mut problems = Vec::new();
+    let expect = |name: &str, sources: &[&str], problems: &mut Vec<String>| {
+        let got: Vec<&str> = d.get(name).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+        if got != sources {
+            problems.push(format!("{name} is {got:?}, not {sources:?}"));
+        }
+    };
+    expect("script-src", &["'self'", "'wasm-unsafe-eval'"], &mut problems);
+    expect("object-src", &["'none'"], &mut problems);
+    expect("base-uri", &["'none'"], &mut problems);
+    expect("frame-ancestors", &["'none'"], &mut problems);
+    expect("default-src", &["'self'"], &mut problems);
+    if d.get("connect-src").is_none_or(|c| c.first().map(String::as_str) != Some("'self'")) {
+        problems.push(format!("connect-src does not start with 'self': {:?}", d.get("connect-src")));
+    }
+    for word in ["'unsafe-inline'", "'unsafe-eval'", "data:", "*"] {
+        for (name, sources) in &d {
+            if sources.iter().any(|s| s == word) && !(word == "data:" && name == "img-src") {
+                problems.push(format!("{name} allows {word}"));
+            }
+        }
+    }
+    problems
+}
+
+/// Every cache behaviour of the front end's distribution answers with a response
+/// headers policy of this template whose Content-Security-Policy passes
+/// [`csp_problems`] and also lets the page reach API Gateway.
+pub fn check_web_headers(template: &Template) -> Vec<String> {
+    let distributions = template.resources("AWS::CloudFront::Distribution");
+    let policies = template.resources("AWS::CloudFront::ResponseHeadersPolicy");
+    let mut problems = Vec::new();
+    if distributions.is_empty() {
+        problems.push("the template has no CloudFront distribution".to_owned());
+    }
+    for (id, distribution) in distributions {
+        let config = distribution.get("Properties").and_then(|p| p.get("DistributionConfig"));
+        let mut behaviours: Vec<(String, &Value)> = Vec::new();
+        if let Some(b) = config.and_then(|c| c.get("DefaultCacheBehavior")) {
+            behaviours.push(("DefaultCacheBehavior".to_owned(), b));
+        }
+        for b in config.and_then(|c| c.get("CacheBehaviors")).and_then(Value::as_sequence).into_iter().flatten() {
+            behaviours.push((format!("CacheBehavior {}", b.get("PathPattern").and_then(Value::as_str).unwrap_or("?")), b));
+        }
+        for (name, behaviour) in behaviours {
+            let Some(policy_id) = behaviour.get("ResponseHeadersPolicyId").and_then(|v| tagged(v, "Ref")) else {
+                problems.push(format!(
+                    "{id} {name}: its ResponseHeadersPolicyId is not one of this template's policies (a managed policy sets no CSP)"
+                ));
+                continue;
+            };
+            let Some(policy) = policies.get(policy_id) else {
+                problems.push(format!("{id} {name}: {policy_id} is not an AWS::CloudFront::ResponseHeadersPolicy"));
+                continue;
+            };
+            let csp = policy
+                .get("Properties")
+                .and_then(|p| p.get("ResponseHeadersPolicyConfig"))
+                .and_then(|c| c.get("SecurityHeadersConfig"))
+                .and_then(|s| s.get("ContentSecurityPolicy"));
+            let text = csp.and_then(|c| c.get("ContentSecurityPolicy")).and_then(written);
+            let Some(text) = text else {
+                problems.push(format!("{policy_id}: no ContentSecurityPolicy"));
+                continue;
+            };
+            if csp.and_then(|c| c.get("Override")).and_then(Value::as_bool) != Some(true) {
+                problems.push(format!("{policy_id}: the CSP must override whatever the origin sends"));
+            }
+            problems.extend(csp_problems(&text).into_iter().map(|p| format!("{policy_id}: {p}")));
+            let connect = csp_directives(&text).remove("connect-src").unwrap_or_default();
+            if !connect.iter().any(|s| s.contains(".execute-api.")) {
+                problems.push(format!("{policy_id}: connect-src {connect:?} does not allow API Gateway, so the app cannot call the API"));
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    problems
+}

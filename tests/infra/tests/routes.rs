@@ -50,7 +50,8 @@ fn router_of(function: &str, state: &ApiState) -> Router {
         "GrantsFunction" => hogwarden_api::grants_router(state.clone()),
         "RevertsFunction" => hogwarden_api::reverts_router(state.clone()),
         "ReviewsFunction" => hogwarden_api::reviews_router(state.clone()),
-        "KeyRotationFunction" => hogwarden_api::keys_router(state.clone()),
+        // The webhook's function runs the key-rotation binary with a narrower role.
+        "KeyRotationFunction" | "WebhookFunction" => hogwarden_api::keys_router(state.clone()),
         other => panic!("the template has a function {other} that this test does not know"),
     }
 }
@@ -141,4 +142,32 @@ fn route_matching_follows_api_gateway() {
     ];
     assert_eq!(most_specific(&routes, "POST", "/api/grants/7/revoke").unwrap().function, "B");
     assert_eq!(most_specific(&routes, "POST", "/api/grants/7/extend").unwrap().function, "A");
+}
+
+/// The methods API Gateway's CORS configuration allows (`AllowMethods` of the HTTP API).
+fn cors_methods(template: &Template) -> Vec<String> {
+    let apis = template.resources("AWS::Serverless::HttpApi");
+    let (_, api) = apis.iter().next().expect("the template has an HTTP API");
+    api.get("Properties")
+        .and_then(|p| p.get("CorsConfiguration"))
+        .and_then(|c| c.get("AllowMethods"))
+        .and_then(|m| m.as_sequence())
+        .map(|m| m.iter().filter_map(|v| v.as_str()).map(str::to_ascii_uppercase).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn cors_allows_every_method_the_api_uses() {
+    // Arrange: the browser's preflight for a cross-origin DELETE or PUT is refused by
+    // API Gateway unless the method is listed, so the UI's revoke and key calls fail.
+    let template = Template::load(&workspace_root().join("infra/template.yaml")).unwrap();
+    let allowed = cors_methods(&template);
+
+    // Act
+    let missing: std::collections::BTreeSet<String> =
+        api_operations().into_iter().map(|(method, _)| method).filter(|m| !allowed.contains(m)).collect();
+
+    // Assert
+    assert!(missing.is_empty(), "CORS AllowMethods {allowed:?} lacks {missing:?}, which the OpenAPI document uses");
+    assert!(allowed.contains(&"OPTIONS".to_owned()), "preflights themselves are OPTIONS");
 }

@@ -2,8 +2,8 @@
 //! does not (a copy of the real template with one thing broken).
 
 use hogwarden_infra_tests::{
-    Crate, SCHEDULED_TASKS, TEMPLATE, Template, check_environment, check_functions, check_schedules, check_table, workspace_crates,
-    workspace_root,
+    Crate, SCHEDULED_TASKS, TEMPLATE, Template, check_environment, check_functions, check_invoke_permissions, check_schedules, check_table,
+    check_web_headers, check_webhook_privileges, csp_problems, workspace_crates, workspace_root,
 };
 use hogwarden_lambda::env::VARIABLES;
 use hogwarden_store_aws::table_definition;
@@ -82,7 +82,7 @@ fn every_function_gets_exactly_the_variables_the_lambdas_read() {
 #[test]
 fn a_missing_required_variable_is_caught() {
     let problems = check_environment(&broken("        POSTHOG_ORG_ID: !Ref PostHogOrgId\n", ""), VARIABLES);
-    assert_eq!(problems.len(), 4, "one per function: {problems:#?}");
+    assert_eq!(problems.len(), 5, "one per function: {problems:#?}");
     assert!(problems.iter().all(|p| p.contains("required variable POSTHOG_ORG_ID is not set")), "{problems:#?}");
 }
 
@@ -172,4 +172,83 @@ fn a_schedule_with_a_flexible_window_no_dead_letter_queue_or_a_broad_role_is_cau
     );
     let problems = check_schedules(&broad);
     assert!(problems.iter().any(|p| p.contains("QuarterlyReviewScheduleRole may invoke")), "{problems:#?}");
+}
+
+#[test]
+fn the_internet_facing_webhook_cannot_rewrite_the_secrets_that_authenticate_it() {
+    // The webhook has no authorizer: whoever takes over its function must not be able
+    // to replace the webhook secrets, GitHub's token, project tokens or the PostHog key.
+    let problems = check_webhook_privileges(&template());
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn a_webhook_role_that_may_write_its_own_secrets_is_caught() {
+    let problems =
+        check_webhook_privileges(&broken("Sid: NeverWriteTheSecretsThatAuthenticateOrLoad\n              Effect: Deny", "Effect: Allow"));
+    assert!(problems.iter().any(|p| p.contains("PutSecretValue on a webhook secret")), "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.contains("on the PostHog key")) || problems.iter().any(|p| p.contains("GitHub's token")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_webhook_sharing_its_function_with_token_routes_is_caught() {
+    let problems = check_webhook_privileges(&broken(
+        "        # Leak alerts are authenticated by their HMAC signature, not by a user's token.\n",
+        "        Keys: {Type: HttpApi, Properties: {ApiId: !Ref HttpApi, Method: GET, Path: /api/keys/extra}}\n",
+    ));
+    assert!(problems.iter().any(|p| p.contains("also GET /api/keys/extra")), "{problems:#?}");
+}
+
+#[test]
+fn a_webhook_role_with_an_index_or_deletes_is_caught() {
+    let problems = check_webhook_privileges(&broken(
+        "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query]\n              Resource: !GetAtt Table.Arn\n            - Sid: PostHogKey\n              Effect: Allow\n              # Read only",
+        "              Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query, dynamodb:DeleteItem]\n              Resource: !Sub \"${Table.Arn}/index/GSI1\"\n            - Sid: PostHogKey\n              Effect: Allow\n              # Read only",
+    ));
+    assert!(problems.iter().any(|p| p.contains("may dynamodb:DeleteItem")), "{problems:#?}");
+    assert!(problems.iter().any(|p| p.contains("/index/GSI1")), "{problems:#?}");
+}
+
+#[test]
+fn secrets_manager_may_invoke_the_rotation_function_only_for_this_accounts_hogwarden_secrets() {
+    let problems = check_invoke_permissions(&template());
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn a_secrets_manager_permission_without_source_arn_is_caught() {
+    let problems = check_invoke_permissions(&broken(
+        "      SourceArn: !Sub \"arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:hogwarden/*\"\n",
+        "",
+    ));
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(problems[0].contains("no SourceArn"), "{problems:#?}");
+}
+
+#[test]
+fn every_page_cloudfront_serves_carries_a_strict_content_security_policy() {
+    let problems = check_web_headers(&template());
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_managed_security_headers_policy_without_a_csp_is_caught() {
+    let problems = check_web_headers(&broken(
+        "          ResponseHeadersPolicyId: !Ref WebResponseHeadersPolicy",
+        "          ResponseHeadersPolicyId: 67f7725c-6f97-4210-82d7-5512b31e9d03",
+    ));
+    assert!(problems.iter().any(|p| p.contains("DefaultCacheBehavior") && p.contains("sets no CSP")), "{problems:#?}");
+}
+
+#[test]
+fn a_csp_that_allows_inline_scripts_or_framing_is_caught() {
+    let problems =
+        check_web_headers(&broken("script-src 'self' 'wasm-unsafe-eval'", "script-src 'self' 'wasm-unsafe-eval' 'unsafe-inline'"));
+    assert!(problems.iter().any(|p| p.contains("script-src allows 'unsafe-inline'")), "{problems:#?}");
+    let problems = check_web_headers(&broken("frame-ancestors 'none'; ", ""));
+    assert!(problems.iter().any(|p| p.contains("frame-ancestors")), "{problems:#?}");
+    assert!(!csp_problems("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'").iter().any(|p| p.contains("data:")));
 }

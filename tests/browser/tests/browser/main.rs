@@ -3,6 +3,7 @@
 //! `tests/output/browser/<test>/`.
 
 mod bulk_changes;
+mod content_security_policy;
 mod contractor;
 mod diagnose;
 mod key_alerts;
