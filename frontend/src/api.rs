@@ -7,7 +7,7 @@ use std::fmt;
 use hogwarden_api_types::{
     AccessOverviewDto, ApproveBody, AuditList, BulkPlanBody, BulkPlanDto, BulkSetDto, BulkSubmitBody, CreateRequest, DemoUserDto, DenyBody,
     DevLoginBody, DiagnosisDto, ErrorBody, ExtendBody, GrantDto, GrantList, MeDto, PolicyDto, ProjectList, RequestDto, RequestList,
-    TokenResponse,
+    TokenResponse, VerificationDto,
 };
 use leptos::prelude::*;
 use serde::Serialize;
@@ -247,6 +247,11 @@ impl Client {
     /// `query` is a ready query string without its `?` (see `pages::audit`).
     pub async fn audit(&self, query: &str) -> ApiResult<AuditList> {
         if query.is_empty() { self.get("/api/audit").await } else { self.get(&format!("/api/audit?{query}")).await }
+    }
+
+    /// Verifies the whole hash chain (admins only: it reads every entry).
+    pub async fn verify_audit(&self) -> ApiResult<VerificationDto> {
+        self.get("/api/audit/verify").await
     }
 
     pub async fn bulk_plan(&self, format: &str, content: &str) -> ApiResult<BulkPlanDto> {

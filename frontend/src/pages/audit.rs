@@ -1,5 +1,7 @@
-//! The audit log, newest first, filtered by person, actor, project, kind and time, with
-//! whether the hash chain verifies.
+//! The audit log, newest first, filtered by person, actor, project, kind and time, and
+//! for admins whether the hash chain verifies (that reads every entry). A project
+//! filter searches a bounded number of the newest entries; the page says where it
+//! stopped and searches further back on request.
 
 use hogwarden_api_types::{AuditEntryDto, ProjectDto, VerificationDto};
 use leptos::prelude::*;
@@ -24,6 +26,8 @@ struct Filters {
     kind: String,
     from: String,
     to: String,
+    /// A project search's continuation: entries older than this one.
+    before_seq: String,
 }
 
 impl Filters {
@@ -41,6 +45,7 @@ impl Filters {
         push("kind", &self.kind);
         push("from", &local_to_utc(&self.from).unwrap_or_default());
         push("to", &local_to_utc(&self.to).unwrap_or_default());
+        push("before_seq", &self.before_seq);
         q.join("&")
     }
 }
@@ -54,6 +59,11 @@ pub fn AuditPage() -> impl IntoView {
         let q = applied.get().query();
         let c = ctx.client();
         async move { c.audit(&q).await }
+    });
+    let admin = ctx.has_role("admin");
+    let chain = Load::new(move || {
+        let c = ctx.client();
+        async move { if admin { c.verify_audit().await.ok() } else { None } }
     });
     let projects = Load::new(move || {
         let c = ctx.client();
@@ -136,7 +146,18 @@ pub fn AuditPage() -> impl IntoView {
             None => view! { <Loading /> }.into_any(),
             Some(Err(e)) => view! { <Alert message=format!("The audit log could not be loaded. {e}") /> }.into_any(),
             Some(Ok(list)) => view! {
-                <Chain v=list.verification />
+                {move || chain.get().flatten().map(|v| view! { <Chain v=v /> })}
+                {list.searched_back_to.map(|seq| view! {
+                    <p role="status" class="note">
+                        {format!("Searched the newest entries back to entry {seq}; older entries were not searched. ")}
+                        <button
+                            type="button"
+                            on:click=move |_| applied.update(|f| f.before_seq = seq.to_string())
+                        >
+                            "Search older entries"
+                        </button>
+                    </p>
+                })}
                 <Entries entries=list.entries projects=names() />
             }
             .into_any(),

@@ -195,9 +195,15 @@ pub struct VerificationDto {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+/// One page of the audit log. It does not verify the chain: that reads every entry,
+/// so it is `GET /api/audit/verify`, for admins.
 pub struct AuditList {
     pub entries: Vec<AuditEntryDto>,
-    pub verification: VerificationDto,
+    /// A project search reads a bounded number of the newest entries: when older
+    /// entries were not searched, the oldest entry searched. Pass it as `before_seq`
+    /// to search further back.
+    #[serde(default)]
+    pub searched_back_to: Option<u64>,
 }
 
 /// The policy, as the front end needs it to refuse what the API would refuse.

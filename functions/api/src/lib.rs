@@ -3,6 +3,7 @@
 //! Router, two hosts").
 
 pub mod auth;
+pub mod cache;
 pub mod convert;
 pub mod error;
 pub mod openapi;
@@ -33,11 +34,22 @@ pub struct ApiState {
     pub inventory: Option<Arc<hogwarden_core::usecases::KeyInventory>>,
     /// Guided project-token rotations (`/api/keys/rotations`); `None` answers 403.
     pub token_rotations: Option<Arc<hogwarden_core::usecases::TokenRotations>>,
+    /// PostHog's project list as `GET /api/projects` serves it: any signed-in person
+    /// may call it, so PostHog is asked at most once per [`cache::READ_TTL`].
+    pub projects: Arc<cache::ReadCache<Vec<hogwarden_core::ports::Project>>>,
 }
 
 impl ApiState {
     pub fn new(app: Hogwarden, auth: AuthMode) -> Self {
-        Self { app, auth: Arc::new(auth), leaks: None, service_keys: None, inventory: None, token_rotations: None }
+        Self {
+            app,
+            auth: Arc::new(auth),
+            leaks: None,
+            service_keys: None,
+            inventory: None,
+            token_rotations: None,
+            projects: Arc::new(cache::ReadCache::new(cache::READ_TTL)),
+        }
     }
 
     /// Answers leaked-key webhooks with `leaks`.

@@ -117,6 +117,10 @@ pub enum HandlerError {
         "the sweep left work undone ({deferred} reverts deferred, {errors} errors, details in the log); it stays due and the next run retries"
     )]
     SweepIncomplete { deferred: usize, errors: usize },
+    #[error(
+        "{blocked} due reverts are held back because PostHog writes are paused: temporary access is outliving its end. An admin must store a new service key on the Keys page; the reverts run on the next sweep after that"
+    )]
+    RevertsBlockedByPause { blocked: usize },
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -131,6 +135,7 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::RotationFailed { .. } => "RotationFailed",
             HandlerError::TaskFailed { .. } => "TaskFailed",
             HandlerError::SweepIncomplete { .. } => "SweepIncomplete",
+            HandlerError::RevertsBlockedByPause { .. } => "RevertsBlockedByPause",
         };
         Diagnostic { error_type: format!("Hogwarden.{kind}"), error_message: e.to_string() }
     }
@@ -275,9 +280,16 @@ impl Handler {
             deferred = report.deferred,
             expired_requests = report.expired_requests,
             applied_retries = report.applied_retries,
+            writes_paused = report.writes_paused,
+            blocked_by_pause = report.blocked_by_pause,
             errors = ?report.errors,
             "sweep report"
         );
+        // A Lambda error is what the CloudWatch alarm sees: reverts the pause holds back
+        // fail the invocation every sweep until the pause lifts.
+        if report.blocked_by_pause > 0 {
+            return Err(HandlerError::RevertsBlockedByPause { blocked: report.blocked_by_pause });
+        }
         if !report.is_clean() {
             return Err(HandlerError::SweepIncomplete { deferred: report.deferred, errors: report.errors.len() });
         }

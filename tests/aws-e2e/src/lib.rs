@@ -225,6 +225,13 @@ impl AwsTestStack {
         r.json()
     }
 
+    /// The whole chain's verification, as an admin asks for it.
+    pub async fn verify(&self) -> hogwarden_api_types::VerificationDto {
+        let r = self.call(&self.grants, Some(APPROVER), "GET", "/api/audit/verify", None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.json()
+    }
+
     /// Audit kinds, oldest first.
     pub async fn audit_kinds(&self) -> Vec<String> {
         let mut entries = self.audit().await.entries;

@@ -133,6 +133,13 @@ impl TestStack {
         r.json()
     }
 
+    /// The whole chain's verification, as an admin asks for it.
+    pub async fn verify(&self) -> dto::VerificationDto {
+        let r = self.get(APPROVER, "/api/audit/verify").await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.json()
+    }
+
     /// Audit kinds oldest first.
     pub async fn audit_kinds(&self) -> Vec<String> {
         let mut entries = self.audit(APPROVER).await.entries;

@@ -23,8 +23,12 @@ pub(crate) struct AuditParams {
     kind: Option<String>,
     request_id: Option<String>,
     /// Entries about one PostHog project: those whose details name it, and every
-    /// other entry of the same requests (approved, denied, …), in the whole log.
+    /// other entry of the same requests (approved, denied, …), among the newest 1000
+    /// entries (before `before_seq`).
     project: Option<i64>,
+    /// With `project`: search the entries older than this one (the `searched_back_to`
+    /// of the previous answer).
+    before_seq: Option<u64>,
     /// RFC 3339 time.
     from: Option<String>,
     to: Option<String>,
@@ -36,6 +40,13 @@ fn project(p: &AuditParams) -> Result<Option<ProjectId>, ApiError> {
     p.project
         .map(|id| ProjectId::new(id).map_err(|_| ApiError::BadRequest("'project' must be a PostHog project id (a positive number)".into())))
         .transpose()
+}
+
+fn before_seq(p: &AuditParams) -> Result<Option<u64>, ApiError> {
+    match p.before_seq {
+        Some(0) => Err(ApiError::BadRequest("'before_seq' counts from 1".into())),
+        seq => Ok(seq),
+    }
 }
 
 fn time(raw: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -65,7 +76,7 @@ fn query(p: &AuditParams) -> Result<AuditQuery, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = dto::AuditList, description = "Entries newest first, and whether the chain verifies"), (status = 400, body = dto::ErrorBody)),
+    responses((status = 200, body = dto::AuditList, description = "Entries newest first (the chain is verified by GET /api/audit/verify)"), (status = 400, body = dto::ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn list_audit(
     State(s): State<ApiState>,
@@ -73,10 +84,10 @@ pub(crate) async fn list_audit(
     params: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ApiJson<dto::AuditList>, ApiError> {
     let Query(params) = params?;
-    let page = s.app.audit(&who, query(&params)?, project(&params)?).await?;
+    let page = s.app.audit(&who, query(&params)?, project(&params)?, before_seq(&params)?).await?;
     Ok(ApiJson(dto::AuditList {
         entries: page.entries.iter().map(convert::audit_entry).collect(),
-        verification: convert::verification(&page.verification),
+        searched_back_to: page.searched_back_to,
     }))
 }
 
@@ -106,16 +117,16 @@ fn anchor(p: &VerifyParams) -> Result<Option<ChainAnchor>, ApiError> {
 #[utoipa::path(get, path = "/api/audit/verify", tag = "audit", params(VerifyParams),
     responses((status = 200, body = dto::VerificationDto,
                description = "Whether the whole chain is intact (and still holds the anchor, when one is given), and its head to keep as the next anchor"),
-              (status = 400, body = dto::ErrorBody)),
+              (status = 400, body = dto::ErrorBody), (status = 403, body = dto::ErrorBody, description = "Only admins: it reads the whole chain")),
     security(("bearer" = [])))]
 pub(crate) async fn verify_audit(
     State(s): State<ApiState>,
-    Caller(_who): Caller,
+    Caller(who): Caller,
     params: Result<Query<VerifyParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<ApiJson<dto::VerificationDto>, ApiError> {
     let Query(params) = params?;
     let anchor = anchor(&params)?;
-    Ok(ApiJson(convert::verification(&s.app.verify_audit_against(anchor.as_ref()).await?)))
+    Ok(ApiJson(convert::verification(&s.app.verify_audit_as(&who, anchor.as_ref()).await?)))
 }
 
 #[utoipa::path(get, path = "/api/audit/export", tag = "audit", params(AuditParams),
@@ -133,7 +144,7 @@ pub(crate) async fn export_audit(
     if params.limit.is_none() {
         q.limit = 500;
     }
-    let mut page = s.app.audit(&who, q, project(&params)?).await?;
+    let mut page = s.app.audit(&who, q, project(&params)?, before_seq(&params)?).await?;
     page.entries.sort_by_key(|e| e.seq);
     let csv = convert::audit_csv(&page.entries).map_err(|e| ApiError::Core(hogwarden_core::Error::Storage(e)))?;
     Ok((

@@ -1,4 +1,5 @@
-//! Who am I, the policy (so the front end refuses what the API would), and projects.
+//! Who am I, the policy (so the front end refuses what the API would), and projects
+//! (from a short-lived copy, see [`crate::cache`]).
 
 use axum::extract::State;
 use hogwarden_api_types as dto;
@@ -19,6 +20,8 @@ pub(crate) async fn get_policy(State(s): State<ApiState>, Caller(_who): Caller) 
 
 #[utoipa::path(get, path = "/api/projects", tag = "meta", responses((status = 200, body = dto::ProjectList), (status = 503, body = dto::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn list_projects(State(s): State<ApiState>, Caller(_who): Caller) -> Result<ApiJson<dto::ProjectList>, ApiError> {
-    let projects = s.app.posthog.list_projects().await.map_err(hogwarden_core::Error::from)?;
+    // Any signed-in person may call this: a copy at most a minute old keeps them from
+    // spending the PostHog budget that reverts need.
+    let projects = s.projects.get_or_fetch(|| s.app.posthog.list_projects()).await.map_err(hogwarden_core::Error::from)?;
     Ok(ApiJson(dto::ProjectList { projects: projects.into_iter().map(|p| dto::ProjectDto { id: p.id.get(), name: p.name }).collect() }))
 }

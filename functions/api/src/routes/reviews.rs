@@ -219,13 +219,9 @@ pub(crate) async fn decide_item(
     ApiJson(body): ApiJson<dto::DecideBody>,
 ) -> Result<ApiJson<dto::ReviewItemDto>, ApiError> {
     let id = campaign_id(&id)?;
-    let found = s
-        .app
-        .store
-        .reviews()
-        .get_item(&id, &item)
-        .await?
-        .ok_or_else(|| ApiError::from(hogwarden_core::Error::NotFound(format!("item {item} of campaign {id}"))))?;
+    // Who may decide is settled before the body is read against the item (a
+    // downgrade's level depends on what the item is about).
+    let (_, found) = s.app.item_to_decide(&who, &id, &item).await?;
     let verdict = verdict(&found, &body.decision, body.to.as_deref())?;
     let decided = s.app.decide_item(&who, &id, &item, verdict, body.reason).await?;
     Ok(ApiJson(item_dto(&decided)))
@@ -380,6 +376,10 @@ pub(crate) async fn removal_preview(
     Caller(who): Caller,
     Path((id, item)): Path<(String, String)>,
 ) -> Result<ApiJson<dto::OffboardPreviewDto>, ApiError> {
-    let p = s.app.review_removal_preview(&who, &campaign_id(&id)?, &item).await?;
+    let id = campaign_id(&id)?;
+    // The same refusal as a decision's for anyone who may not decide the item, so the
+    // preview tells nobody else whether the item exists.
+    s.app.item_to_decide(&who, &id, &item).await?;
+    let p = s.app.review_removal_preview(&who, &id, &item).await?;
     Ok(ApiJson(super::offboard::preview_dto(p)))
 }

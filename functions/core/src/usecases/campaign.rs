@@ -315,6 +315,27 @@ impl Hogwarden {
         Ok((c, i))
     }
 
+    /// The item `who` may decide, or one refusal that is the same whatever the campaign
+    /// and item hold. Only the item's reviewer and admins learn anything about it: to
+    /// anyone else a missing campaign, a missing item and someone else's item answer
+    /// alike and name nobody, so decisions cannot be used to find out who holds which
+    /// access or who reviews whom.
+    pub async fn item_to_decide(&self, who: &Principal, campaign: &CampaignId, item_id: &str) -> Result<(Campaign, ReviewItem)> {
+        let refused = || {
+            Error::Forbidden(format!(
+                "You review no item '{item_id}' in campaign '{campaign}'. Only the item's assigned reviewer decides it; an admin can reassign items."
+            ))
+        };
+        if who.has(Role::Admin) {
+            return self.open_item(campaign, item_id).await;
+        }
+        match self.open_item(campaign, item_id).await {
+            Ok((c, item)) if item.reviewer.as_ref() == Some(&who.email) => Ok((c, item)),
+            Ok(_) | Err(Error::NotFound(_)) => Err(refused()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Records a reviewer's decision. Nobody decides on their own access; only the
     /// assigned reviewer decides; revoke and downgrade need a reason. The same decision
     /// twice is a no-op; a different one is a conflict.
@@ -327,7 +348,7 @@ impl Hogwarden {
         verdict: Verdict,
         reason: Option<String>,
     ) -> Result<ReviewItem> {
-        let (c, mut item) = self.open_item(campaign, item_id).await?;
+        let (c, mut item) = self.item_to_decide(who, campaign, item_id).await?;
         if item.person == who.email {
             return Err(Error::Forbidden("You cannot review your own access; another reviewer must.".into()));
         }

@@ -19,6 +19,7 @@ mod leaks;
 mod offboard;
 mod overview;
 mod pause;
+mod paused_reverts;
 mod personal_keys;
 mod queries;
 mod remind;

@@ -24,6 +24,9 @@ pub struct SweepReport {
     /// keys-alerts: PostHog writes were paused, so reverts, retries and offboardings
     /// waited (they stay due and run on the first sweep after the pause lifts).
     pub writes_paused: bool,
+    /// Due reverts the pause held back: temporary access outliving its end. A sweep
+    /// with any is not clean (logged at error level, security contacts told once per pause).
+    pub blocked_by_pause: usize,
     /// Owners reminded about old or unused personal API keys.
     pub personal_key_reminders: usize,
     /// Problems worth a log line (never secrets).
@@ -32,7 +35,7 @@ pub struct SweepReport {
 
 impl SweepReport {
     pub fn is_clean(&self) -> bool {
-        self.deferred == 0 && self.errors.is_empty()
+        self.deferred == 0 && self.blocked_by_pause == 0 && self.errors.is_empty()
     }
 }
 
@@ -49,9 +52,11 @@ impl Hogwarden {
         let now = self.clock.now();
         // keys-alerts: while writes are paused nothing due is touched (no failed attempt
         // is counted against it); it all runs on the first sweep after the pause lifts.
-        let mut report = SweepReport { writes_paused: self.writes_paused().await?.is_some(), ..SweepReport::default() };
-        if !report.writes_paused {
-            self.sweep_writes(now, &mut report).await?;
+        let pause = self.writes_paused().await?;
+        let mut report = SweepReport { writes_paused: pause.is_some(), ..SweepReport::default() };
+        match &pause {
+            None => self.sweep_writes(now, &mut report).await?,
+            Some(pause) => report.blocked_by_pause = self.reverts_held_back(now, pause).await?,
         }
         match self.remind_personal_keys().await {
             Ok(r) => report.personal_key_reminders = r.reminded,

@@ -53,8 +53,9 @@ async fn temporary_admin_is_applied_on_approval_and_reverted_by_the_scheduled_sw
     assert_eq!(entries[0].actor, MEMBER);
     assert_eq!(entries[1].actor, APPROVER);
     assert_eq!(entries[3].details["read_back"]["level"], "member");
-    assert!(audit.verification.valid, "{:?}", audit.verification);
-    assert_eq!(audit.verification.entries, 4);
+    let verification = t.verify().await;
+    assert!(verification.valid, "{verification:?}");
+    assert_eq!(verification.entries, 4);
     t.shutdown().await;
 }
 

@@ -71,10 +71,9 @@ async fn a_member_gets_temporary_admin_approved_then_revokes_it() -> anyhow::Res
     Nav(&frank).act_open("Audit log", "Audit log").await?;
     let audit = AuditLog(&frank);
     audit.find_page().await?;
-    let verified = audit.check_chain_verified().await?;
     let kinds = audit.kinds_oldest_first().await?;
     frank.screenshot("audit log").await?;
-    assert_eq!(kinds, ["Requested", "Approved", "Applied", "Reverted"], "chain: {verified}");
+    assert_eq!(kinds, ["Requested", "Approved", "Applied", "Reverted"]);
 
     bob.close().await;
     frank.close().await;

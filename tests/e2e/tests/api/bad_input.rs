@@ -70,7 +70,7 @@ async fn malformed_and_hostile_requests_get_a_clear_4xx_and_change_nothing() {
     // Arrange: one legitimate pending request, so there is something to attack.
     let t = spawn_stack().await;
     let existing = t.request_temporary_admin(SECOND_APPROVER, 30).await;
-    let audit_before = t.audit(APPROVER).await.verification.entries;
+    let audit_before = t.verify().await.entries;
     let writes_before = t.sandbox().write_count();
     let requests_before = t.get(APPROVER, "/api/inbox").await.body;
 
@@ -230,7 +230,7 @@ async fn malformed_and_hostile_requests_get_a_clear_4xx_and_change_nothing() {
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 
     // Nothing changed: no new audit entry, no new request, no PostHog write.
-    assert_eq!(t.audit(APPROVER).await.verification.entries, audit_before);
+    assert_eq!(t.verify().await.entries, audit_before);
     assert_eq!(t.get(APPROVER, "/api/inbox").await.body, requests_before);
     assert_eq!(t.sandbox().write_count(), writes_before);
     assert_eq!(t.sandbox().member_level(MEMBER), Some(1));

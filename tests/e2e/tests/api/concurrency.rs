@@ -101,7 +101,7 @@ async fn a_sweep_that_meets_posthog_errors_leaves_the_grant_due_and_the_next_one
     assert_eq!(t.sandbox().member_level(MEMBER), Some(1));
     let kinds = t.audit_kinds().await;
     assert_eq!(kinds, ["requested", "approved", "applied", "revert_failed", "reverted"]);
-    assert!(t.audit(APPROVER).await.verification.valid);
+    assert!(t.verify().await.valid);
     t.shutdown().await;
 }
 

@@ -369,3 +369,37 @@ async fn the_personal_key_reminder_cadence_comes_from_the_policy() {
     assert_eq!((first, a_day_later, two_days_later), (1, 0, 1));
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_revert_held_back_by_the_pause_makes_the_sweep_fail_and_tells_security_once() {
+    // Arrange: Frank holds an hour of temporary admin; then Hogwarden's own key leaks.
+    let t = stack().await;
+    let grant = t.request_temporary_admin(MEMBER, 60).await;
+    assert_eq!(t.approve(APPROVER, &grant.id).await.status, 200);
+    let own = t.sandbox().service_api_key();
+    assert_eq!(generic(&t, "own-1", &json!({ "token": own }).to_string(), None).await.0, 202);
+    let told = |t: &TestStack| {
+        t.stack
+            .outbox
+            .sent()
+            .into_iter()
+            .filter(|n| n.to.as_str() == "security@example.com" && n.subject.contains("outliving its end"))
+            .count()
+    };
+
+    // Act: a sweep while nothing is due, then two after the grant ended.
+    let before_due = t.stack.app.sweep().await.unwrap();
+    t.clock.advance(chrono::Duration::minutes(61));
+    let first = t.stack.app.sweep().await.unwrap();
+    let second = t.stack.app.sweep().await.unwrap();
+
+    // Assert: the overdue revert is counted, the sweep is not clean, security is told once.
+    assert!(before_due.writes_paused && before_due.is_clean(), "{before_due:?}");
+    assert_eq!((first.blocked_by_pause, second.blocked_by_pause), (1, 1), "{first:?} {second:?}");
+    assert!(!first.is_clean() && !second.is_clean(), "a held-back revert is not a clean sweep");
+    assert_eq!(told(&t), 1, "told once per pause, not once per sweep: {:?}", t.stack.outbox.sent());
+    let message = t.stack.outbox.sent().into_iter().find(|n| n.subject.contains("outliving its end")).unwrap();
+    assert!(message.body.contains(MEMBER) && message.body.contains("Keys page"), "{}", message.body);
+    assert_eq!(t.sandbox().member_level(MEMBER), Some(8), "nothing was written while paused");
+    t.shutdown().await;
+}

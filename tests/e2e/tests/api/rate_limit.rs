@@ -1,10 +1,10 @@
 //! With PostHog's rate limit set low, Hogwarden waits out the 429s and every change
-//! still lands.
+//! still lands; reads any signed-in person can repeat do not spend the budget.
 
 use std::time::Duration;
 
 use hogwarden_api_types as dto;
-use hogwarden_e2e::{APPROVER, spawn_stack};
+use hogwarden_e2e::{APPROVER, MEMBER, spawn_stack};
 use posthog_sandbox::{Budget, RateLimit};
 
 #[tokio::test]
@@ -30,5 +30,35 @@ async fn with_a_low_rate_limit_every_change_still_lands() {
         assert_eq!(t.sandbox().member_level(p), Some(8), "{p}");
     }
     assert!(t.sandbox().throttled_count() > 0, "the sandbox did throttle");
+    t.shutdown().await;
+}
+
+#[tokio::test]
+async fn fifty_project_lists_by_a_plain_member_cost_posthog_one_read() {
+    // Arrange
+    let t = spawn_stack().await;
+    let before = t.sandbox().requests().len();
+
+    // Act: 25 one after another, then 25 at once.
+    let mut replies = Vec::new();
+    for _ in 0..25 {
+        replies.push(t.get(MEMBER, "/api/projects").await);
+    }
+    let mut at_once = tokio::task::JoinSet::new();
+    for _ in 0..25 {
+        let (http, url, token) = (t.http.clone(), t.url("/api/projects"), t.token(MEMBER));
+        at_once.spawn(async move { http.get(url).bearer_auth(token).send().await.map(|r| r.status().as_u16()) });
+    }
+    let concurrent: Vec<u16> = at_once.join_all().await.into_iter().map(Result::unwrap).collect();
+
+    // Assert
+    for r in &replies {
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body, replies[0].body);
+    }
+    assert!(!replies[0].json::<dto::ProjectList>().projects.is_empty());
+    assert_eq!(concurrent, vec![200; 25]);
+    let spent = t.sandbox().requests().len() - before;
+    assert!(spent <= 2, "50 project lists made {spent} PostHog requests");
     t.shutdown().await;
 }

@@ -231,3 +231,77 @@ async fn drift_made_directly_in_posthog_is_reported_with_who_and_when_and_can_be
     assert!(kinds.contains(&"drift_adopted".to_owned()) && kinds.contains(&"applied".to_owned()), "{kinds:?}");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn someone_with_no_group_learns_nothing_about_items_from_decisions_on_them() {
+    // Arrange: an open campaign; Mallory is signed in but in no Hogwarden group.
+    let t = spawn_stack().await;
+    let production = t.sandbox().project_id("Production").unwrap();
+    let opened = t.post(APPROVER, "/api/reviews", json!({})).await;
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
+    let detail: dto::CampaignDetail = opened.json();
+    let reviewers: Vec<String> = detail.items.iter().filter_map(|i| i.reviewer.clone()).collect();
+    let grace_prod = format!("grace@example.com#project-{production}");
+    assert!(detail.items.iter().any(|i| i.id == grace_prod), "grace holds Production access");
+    let mallory = t.stack.issuer.issue("mallory@example.com", "Mallory", &[], chrono::Duration::minutes(5)).unwrap();
+    let probes = [
+        ("2026-q1", grace_prod.clone()),
+        ("2026-q1", "alice@example.com#org".to_owned()),
+        ("2026-q1", format!("frank@example.com#project-{production}")),
+        ("2026-q1", "nobody@example.com#org".to_owned()),
+        ("2026-q1", format!("nobody@example.com#project-{production}")),
+        ("2031-q4", "alice@example.com#org".to_owned()),
+    ];
+    let bodies = [
+        json!({ "decision": "keep" }),
+        json!({ "decision": "revoke", "reason": "Checking who has access" }),
+        json!({ "decision": "downgrade", "to": "viewer", "reason": "Checking who has access" }),
+    ];
+
+    // Act: every probe, every body, as a decision, a bulk decision and a removal preview.
+    let mut answers = Vec::new();
+    for (campaign, item) in &probes {
+        let blank = |text: String| text.replace(item.as_str(), "ITEM").replace(campaign, "CAMPAIGN");
+        for body in &bodies {
+            let r = t
+                .http
+                .post(t.url(&format!("/api/reviews/{campaign}/items/{}/decision", enc(item))))
+                .bearer_auth(&mallory)
+                .json(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            answers.push((format!("decision {item}"), status, blank(r.text().await.unwrap())));
+        }
+        let bulk = t
+            .http
+            .post(t.url(&format!("/api/reviews/{campaign}/decisions")))
+            .bearer_auth(&mallory)
+            .json(&json!({ "items": [item], "decision": "keep" }))
+            .send()
+            .await
+            .unwrap();
+        let status = bulk.status().as_u16();
+        answers.push((format!("bulk {item}"), status, blank(bulk.text().await.unwrap())));
+        let preview =
+            t.http.get(t.url(&format!("/api/reviews/{campaign}/items/{}/removal", enc(item)))).bearer_auth(&mallory).send().await.unwrap();
+        let status = preview.status().as_u16();
+        answers.push((format!("removal {item}"), status, blank(preview.text().await.unwrap())));
+    }
+
+    // Assert: the same answer whatever the item is, naming nobody.
+    for kind in ["decision", "bulk", "removal"] {
+        let of_kind: Vec<&(String, u16, String)> = answers.iter().filter(|(what, ..)| what.starts_with(kind)).collect();
+        let (first, status, text) = of_kind[0];
+        assert!(of_kind.iter().all(|(_, s, b)| s == status && b == text), "{kind}: {first} answered {status} {text}, others {of_kind:#?}");
+    }
+    for (what, status, text) in &answers {
+        assert!(*status == 403 || what.starts_with("bulk"), "{what}: {status} {text}");
+        for reviewer in &reviewers {
+            assert!(!text.contains(reviewer.as_str()), "{what} names {reviewer}: {text}");
+        }
+    }
+    assert_eq!(t.sandbox().write_count(), 0, "nothing changed in PostHog");
+    t.shutdown().await;
+}
