@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use hogwarden_api_types as dto;
 use hogwarden_core::audit::{AuditEntry, ChainVerification};
+use hogwarden_core::export::{CsvTable, markdown_text};
 use hogwarden_core::model::{AccessChange, AccessLevel, AccessRequest, Decision, Grant};
 use hogwarden_core::policy::Policy;
 use hogwarden_core::types::{Email, GrantDuration, Justification, OrgRole, ParseError, Principal, ProjectId, ProjectRole, Role, Ticket};
@@ -204,7 +205,6 @@ pub fn access_overview(o: &hogwarden_core::usecases::AccessOverview, now: DateTi
 /// The access log as CSV: one row per audit entry, with the extension facts the
 /// roles guide's access log keeps in their own columns.
 pub fn audit_csv(entries: &[AuditEntry]) -> Result<String, String> {
-    let mut out = csv::Writer::from_writer(Vec::new());
     let header = [
         "seq",
         "at",
@@ -220,7 +220,7 @@ pub fn audit_csv(entries: &[AuditEntry]) -> Result<String, String> {
         "details",
         "hash",
     ];
-    out.write_record(header).map_err(|e| e.to_string())?;
+    let mut out = CsvTable::new(header).map_err(|e| e.to_string())?;
     for e in entries {
         let d = &e.details;
         let text = |key: &str| d.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -229,7 +229,7 @@ pub fn audit_csv(entries: &[AuditEntry]) -> Result<String, String> {
             .and_then(|v| v.as_array())
             .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" "))
             .unwrap_or_default();
-        out.write_record([
+        out.row([
             e.seq.to_string(),
             e.at.to_rfc3339(),
             e.actor.to_string(),
@@ -246,7 +246,7 @@ pub fn audit_csv(entries: &[AuditEntry]) -> Result<String, String> {
         ])
         .map_err(|e| e.to_string())?;
     }
-    String::from_utf8(out.into_inner().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    out.finish().map_err(|e| e.to_string())
 }
 
 pub fn checklist(c: &hogwarden_core::usecases::Checklist) -> dto::ChecklistDto {
@@ -264,18 +264,20 @@ pub fn checklist(c: &hogwarden_core::usecases::Checklist) -> dto::ChecklistDto {
 }
 
 /// A request's record as Markdown: what was asked, the checklist, and its audit trail.
+/// Every field that holds text from people or PostHog goes through `markdown_text`, so
+/// it stays inside its line and cell.
 pub fn request_markdown(r: &AccessRequest, grants: &[Grant], entries: &[AuditEntry], c: &hogwarden_core::usecases::Checklist) -> String {
     use std::fmt::Write as _;
     let when = |t: Option<DateTime<Utc>>| t.map_or_else(|| "not yet".to_owned(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string());
     let mut md = String::new();
     let _ = writeln!(md, "# Access request {}\n", r.id);
-    let _ = writeln!(md, "- Person: {}", r.subject);
-    let _ = writeln!(md, "- Requested by: {} on {}", r.requester, r.created_at.format("%Y-%m-%d %H:%M UTC"));
+    let _ = writeln!(md, "- Person: {}", markdown_text(r.subject.as_str()));
+    let _ = writeln!(md, "- Requested by: {} on {}", markdown_text(r.requester.as_str()), r.created_at.format("%Y-%m-%d %H:%M UTC"));
     let what: Vec<String> = r.changes.iter().map(AccessChange::describe).collect();
-    let _ = writeln!(md, "- Change: {}", what.join("; "));
+    let _ = writeln!(md, "- Change: {}", markdown_text(&what.join("; ")));
     let _ = writeln!(md, "- Status: {}\n", r.status.as_str());
     let _ = writeln!(md, "## Security checklist\n");
-    let approved = if c.approved_by.is_empty() { "not yet".to_owned() } else { c.approved_by.join(", ") };
+    let approved = if c.approved_by.is_empty() { "not yet".to_owned() } else { markdown_text(&c.approved_by.join(", ")) };
     let _ = writeln!(md, "- [{}] Approved by: {approved}", if c.approved_by.is_empty() { " " } else { "x" });
     let least = match c.least_access {
         Some(true) => "PostHog shows exactly the access asked for",
@@ -283,8 +285,8 @@ pub fn request_markdown(r: &AccessRequest, grants: &[Grant], entries: &[AuditEnt
         None => "not applied yet",
     };
     let _ = writeln!(md, "- [{}] Least access: {least}", if c.least_access == Some(true) { "x" } else { " " });
-    let ticket = c.ticket.as_deref().map(|t| format!(" (ticket {t})")).unwrap_or_default();
-    let _ = writeln!(md, "- [x] Documented: {}{ticket}", c.reason);
+    let ticket = c.ticket.as_deref().map(|t| format!(" (ticket {})", markdown_text(t))).unwrap_or_default();
+    let _ = writeln!(md, "- [x] Documented: {}{ticket}", markdown_text(&c.reason));
     let _ = writeln!(md, "- [{}] Person informed: {}", if c.informed_at.is_some() { "x" } else { " " }, when(c.informed_at));
     if c.temporary {
         let _ = writeln!(md, "- [{}] End date set: {}", if c.ends_at.is_some() { "x" } else { " " }, when(c.ends_at));
@@ -299,9 +301,9 @@ pub fn request_markdown(r: &AccessRequest, grants: &[Grant], entries: &[AuditEnt
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} |",
-                g.change.describe(),
-                g.baseline.describe(),
-                g.confirmed.describe(),
+                markdown_text(&g.change.describe()),
+                markdown_text(g.baseline.describe()),
+                markdown_text(g.confirmed.describe()),
                 g.status.as_str(),
                 when(g.expires_at)
             );
@@ -315,7 +317,7 @@ pub fn request_markdown(r: &AccessRequest, grants: &[Grant], entries: &[AuditEnt
             "| {} | {} | {} | {} | `{}` |",
             e.seq,
             e.at.format("%Y-%m-%d %H:%M:%S UTC"),
-            e.actor,
+            markdown_text(&e.actor.to_string()),
             e.kind.as_str(),
             &e.hash[..12.min(e.hash.len())]
         );
@@ -384,4 +386,45 @@ pub(crate) fn key_inventory(inventory: hogwarden_core::usecases::Inventory) -> d
         })
         .collect();
     dto::KeyList { keys, notes: inventory.notes, writes_paused: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use hogwarden_core::types::RequestId;
+    use hogwarden_core::usecases::Checklist;
+
+    use super::*;
+
+    // The attack on a record stored before reasons were one line: its reason forges a
+    // ticked checklist item and an audit row.
+    #[test]
+    fn a_stored_reason_with_line_breaks_cannot_forge_checklist_lines_or_audit_rows() {
+        let forged = "Debug the flag\n- [x] Approved by security\n| 99 | 2025-01-01 | ciso@example.com | approved | `x` |";
+        let reason: Justification = serde_json::from_value(serde_json::json!(forged)).unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 6, 2, 9, 0, 0).unwrap();
+        let ana = Email::parse("ana@example.com").unwrap();
+        let r = AccessRequest::pending(RequestId::new(), ana.clone(), ana, reason, 1, now, 60);
+        let c = Checklist {
+            approved_by: Vec::new(),
+            least_access: None,
+            reason: forged.to_owned(),
+            ticket: None,
+            informed_at: None,
+            temporary: true,
+            ends_at: None,
+            audit_entries: Vec::new(),
+        };
+
+        let md = request_markdown(&r, &[], &[], &c);
+
+        let ticked: Vec<&str> = md.lines().filter(|l| l.starts_with("- [x]")).collect();
+        assert_eq!(
+            ticked,
+            [
+                "- [x] Documented: Debug the flag - \\[x\\] Approved by security \\| 99 \\| 2025-01-01 \\| ciso@example.com \\| approved \\| \\`x\\` \\|"
+            ]
+        );
+        assert!(!md.lines().any(|l| l.starts_with("| 99")), "{md}");
+    }
 }

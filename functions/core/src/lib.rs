@@ -13,6 +13,7 @@ pub mod changeset;
 pub mod claims;
 pub mod consumers;
 pub mod error;
+pub mod export;
 pub mod identity;
 pub mod keys;
 pub mod model;

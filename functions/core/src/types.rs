@@ -25,6 +25,8 @@ pub enum ParseError {
     JustificationTooLong { max: usize },
     #[error("ticket must be at most {max} printable characters without spaces")]
     Ticket { max: usize },
+    #[error("{field} must be one line of visible text: remove the {what} {code_point}")]
+    Character { field: &'static str, what: &'static str, code_point: String },
     #[error("'{0}' is not a valid project id: use the project's numeric id")]
     ProjectId(String),
     #[error("'{0}' is not a valid id")]
@@ -267,17 +269,80 @@ impl fmt::Display for GrantDuration {
     }
 }
 
-/// Why access is needed: documented on every request (the guide's checklist).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// What kind of character free text may not hold, if `c` is one: line breaks (they
+/// forge lines in the Markdown record and rows in notifications), other control
+/// characters, and invisible formatting characters (Unicode category Cf: bidirectional
+/// overrides such as U+202E reorder what Slack and email show, zero-width characters
+/// and tag characters hide text). Zero-width (non-)joiners U+200C/U+200D stay allowed:
+/// Persian, Indic scripts and emoji need them, and they reorder nothing.
+fn hidden_or_control(c: char) -> Option<&'static str> {
+    const FORMAT: &[(u32, u32)] = &[
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200B),
+        (0x200E, 0x200F),
+        (0x202A, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
+    ];
+    let code = c as u32;
+    if matches!(c, '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}') {
+        Some("line break")
+    } else if c.is_control() {
+        Some("control character")
+    } else if FORMAT.iter().any(|&(lo, hi)| (lo..=hi).contains(&code)) {
+        Some("invisible formatting character")
+    } else {
+        None
+    }
+}
+
+/// Refuses free text (`field` names it in the error) holding a line break, a control
+/// character or an invisible formatting character, naming the first one's code point.
+pub fn check_plain_text(field: &'static str, text: &str) -> Result<(), ParseError> {
+    match text.chars().find_map(|c| hidden_or_control(c).map(|what| (c, what))) {
+        Some((c, what)) => Err(ParseError::Character { field, what, code_point: format!("U+{:04X}", c as u32) }),
+        None => Ok(()),
+    }
+}
+
+/// Why access is needed: documented on every request (the guide's checklist). One line
+/// of visible text (see [`check_plain_text`]).
+///
+/// Read back from storage as stored: a reason stored before line breaks were refused
+/// must still load (renderers neutralise it), while input goes through [`Self::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct Justification(String);
+
+impl<'de> Deserialize<'de> for Justification {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
 
 impl Justification {
     pub const MIN_LEN: usize = 5;
     pub const MAX_LEN: usize = 1000;
 
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let s: String = raw.trim().chars().filter(|c| !c.is_control() || *c == '\n').collect();
+        let s = raw.trim().to_owned();
+        check_plain_text("reason", &s)?;
         let len = s.chars().count();
         if len < Self::MIN_LEN {
             return Err(ParseError::JustificationTooShort { min: Self::MIN_LEN });
@@ -319,6 +384,7 @@ impl Ticket {
         if s.is_empty() || s.len() > Self::MAX_LEN || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ParseError::Ticket { max: Self::MAX_LEN });
         }
+        check_plain_text("ticket", s)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -494,6 +560,34 @@ mod tests {
         assert!(Justification::parse("ok").is_err());
         assert!(Justification::parse(&"x".repeat(1001)).is_err());
         assert_eq!(Justification::parse("  configure the flag  ").unwrap().as_str(), "configure the flag");
+    }
+
+    // The attack: a reason that forges a ticked checklist line in the Markdown record.
+    #[test]
+    fn a_reason_with_a_line_break_is_refused_naming_reason() {
+        let err = Justification::parse("Debug the flag\n- [x] Approved by security").unwrap_err();
+        assert_eq!(err.to_string(), "reason must be one line of visible text: remove the line break U+000A");
+        assert!(Justification::parse("Debug the flag\r\n| 9 | forged |").is_err());
+        assert!(Justification::parse("Debug the flag\u{2028}- [x] Approved").is_err());
+        assert!(Justification::parse("Debug the flag\n").is_ok(), "a trailing line break is trimmed");
+    }
+
+    // The attack: a right-to-left override that makes Slack and email show other text.
+    #[test]
+    fn a_reason_with_a_bidi_override_or_other_hidden_character_is_refused_naming_it() {
+        let err = Justification::parse("Debug the flag \u{202E}nimda em ekam").unwrap_err();
+        assert_eq!(err.to_string(), "reason must be one line of visible text: remove the invisible formatting character U+202E");
+        for hidden in ['\u{200B}', '\u{2066}', '\u{FEFF}', '\u{E0041}', '\u{0007}', '\t', '\u{9B}'] {
+            assert!(Justification::parse(&format!("Debug{hidden} the flag")).is_err(), "U+{:04X} passed", hidden as u32);
+        }
+        assert!(Justification::parse("Débogage du drapeau 🚩 می‌خواهم 👩‍💻").is_ok(), "accents, emoji and joiners are text");
+        assert!(matches!(Ticket::parse("OPS-1\u{202E}"), Err(ParseError::Character { field: "ticket", .. })));
+    }
+
+    #[test]
+    fn a_stored_reason_reads_back_as_stored() {
+        let stored: Justification = serde_json::from_value(serde_json::json!("written\nbefore the rule")).unwrap();
+        assert_eq!(stored.as_str(), "written\nbefore the rule");
     }
 
     #[test]

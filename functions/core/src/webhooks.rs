@@ -2,14 +2,17 @@
 //! read (DESIGN.md, "Keys and leaked-key response"; shared/integration-facts.md §1).
 //!
 //! * GitHub (`secret_scanning_alert`): `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`,
-//!   delivery id `X-GitHub-Delivery`. GitHub sends no timestamp; the delivery id is the
-//!   replay key.
+//!   delivery id `X-GitHub-Delivery`. GitHub signs neither a timestamp nor the delivery
+//!   id, so the signature (over the body) is the replay key and an alert whose newest
+//!   time is older than [`MAX_GITHUB_ALERT_AGE_HOURS`] is stale (see [`github_alert`]).
 //! * GitGuardian custom webhook: `Gitguardian-Signature: sha256=<hex HMAC-SHA256(timestamp + token, body)>`
 //!   (the deprecated `X-GitGuardian-Signature` is accepted too) and a `Timestamp` header
 //!   in seconds; a timestamp further than [`MAX_SKEW_SECONDS`] from now is stale.
 //!   GitGuardian sends no delivery id; the signature is the replay key.
-//! * Generic (any other scanner): `X-Hogwarden-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`,
-//!   `X-Hogwarden-Timestamp` (seconds) and `X-Hogwarden-Delivery`.
+//! * Generic (any other scanner): `X-Hogwarden-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + delivery + "." + body)>`,
+//!   `X-Hogwarden-Timestamp` (seconds, stale like GitGuardian's) and `X-Hogwarden-Delivery`
+//!   (1–100 of `A-Z a-z 0-9 - _ :`, so the signed string splits one way only). The
+//!   delivery id is signed, so a captured delivery cannot be replayed under a new id.
 //!
 //! Signatures are compared in constant time (`hmac`'s `verify_slice`). No error here
 //! quotes a header value or the body.
@@ -21,6 +24,17 @@ use sha2::Sha256;
 
 /// How far a signed timestamp may be from now, either way.
 pub const MAX_SKEW_SECONDS: i64 = 300;
+
+/// How old a GitHub alert's newest time may be. GitHub lets an admin redeliver a
+/// delivery for three days; delivery records are kept far longer (30 days on DynamoDB,
+/// for good on SQLite), so every delivery young enough to be accepted is also still
+/// remembered, and a replay is refused either way.
+pub const MAX_GITHUB_ALERT_AGE_HOURS: i64 = 72;
+
+/// How long a claimed but unfinished delivery blocks a retry of it. A handler that died
+/// without releasing its claim (a Lambda timeout) must not block retries for good; the
+/// webhook Lambda's timeout is far below this.
+pub const CLAIM_LEASE_SECONDS: i64 = 900;
 
 /// Who sent the alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +78,10 @@ pub enum WebhookError {
     Stale { skew: i64 },
     #[error("this delivery was already received")]
     Replayed,
+    #[error("this delivery is being handled right now; if that fails, retry it")]
+    InProgress,
+    #[error("the alert is {hours} h old (at most {MAX_GITHUB_ALERT_AGE_HOURS} h allowed)")]
+    StaleAlert { hours: i64 },
     #[error("the body is not a valid alert: {0}")]
     Malformed(String),
     #[error("no webhook secret is configured for this provider")]
@@ -78,8 +96,8 @@ impl WebhookError {
             // No signature at all: the request is not authenticated.
             Self::MissingHeader(name) if name.ends_with("Signature") || name.ends_with("Signature-256") => 401,
             Self::MissingHeader(_) | Self::BadHeader(_) | Self::Malformed(_) => 400,
-            Self::BadSignature | Self::Stale { .. } => 401,
-            Self::Replayed => 409,
+            Self::BadSignature | Self::Stale { .. } | Self::StaleAlert { .. } => 401,
+            Self::Replayed | Self::InProgress => 409,
             Self::NotConfigured => 503,
         }
     }
@@ -91,8 +109,9 @@ impl WebhookError {
             Self::MissingHeader(_) => "missing_header",
             Self::BadHeader(_) => "bad_header",
             Self::BadSignature => "bad_signature",
-            Self::Stale { .. } => "stale",
+            Self::Stale { .. } | Self::StaleAlert { .. } => "stale",
             Self::Replayed => "replayed",
+            Self::InProgress => "in_progress",
             Self::Malformed(_) => "malformed",
             Self::NotConfigured => "not_configured",
         }
@@ -113,8 +132,11 @@ pub fn is_signed(header: &(dyn Fn(&str) -> Option<String> + Sync)) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub provider: Provider,
-    /// Unique per delivery (the provider's id, or the signature when it sends none).
+    /// The provider's delivery id (the signature when it sends none), for reports.
     pub delivery_id: String,
+    /// What a replay cannot change, under which the delivery is remembered: the signed
+    /// delivery id (generic), or the signature (GitHub, GitGuardian).
+    pub replay_key: String,
     /// The signed timestamp, when the provider signs one.
     pub timestamp: Option<DateTime<Utc>>,
 }
@@ -164,7 +186,12 @@ pub fn verify(
             if delivery.is_empty() || delivery.len() > 100 {
                 return Err(WebhookError::BadHeader("X-GitHub-Delivery"));
             }
-            Ok(Verified { provider, delivery_id: delivery, timestamp: None })
+            // GitHub signs only the body: anyone who saw one delivery can resend it with
+            // a fresh X-GitHub-Delivery. So the replay key is the signature (the body's
+            // HMAC), which a replay cannot change; a redelivery of a failed delivery
+            // carries the same body and is accepted once the failed attempt released
+            // its claim. The delivery id is kept for the report and the audit log.
+            Ok(Verified { provider, delivery_id: delivery, replay_key: hex::encode(&signature), timestamp: None })
         }
         Provider::GitGuardian => {
             let raw = header("gitguardian-signature")
@@ -175,21 +202,39 @@ pub fn verify(
             let signing_key = [ts.trim().as_bytes(), key].concat();
             check(&signing_key, &[body], &signature)?;
             let at = timestamp("Timestamp", &ts, now, true)?;
-            Ok(Verified { provider, delivery_id: hex::encode(&signature), timestamp: Some(at) })
+            let id = hex::encode(&signature);
+            Ok(Verified { provider, delivery_id: id.clone(), replay_key: id, timestamp: Some(at) })
         }
         Provider::Generic => {
             let signature = header("x-hogwarden-signature").ok_or(WebhookError::MissingHeader("X-Hogwarden-Signature"))?;
             let signature = hex_signature("X-Hogwarden-Signature", &signature)?;
             let ts = header("x-hogwarden-timestamp").ok_or(WebhookError::MissingHeader("X-Hogwarden-Timestamp"))?;
             let delivery = header("x-hogwarden-delivery").ok_or(WebhookError::MissingHeader("X-Hogwarden-Delivery"))?;
-            check(key, &[ts.trim().as_bytes(), b".", body], &signature)?;
-            let at = timestamp("X-Hogwarden-Timestamp", &ts, now, true)?;
-            if delivery.is_empty() || delivery.len() > 100 {
+            let delivery = delivery.trim();
+            if !is_generic_delivery_id(delivery) {
                 return Err(WebhookError::BadHeader("X-Hogwarden-Delivery"));
             }
-            Ok(Verified { provider, delivery_id: delivery, timestamp: Some(at) })
+            check(key, &generic_signed_parts(ts.trim(), delivery, body), &signature)?;
+            let at = timestamp("X-Hogwarden-Timestamp", &ts, now, true)?;
+            Ok(Verified { provider, delivery_id: delivery.to_owned(), replay_key: delivery.to_owned(), timestamp: Some(at) })
         }
     }
+}
+
+/// A generic delivery id: 1–100 of `A-Z a-z 0-9 - _ :`. No `.`, so the signed string
+/// `timestamp.delivery.body` cannot be split another way.
+fn is_generic_delivery_id(id: &str) -> bool {
+    (1..=100).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_:".contains(&b))
+}
+
+fn generic_signed_parts<'a>(timestamp: &'a str, delivery: &'a str, body: &'a [u8]) -> [&'a [u8]; 5] {
+    [timestamp.as_bytes(), b".", delivery.as_bytes(), b".", body]
+}
+
+/// The `X-Hogwarden-Signature` of a generic delivery: HMAC-SHA256 over
+/// `timestamp + "." + delivery + "." + body`.
+pub fn sign_generic(key: &[u8], timestamp: &str, delivery: &str, body: &[u8]) -> String {
+    sign(key, &generic_signed_parts(timestamp, delivery, body))
 }
 
 /// `sha256=<hex>` of HMAC-SHA256 over the parts: what a sender puts in its signature
@@ -247,10 +292,22 @@ pub struct GitHubAlertRef {
     pub repository: String,
     pub number: u64,
     pub action: String,
+    /// The alert's newest time (`created_at`, `updated_at`, `resolved_at`,
+    /// `push_protection_bypassed_at`).
+    pub at: DateTime<Utc>,
 }
 
-/// Reads a verified GitHub delivery (`X-GitHub-Event: secret_scanning_alert`).
-pub fn github_alert(body: &[u8]) -> Result<GitHubAlertRef, WebhookError> {
+/// Reads a verified GitHub delivery (`X-GitHub-Event: secret_scanning_alert`) and
+/// refuses it when the alert's newest time is older than [`MAX_GITHUB_ALERT_AGE_HOURS`].
+///
+/// GitHub's signature covers the body only and GitHub sends no signed timestamp, so the
+/// body's own times are the only clock a sender cannot change. Every action that makes
+/// Hogwarden act moves one of them (`created` sets `created_at`; `reopened`,
+/// `validated` and `publicly_leaked` update the alert), so the newest of them is close
+/// to the delivery; the bound is GitHub's three-day redelivery window. An old body
+/// replayed under a fresh `X-GitHub-Delivery` is refused here, a young one by the
+/// delivery record (keyed by the signature, see [`verify`]).
+pub fn github_alert(body: &[u8], now: DateTime<Utc>) -> Result<GitHubAlertRef, WebhookError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(format!("not JSON ({})", e.classify_name())))?;
     let number = value
@@ -264,16 +321,47 @@ pub fn github_alert(body: &[u8]) -> Result<GitHubAlertRef, WebhookError> {
         .ok_or_else(|| WebhookError::Malformed("no repository.full_name of the form owner/name".into()))?
         .to_owned();
     let action = value.get("action").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
-    Ok(GitHubAlertRef { repository, number, action })
+    let at = ["created_at", "updated_at", "resolved_at", "push_protection_bypassed_at"]
+        .iter()
+        .filter_map(|field| value.pointer(&format!("/alert/{field}")).and_then(serde_json::Value::as_str))
+        .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .max()
+        .ok_or_else(|| WebhookError::Malformed("no alert.created_at or alert.updated_at in RFC 3339 form".into()))?;
+    let hours = (now - at).num_hours();
+    // A little ahead of our clock is fine (clock skew); far ahead is as suspect as far behind.
+    if hours >= MAX_GITHUB_ALERT_AGE_HOURS || (at - now).num_seconds() > MAX_SKEW_SECONDS {
+        return Err(WebhookError::StaleAlert { hours });
+    }
+    Ok(GitHubAlertRef { repository, number, action, at })
 }
 
-/// Where deliveries are remembered, so a replayed one is refused: a conditional write
-/// (insert only if absent), never read-then-write.
+/// What a delivery's record says when a handler tries to claim it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryClaim {
+    /// Unknown until now (or released, or its claim outlived [`CLAIM_LEASE_SECONDS`]):
+    /// this handler holds it and must finish or release it.
+    Claimed,
+    /// Another handler holds a fresh claim on it.
+    InProgress,
+    /// Handled already: a replay.
+    Done,
+}
+
+/// Where deliveries are remembered, so a handled one is refused when replayed while a
+/// failed one can be retried. A delivery is claimed before it is handled, marked done
+/// once handled, and released when handling failed. Each step is one conditional write,
+/// never read-then-write, so two copies arriving at once cannot both claim it.
 #[async_trait::async_trait]
 pub trait DeliveryLog: Send + Sync {
-    /// Records the delivery; `Ok(false)` when this provider's delivery id was already
-    /// recorded.
-    async fn record_delivery(&self, provider: Provider, delivery_id: &str, at: DateTime<Utc>) -> crate::error::Result<bool>;
+    /// Claims the delivery: [`DeliveryClaim::Claimed`] when it is new, was released, or
+    /// was claimed before `now - CLAIM_LEASE_SECONDS` and never finished.
+    async fn claim_delivery(&self, provider: Provider, replay_key: &str, now: DateTime<Utc>) -> crate::error::Result<DeliveryClaim>;
+    /// Marks a claimed delivery handled: from now on it is a replay.
+    async fn finish_delivery(&self, provider: Provider, replay_key: &str, at: DateTime<Utc>) -> crate::error::Result<()>;
+    /// Gives up a claim after a failure, so the sender's retry is handled. A delivery
+    /// already done stays done.
+    async fn release_delivery(&self, provider: Provider, replay_key: &str) -> crate::error::Result<()>;
 }
 
 /// PostHog's public leaked-key endpoint (`POST /api/revoke_leaked_key`): anyone holding
@@ -347,16 +435,67 @@ mod tests {
     }
 
     #[test]
-    fn generic_signs_timestamp_dot_body() {
+    fn generic_signs_timestamp_delivery_and_body() {
         let secret = SecretString::from("s3cret");
         let now = Utc::now();
         let ts = now.timestamp().to_string();
-        let sig = sign(b"s3cret", &[ts.as_bytes(), b".", b"{}"]);
+        let sig = sign_generic(b"s3cret", &ts, "x1", b"{}");
+        assert_eq!(sig, sign(b"s3cret", &[ts.as_bytes(), b".x1.", b"{}"]));
         let h = headers(&[("X-Hogwarden-Signature", &sig), ("X-Hogwarden-Timestamp", &ts), ("X-Hogwarden-Delivery", "x1")]);
-        assert!(verify(Provider::Generic, &secret, &h, b"{}", now).is_ok());
+        let verified = verify(Provider::Generic, &secret, &h, b"{}", now).unwrap();
+        assert_eq!((verified.delivery_id.as_str(), verified.replay_key.as_str()), ("x1", "x1"));
         assert_eq!(verify(Provider::Generic, &secret, &h, b"{ }", now), Err(WebhookError::BadSignature));
         let stale = now + chrono::Duration::seconds(MAX_SKEW_SECONDS + 5);
         assert!(matches!(verify(Provider::Generic, &secret, &h, b"{}", stale), Err(WebhookError::Stale { .. })));
+    }
+
+    // The attack: a captured delivery resent under a new delivery id, to get past the
+    // replay record.
+    #[test]
+    fn a_generic_delivery_resent_under_another_id_is_refused() {
+        let secret = SecretString::from("s3cret");
+        let now = Utc::now();
+        let ts = now.timestamp().to_string();
+        let sig = sign_generic(b"s3cret", &ts, "x1", b"{}");
+        let renamed = headers(&[("X-Hogwarden-Signature", &sig), ("X-Hogwarden-Timestamp", &ts), ("X-Hogwarden-Delivery", "x2")]);
+        assert_eq!(verify(Provider::Generic, &secret, &renamed, b"{}", now), Err(WebhookError::BadSignature));
+        // Only the timestamp-dot-body signature of old: refused too.
+        let old_style = sign(b"s3cret", &[ts.as_bytes(), b".", b"{}"]);
+        let old = headers(&[("X-Hogwarden-Signature", &old_style), ("X-Hogwarden-Timestamp", &ts), ("X-Hogwarden-Delivery", "x1")]);
+        assert_eq!(verify(Provider::Generic, &secret, &old, b"{}", now), Err(WebhookError::BadSignature));
+        let dotted = headers(&[("X-Hogwarden-Signature", &sig), ("X-Hogwarden-Timestamp", &ts), ("X-Hogwarden-Delivery", "x.1")]);
+        assert_eq!(verify(Provider::Generic, &secret, &dotted, b"{}", now), Err(WebhookError::BadHeader("X-Hogwarden-Delivery")));
+    }
+
+    #[test]
+    fn a_github_body_resent_under_another_delivery_id_keeps_its_replay_key() {
+        let secret = SecretString::from("gh");
+        let sig = sign(b"gh", &[b"{}"]);
+        let first = headers(&[("X-Hub-Signature-256", &sig), ("X-GitHub-Delivery", "d-1")]);
+        let again = headers(&[("X-Hub-Signature-256", &sig), ("X-GitHub-Delivery", "d-2")]);
+        let a = verify(Provider::GitHub, &secret, &first, b"{}", Utc::now()).unwrap();
+        let b = verify(Provider::GitHub, &secret, &again, b"{}", Utc::now()).unwrap();
+        assert_ne!(a.delivery_id, b.delivery_id);
+        assert_eq!(a.replay_key, b.replay_key, "the replay record is keyed by what the sender signed");
+    }
+
+    #[test]
+    fn an_old_github_alert_is_stale() {
+        let now = DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z").unwrap().with_timezone(&Utc);
+        let body = |created: &str, updated: &str| {
+            serde_json::json!({ "action": "reopened", "alert": { "number": 7, "created_at": created, "updated_at": updated },
+                "repository": { "full_name": "acme/web" } })
+            .to_string()
+        };
+        let fresh = github_alert(body("2025-01-01T00:00:00Z", "2026-03-10T11:59:00Z").as_bytes(), now).unwrap();
+        assert_eq!(fresh.at.to_rfc3339(), "2026-03-10T11:59:00+00:00", "the newest time counts");
+        let old = github_alert(body("2025-01-01T00:00:00Z", "2026-03-06T12:00:00Z").as_bytes(), now);
+        assert_eq!(old, Err(WebhookError::StaleAlert { hours: 96 }));
+        assert_eq!(WebhookError::StaleAlert { hours: 96 }.status(), 401);
+        let future = github_alert(body("2026-03-11T12:00:00Z", "2026-03-11T12:00:00Z").as_bytes(), now);
+        assert!(matches!(future, Err(WebhookError::StaleAlert { .. })), "{future:?}");
+        let untimed = br#"{"action":"created","alert":{"number":7},"repository":{"full_name":"acme/web"}}"#;
+        assert!(matches!(github_alert(untimed, now), Err(WebhookError::Malformed(_))));
     }
 
     #[test]
@@ -367,8 +506,12 @@ mod tests {
         let gg = br#"{"scan_result":{"matches":[{"type":"apikey","match":"phx_abc"}]}}"#;
         assert_eq!(leaked_values(Provider::GitGuardian, gg).unwrap(), vec!["phx_abc".to_owned()]);
         assert!(leaked_values(Provider::GitGuardian, br#"{"incident":{"secret_hash":"x"}}"#).unwrap().is_empty());
-        let gh = br#"{"action":"created","alert":{"number":7},"repository":{"full_name":"acme/web"}}"#;
-        assert_eq!(github_alert(gh).unwrap(), GitHubAlertRef { repository: "acme/web".into(), number: 7, action: "created".into() });
-        assert!(github_alert(br#"{"alert":{}}"#).is_err());
+        let gh = br#"{"action":"created","alert":{"number":7,"created_at":"2026-03-10T12:00:00Z"},"repository":{"full_name":"acme/web"}}"#;
+        let at = DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(
+            github_alert(gh, at).unwrap(),
+            GitHubAlertRef { repository: "acme/web".into(), number: 7, action: "created".into(), at }
+        );
+        assert!(github_alert(br#"{"alert":{}}"#, at).is_err());
     }
 }

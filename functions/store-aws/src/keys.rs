@@ -13,6 +13,7 @@
 //! | audit month marker | `AUDIT` | `MONTH#<yyyy-mm>` (one per month that has entries) |
 //! | bulk change set | `CSET#<request id>` | `SET` |
 //! | bulk change item | `CSET#<request id>` | `ITEM#<seq, 10 digits>` (a set's items, in order, one `Query`) |
+//! | webhook delivery (`hogwarden_core::webhooks::DeliveryLog`) | `WEBHOOK#<provider>#<replay key>` | `DELIVERY` (`state`: `claimed` or `done`, none on items written before claims = done; `claimed_at` in Unix seconds; `ttl` 30 days) |
 //! | claim (one live record per key, `hogwarden_core::claims`) | `CLAIM#<key>` | `CLAIM` (`holder`: the record's id; written in the record's transaction, `attribute_not_exists(PK)` or `holder = <the one the writer saw>`) |
 //!
 //! Global secondary indexes, all projecting every attribute, overloaded by prefix so
@@ -167,6 +168,13 @@ pub fn target_pk(email: &Email, t: AccessTarget) -> String {
 }
 
 // ---------------------------------------------------------------- audit
+
+/// A webhook delivery's record, by provider and replay key.
+pub fn delivery_pk(provider: &str, replay_key: &str) -> String {
+    format!("WEBHOOK#{provider}#{replay_key}")
+}
+
+pub const DELIVERY_SK: &str = "DELIVERY";
 
 /// The partition holding the chain head and the month markers.
 pub const AUDIT_PK: &str = "AUDIT";

@@ -39,6 +39,8 @@ pub mod alert_conformance;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 #[cfg(any(test, feature = "conformance"))]
+pub mod delivery_conformance;
+#[cfg(any(test, feature = "conformance"))]
 pub mod key_conformance;
 #[cfg(any(test, feature = "conformance"))]
 pub mod review_conformance;

@@ -172,6 +172,20 @@ const MIGRATIONS: &[&str] = &[
         holder      TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 8: webhook deliveries (`hogwarden_core::webhooks::DeliveryLog`), claimed before
+    // they are handled and done once handled. The table used to be created on first
+    // use without a state; the rows it holds were handled, so they become `done`.
+    r#"
+    CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        provider    TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        PRIMARY KEY (provider, delivery_id)
+    );
+    ALTER TABLE webhook_deliveries ADD COLUMN state TEXT NOT NULL DEFAULT 'done' CHECK (state IN ('claimed', 'done'));
+    -- Unix seconds of the claim, so a claim nobody finished lapses.
+    ALTER TABLE webhook_deliveries ADD COLUMN claimed_at INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -236,7 +250,27 @@ mod tests {
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).unwrap();
-        assert_eq!(tables, 11);
+        assert_eq!(tables, 12);
+    }
+
+    #[test]
+    fn deliveries_recorded_before_claims_stay_replays() {
+        // A file at step 7, whose deliveries table was created on first use.
+        let mut conn = Connection::open_in_memory().unwrap();
+        for step in &MIGRATIONS[..7] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE webhook_deliveries (provider TEXT NOT NULL, delivery_id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (provider, delivery_id));
+             INSERT INTO webhook_deliveries VALUES ('generic', 'd-old', '2025-01-01T00:00:00+00:00');",
+        )
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+
+        let state: String = conn.query_row("SELECT state FROM webhook_deliveries WHERE delivery_id = 'd-old'", [], |r| r.get(0)).unwrap();
+        assert_eq!(state, "done");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use hogwarden_core::types::ProjectId;
-use hogwarden_core::webhooks::sign;
+use hogwarden_core::webhooks::sign_generic;
 use hogwarden_local::{Stack, StackConfig};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -38,14 +38,15 @@ async fn main() -> anyhow::Result<()> {
         let leaked = stack.rotation.current_value(SECRET).await?;
         let body = serde_json::json!({ "token": leaked.expose_secret(), "source": "bench" }).to_string();
         let ts = chrono::Utc::now().timestamp().to_string();
-        let sig = sign(WEBHOOK_KEY.as_bytes(), &[ts.as_bytes(), b".", body.as_bytes()]);
+        let delivery = format!("bench-{i}");
+        let sig = sign_generic(WEBHOOK_KEY.as_bytes(), &ts, &delivery, body.as_bytes());
         let started = Instant::now();
         let response = http
             .post(&url)
             .header("content-type", "application/json")
             .header("x-hogwarden-signature", sig)
             .header("x-hogwarden-timestamp", ts)
-            .header("x-hogwarden-delivery", format!("bench-{i}"))
+            .header("x-hogwarden-delivery", delivery)
             .body(body)
             .send()
             .await?;

@@ -720,7 +720,6 @@ fn level_word(level: &AccessLevel) -> &'static str {
 }
 
 fn evidence_csv(items: &[ReviewItem]) -> Result<String> {
-    let mut out = csv::Writer::from_writer(Vec::new());
     let header = [
         "campaign",
         "item",
@@ -741,7 +740,7 @@ fn evidence_csv(items: &[ReviewItem]) -> Result<String> {
         "applied_at",
     ];
     let fail = |e: csv::Error| Error::Storage(format!("could not write the CSV: {e}"));
-    out.write_record(header).map_err(fail)?;
+    let mut out = crate::export::CsvTable::new(header).map_err(fail)?;
     for i in items {
         let (decision, to, reason, by, at) = match &i.decision {
             Some(d) => (
@@ -766,7 +765,7 @@ fn evidence_csv(items: &[ReviewItem]) -> Result<String> {
             AccessTarget::Project(p) => format!("project {p}"),
         };
         let suggestions: Vec<&str> = i.suggestions.iter().map(|s| s.as_str()).collect();
-        out.write_record([
+        out.row([
             i.campaign.as_str(),
             &i.id,
             i.person.as_str(),
@@ -787,8 +786,7 @@ fn evidence_csv(items: &[ReviewItem]) -> Result<String> {
         ])
         .map_err(fail)?;
     }
-    let bytes = out.into_inner().map_err(|e| Error::Storage(format!("could not write the CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| Error::Storage(format!("could not write the CSV: {e}")))
+    out.finish().map_err(fail)
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

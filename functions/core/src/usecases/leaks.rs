@@ -25,7 +25,7 @@ use crate::keys::{KeyKind, fingerprint, fits_mask, short_fingerprint};
 use crate::ports::{Stage, Vault};
 use crate::types::Actor;
 use crate::usecases::KeyRotation;
-use crate::webhooks::{self, DeliveryLog, GitHubAlerts, LeakReporter, Provider, WebhookError};
+use crate::webhooks::{self, DeliveryClaim, DeliveryLog, GitHubAlerts, LeakReporter, Provider, WebhookError};
 
 /// A key Hogwarden knows only by PostHog's mask, which a leaked value fits.
 struct MaskedKey {
@@ -65,8 +65,8 @@ pub enum AlertError {
     /// Refused before anything changed (4xx).
     #[error(transparent)]
     Refused(#[from] WebhookError),
-    /// Accepted, but the response failed part-way (5xx; the sender retries, and the
-    /// replay record is what makes the retry a no-op… so it is written last).
+    /// Accepted, but the response failed part-way (5xx). The delivery's claim is given
+    /// back, so the sender's retry is handled; only a handled delivery is a replay.
     #[error(transparent)]
     Failed(#[from] crate::Error),
 }
@@ -172,7 +172,7 @@ impl LeakResponse {
         let values = match provider {
             Provider::GitHub if header("x-github-event").as_deref() != Some("secret_scanning_alert") => Vec::new(),
             Provider::GitHub => {
-                let alert = webhooks::github_alert(body)?;
+                let alert = webhooks::github_alert(body, app.clock.now())?;
                 let github = self.github.as_ref().ok_or(WebhookError::NotConfigured)?;
                 match alert.action.as_str() {
                     "created" | "reopened" | "publicly_leaked" | "validated" => {
@@ -183,22 +183,32 @@ impl LeakResponse {
             }
             other => webhooks::leaked_values(other, body)?.into_iter().map(SecretString::from).collect(),
         };
-        if !self.deliveries.record_delivery(provider, &verified.delivery_id, app.clock.now()).await? {
-            return Err(WebhookError::Replayed.into());
+        // Claimed before anything is done, marked done only once handled: a delivery
+        // whose handling failed (PostHog answered 503) is released and its retry is
+        // handled, while a handled one is refused as a replay. Redoing a failed
+        // delivery rolls nothing twice: a rotated key no longer matches the vault's
+        // current key (its deletion is retried through the previous stage), and PostHog
+        // rolls a reported key only while the leaked value still works.
+        match self.deliveries.claim_delivery(provider, &verified.replay_key, app.clock.now()).await? {
+            DeliveryClaim::Claimed => {}
+            DeliveryClaim::InProgress => return Err(WebhookError::InProgress.into()),
+            DeliveryClaim::Done => return Err(WebhookError::Replayed.into()),
         }
         let received_at = app.clock.now();
         let alert_id = crate::alerts::AlertRecord::accepted(provider.as_str(), received_at, &verified.delivery_id, &[]).id;
-        let mut actions = Vec::new();
-        for value in &values {
-            let action = self.respond_to(value, Some(&alert_id), provider.as_str()).await?;
-            app.record(
-                Actor::System(format!("webhook:{}", provider.as_str())),
-                AuditKind::KeyAlert,
-                json!({ "provider": provider.as_str(), "delivery_id": verified.delivery_id, "kind": action.kind, "fingerprint": action.fingerprint, "action": action.action }),
-            )
-            .await?;
-            actions.push(action);
-        }
+        let handled = match self.respond_all(provider, &verified.delivery_id, &alert_id, &values).await {
+            Ok(actions) => self.deliveries.finish_delivery(provider, &verified.replay_key, app.clock.now()).await.map(|()| actions),
+            Err(e) => Err(e),
+        };
+        let actions = match handled {
+            Ok(actions) => actions,
+            Err(e) => {
+                if let Err(release) = self.deliveries.release_delivery(provider, &verified.replay_key).await {
+                    tracing::warn!(error = %release, "could not release a failed delivery; its retry waits until the claim lapses");
+                }
+                return Err(e.into());
+            }
+        };
         let leaks: Vec<crate::alerts::AlertLeak> = actions
             .iter()
             .map(|a| crate::alerts::AlertLeak { kind: a.kind.clone(), fingerprint: a.fingerprint.clone(), action: a.action.clone() })
@@ -209,6 +219,29 @@ impl LeakResponse {
         }
         tracing::info!(provider = provider.as_str(), delivery = %verified.delivery_id, leaked = actions.len(), "leaked-key alert handled");
         Ok(AlertReport { provider: provider.as_str().into(), delivery_id: verified.delivery_id, actions })
+    }
+
+    /// Responds to each leaked value of one delivery and audits each response.
+    async fn respond_all(
+        &self,
+        provider: Provider,
+        delivery_id: &str,
+        alert_id: &str,
+        values: &[SecretString],
+    ) -> Result<Vec<LeakAction>, crate::Error> {
+        let app = self.rotation.app();
+        let mut actions = Vec::new();
+        for value in values {
+            let action = self.respond_to(value, Some(alert_id), provider.as_str()).await?;
+            app.record(
+                Actor::System(format!("webhook:{}", provider.as_str())),
+                AuditKind::KeyAlert,
+                json!({ "provider": provider.as_str(), "delivery_id": delivery_id, "kind": action.kind, "fingerprint": action.fingerprint, "action": action.action }),
+            )
+            .await?;
+            actions.push(action);
+        }
+        Ok(actions)
     }
 
     /// What Hogwarden does about one leaked value.

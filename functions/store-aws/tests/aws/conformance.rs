@@ -21,3 +21,15 @@ mod alerts {
 
     hogwarden_store_sqlite::alert_conformance_tests!(fresh_store);
 }
+
+mod deliveries {
+    use std::sync::Arc;
+
+    use hogwarden_core::webhooks::DeliveryLog;
+
+    async fn fresh_log() -> (Arc<dyn DeliveryLog>, ()) {
+        (Arc::new(crate::harness::dynamo_store().await), ())
+    }
+
+    hogwarden_store_sqlite::delivery_conformance_tests!(fresh_log);
+}

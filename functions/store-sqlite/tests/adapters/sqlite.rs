@@ -39,6 +39,22 @@ mod alerts {
     hogwarden_store_sqlite::alert_conformance_tests!(fresh_store);
 }
 
+mod deliveries {
+    use std::sync::Arc;
+
+    use hogwarden_core::webhooks::DeliveryLog;
+    use hogwarden_store_sqlite::SqliteStore;
+    use tempfile::TempDir;
+
+    async fn fresh_log() -> (Arc<dyn DeliveryLog>, TempDir) {
+        let dir = TempDir::new().expect("temporary folder");
+        let store = SqliteStore::open(&dir.path().join("hogwarden.sqlite")).expect("a new database opens");
+        (Arc::new(store), dir)
+    }
+
+    hogwarden_store_sqlite::delivery_conformance_tests!(fresh_log);
+}
+
 /// A store on a new file plus the file's path, for raw-SQL access.
 fn store_on_file() -> (SqliteStore, PathBuf, TempDir) {
     let dir = TempDir::new().expect("temporary folder");

@@ -4,13 +4,13 @@
 
 use hogwarden_browser_tests::pages::{Nav, SignIn};
 use hogwarden_browser_tests::{APPROVER_ADMIN, BrowserTest, Target};
-use hogwarden_core::webhooks::sign;
+use hogwarden_core::webhooks::sign_generic;
 
 const SECRET: &str = "generic-shared-secret";
 
 async fn deliver(t: &BrowserTest, delivery: &str, body: &str, signature: Option<&str>) -> anyhow::Result<()> {
     let ts = chrono::Utc::now().timestamp().to_string();
-    let good = sign(SECRET.as_bytes(), &[ts.as_bytes(), b".", body.as_bytes()]);
+    let good = sign_generic(SECRET.as_bytes(), &ts, delivery, body.as_bytes());
     let signature = signature.unwrap_or(&good).to_owned();
     let delivery = delivery.to_owned();
     let header = move |name: &str| match name {

@@ -211,6 +211,22 @@ async fn malformed_and_hostile_requests_get_a_clear_4xx_and_change_nothing() {
         },
     ];
     cases.push(post("reason over the limit", &with("reason", json!("x".repeat(1001))), 400, "too long"));
+    // Bidirectional overrides reorder what Slack and email show; hidden characters hide text.
+    cases.push(post(
+        "reason with a right-to-left override",
+        &with("reason", json!("Debug the flag \u{202E}nimda em ekam")),
+        400,
+        "reason must be one line of visible text: remove the invisible formatting character U+202E",
+    ));
+    cases.push(post("reason with a zero-width space", &with("reason", json!("Debug\u{200B} the flag")), 400, "U+200B"));
+    cases.push(post("reason with a control character", &with("reason", json!("Debug the flag\u{0007}")), 400, "reason must be one line"));
+    cases.push(post(
+        "reason with a line break",
+        &with("reason", json!("Debug the flag\n- [x] Approved by security")),
+        400,
+        "line break U+000A",
+    ));
+    cases.push(post("ticket with a bidi isolate", &with("ticket", json!("OPS-42\u{2067}")), 400, "ticket must be"));
     assert!(cases.len() >= 25);
 
     // Act + Assert, case by case.

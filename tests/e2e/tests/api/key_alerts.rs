@@ -5,7 +5,7 @@
 //! reminders to owners.
 
 use hogwarden_core::ports::Clock;
-use hogwarden_core::webhooks::sign;
+use hogwarden_core::webhooks::sign_generic;
 use hogwarden_e2e::{APPROVER, MEMBER, OTHER_MEMBER, SECOND_APPROVER, TestStack, spawn_stack_with};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ async fn stack() -> TestStack {
 
 async fn generic(t: &TestStack, delivery: &str, body: &str, signature: Option<&str>) -> (u16, Value) {
     let ts = t.clock.now().timestamp().to_string();
-    let good = sign(GENERIC_SECRET.as_bytes(), &[ts.as_bytes(), b".", body.as_bytes()]);
+    let good = sign_generic(GENERIC_SECRET.as_bytes(), &ts, delivery, body.as_bytes());
     let mut request = t
         .http
         .post(t.url("/webhooks/generic"))

@@ -3,8 +3,9 @@
 //! No key value appears in any answer or audit entry.
 
 use hogwarden_core::types::ProjectId;
-use hogwarden_core::webhooks::sign;
+use hogwarden_core::webhooks::{sign, sign_generic};
 use hogwarden_e2e::{APPROVER, MEMBER, TestStack, spawn_stack_with};
+use posthog_sandbox::FaultKind;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -26,6 +27,12 @@ async fn leaks() -> Leaks {
     t.stack.vault.put_current("hogwarden/webhooks/generic", SecretString::from(GENERIC_SECRET)).await.unwrap();
     t.stack.vault.put_current("hogwarden/webhooks/gitguardian", SecretString::from(GITGUARDIAN_TOKEN)).await.unwrap();
     Leaks { t, project, seen: Vec::new() }
+}
+
+/// The headers a generic sender signs a delivery with.
+fn generic_headers(ts: &str, delivery: &str, body: &str) -> Vec<(&'static str, String)> {
+    let sig = sign_generic(GENERIC_SECRET.as_bytes(), ts, delivery, body.as_bytes());
+    vec![("x-hogwarden-signature", sig), ("x-hogwarden-timestamp", ts.to_owned()), ("x-hogwarden-delivery", delivery.to_owned())]
 }
 
 fn now_ts(t: &TestStack) -> String {
@@ -56,9 +63,7 @@ impl Leaks {
     }
 
     async fn generic(&mut self, delivery: &str, body: &str) -> (u16, Value) {
-        let ts = now_ts(&self.t);
-        let sig = sign(GENERIC_SECRET.as_bytes(), &[ts.as_bytes(), b".", body.as_bytes()]);
-        let headers = [("x-hogwarden-signature", sig), ("x-hogwarden-timestamp", ts), ("x-hogwarden-delivery", delivery.to_owned())];
+        let headers = generic_headers(&now_ts(&self.t), delivery, body);
         self.post("generic", &headers, body).await
     }
 
@@ -103,11 +108,11 @@ async fn bad_webhooks_are_refused_with_4xx_and_change_nothing() {
     assert_eq!(accepted, 202);
     let before = l.state().await;
     let ts = now_ts(&l.t);
-    let good_sig = sign(GENERIC_SECRET.as_bytes(), &[ts.as_bytes(), b".", body.as_bytes()]);
+    let good_sig = sign_generic(GENERIC_SECRET.as_bytes(), &ts, "d-replay", body.as_bytes());
     let stale_ts = (now_ts(&l.t).parse::<i64>().unwrap() - 3600).to_string();
-    let stale_sig = sign(GENERIC_SECRET.as_bytes(), &[stale_ts.as_bytes(), b".", body.as_bytes()]);
+    let stale_sig = sign_generic(GENERIC_SECRET.as_bytes(), &stale_ts, "d-4", body.as_bytes());
     let malformed = "{\"tok\": 1}";
-    let malformed_sig = sign(GENERIC_SECRET.as_bytes(), &[ts.as_bytes(), b".", malformed.as_bytes()]);
+    let malformed_sig = sign_generic(GENERIC_SECRET.as_bytes(), &ts, "d-5", malformed.as_bytes());
     let h = |sig: &str, ts: &str, id: &str| {
         vec![("x-hogwarden-signature", sig.to_owned()), ("x-hogwarden-timestamp", ts.to_owned()), ("x-hogwarden-delivery", id.to_owned())]
     };
@@ -163,9 +168,8 @@ async fn a_gitguardian_alert_with_a_personal_key_is_reported_to_posthog_which_ro
     assert!(!l.seen.iter().any(|s| s.contains(&leaked)));
 }
 
-#[tokio::test]
-async fn a_github_secret_scanning_alert_is_read_from_githubs_alert_api_and_answered() {
-    // Arrange: GitHub's API (sandbox) holds the alert; the webhook only names it.
+/// A stack whose GitHub alert API (a sandbox) holds an alert for the managed key.
+async fn github_leaks() -> (Leaks, posthog_sandbox::GitHubSandbox, u64, String) {
     let github = posthog_sandbox::GitHubSandbox::start("ghp_test_token").await.unwrap();
     let github_url = url::Url::parse(github.url()).unwrap();
     let t = spawn_stack_with(|c| {
@@ -177,18 +181,32 @@ async fn a_github_secret_scanning_alert_is_read_from_githubs_alert_api_and_answe
     t.stack.rotation.enrol(FLAGS_KEY, "enrol-1", ProjectId::new(project).unwrap(), &["feature_flag:read".into()]).await.unwrap();
     t.stack.vault.put_current("hogwarden/webhooks/github", SecretString::from("gh-webhook-secret")).await.unwrap();
     t.stack.vault.put_current("hogwarden/github-token", SecretString::from("ghp_test_token")).await.unwrap();
-    let mut l = Leaks { t, project, seen: Vec::new() };
+    let l = Leaks { t, project, seen: Vec::new() };
     let leaked = l.current_flags_key().await;
     let number = github.add_alert("acme/web", "posthog_feature_flags_secure_api_key", &leaked);
-    let body = json!({ "action": "created", "alert": { "number": number, "secret_type": "posthog_feature_flags_secure_api_key" },
+    (l, github, number, leaked)
+}
+
+/// A `secret_scanning_alert` delivery as GitHub sends it: body, signature over the body.
+fn github_delivery(number: u64, created_at: chrono::DateTime<chrono::Utc>, delivery: &str) -> (String, Vec<(&'static str, String)>) {
+    let body = json!({ "action": "created",
+        "alert": { "number": number, "secret_type": "posthog_feature_flags_secure_api_key", "created_at": created_at.to_rfc3339(), "updated_at": null },
         "repository": { "full_name": "acme/web" } })
     .to_string();
     let sig = sign(b"gh-webhook-secret", &[body.as_bytes()]);
-    let headers = [
-        ("x-hub-signature-256", sig.clone()),
-        ("x-github-delivery", "gh-1".to_owned()),
+    let headers = vec![
+        ("x-hub-signature-256", sig),
+        ("x-github-delivery", delivery.to_owned()),
         ("x-github-event", "secret_scanning_alert".to_owned()),
     ];
+    (body, headers)
+}
+
+#[tokio::test]
+async fn a_github_secret_scanning_alert_is_read_from_githubs_alert_api_and_answered() {
+    // Arrange: GitHub's API (sandbox) holds the alert; the webhook only names it.
+    let (mut l, github, number, leaked) = github_leaks().await;
+    let (body, headers) = github_delivery(number, now(&l.t), "gh-1");
 
     // Act
     let (status, reply) = l.post("github", &headers, &body).await;
@@ -208,5 +226,97 @@ async fn a_github_secret_scanning_alert_is_read_from_githubs_alert_api_and_answe
     let current = l.current_flags_key().await;
     assert!(l.posthog_accepts(&current).await);
     assert!(!l.seen.iter().any(|s| s.contains(&leaked) || s.contains(&current)));
+    github.shutdown();
+}
+
+fn now(t: &TestStack) -> chrono::DateTime<chrono::Utc> {
+    use hogwarden_core::ports::Clock;
+    t.clock.now()
+}
+
+fn key_alerts(entries: &[hogwarden_api_types::AuditEntryDto]) -> usize {
+    entries.iter().filter(|e| e.kind == "key_alert").count()
+}
+
+// H1: PostHog answers 503 to the leak report; the scanner retries the same delivery.
+#[tokio::test]
+async fn a_leak_report_that_failed_on_a_posthog_503_is_made_when_the_delivery_is_retried_and_only_once() {
+    // Arrange
+    let mut l = leaks().await;
+    let leaked = l.t.sandbox().create_personal_key_as(MEMBER, "laptop", &["project:read"], chrono::Duration::days(3)).unwrap();
+    let body = json!({ "token": leaked }).to_string();
+    l.t.sandbox().fail_next(http::Method::POST, "/api/revoke_leaked_key", 1, FaultKind::DatabaseUnavailable);
+
+    // Act
+    let (failed, failure) = l.generic("d-503", &body).await;
+    let reported_after_failure = l.t.sandbox().exposed_key_emails().len();
+    let (retried, reply) = l.generic("d-503", &body).await;
+    let (replayed, replay) = l.generic("d-503", &body).await;
+
+    // Assert
+    assert!(failed >= 500, "the failure is the sender's to retry: {failed} {failure}");
+    assert_eq!(reported_after_failure, 0, "PostHog did not take the first report");
+    assert_eq!(retried, 202, "the retry is handled, not refused as a replay: {reply}");
+    assert!(reply["actions"][0]["action"].as_str().unwrap().contains("rolled"), "{reply}");
+    assert_eq!(replayed, 409, "{replay}");
+    assert_eq!(replay["error"]["code"], "replayed");
+    assert_eq!(l.t.sandbox().exposed_key_emails().len(), 1, "reported and rolled exactly once");
+    let check =
+        l.t.http.get(format!("{}/api/personal_api_keys/@current/", l.t.sandbox().base_url())).bearer_auth(&leaked).send().await.unwrap();
+    assert_eq!(check.status().as_u16(), 401, "the leaked key is dead");
+    assert_eq!(key_alerts(&l.t.audit(APPROVER).await.entries), 1, "one audited response");
+}
+
+// M4: the generic signature covers the delivery id.
+#[tokio::test]
+async fn a_generic_delivery_replayed_under_a_new_delivery_id_is_refused() {
+    // Arrange: a delivery the attacker captured, handled once.
+    let mut l = leaks().await;
+    let leaked = l.t.sandbox().create_personal_key_as(MEMBER, "laptop", &["project:read"], chrono::Duration::days(3)).unwrap();
+    let body = json!({ "token": leaked }).to_string();
+    let mut captured = generic_headers(&now_ts(&l.t), "d-1", &body);
+    let (first, _) = l.post("generic", &captured, &body).await;
+    assert_eq!(first, 202);
+    let before = (l.state().await, l.t.sandbox().exposed_key_emails().len(), l.t.stack.outbox.sent().len());
+
+    // Act: the same signed request, with a delivery id never seen.
+    captured[2].1 = "d-1-again".into();
+    let (status, reply) = l.post("generic", &captured, &body).await;
+
+    // Assert
+    assert_eq!(status, 401, "{reply}");
+    assert_eq!(reply["error"]["code"], "bad_signature");
+    assert_eq!(
+        (l.state().await, l.t.sandbox().exposed_key_emails().len(), l.t.stack.outbox.sent().len()),
+        before,
+        "nothing happened again"
+    );
+}
+
+// M4: GitHub signs no time, so the alert's own times bound a delivery's age, and the
+// body (not the unsigned delivery id) is what a replay is recognised by.
+#[tokio::test]
+async fn an_old_github_delivery_and_one_resent_under_a_new_delivery_id_are_refused() {
+    // Arrange
+    let (mut l, github, number, leaked) = github_leaks().await;
+    let (old_body, old_headers) = github_delivery(number, now(&l.t) - chrono::Duration::days(4), "gh-old");
+    let (body, headers) = github_delivery(number, now(&l.t) - chrono::Duration::minutes(1), "gh-1");
+
+    // Act
+    let (old, old_reply) = l.post("github", &old_headers, &old_body).await;
+    let rotated_by_old = !l.posthog_accepts(&leaked).await;
+    let (fresh, _) = l.post("github", &headers, &body).await;
+    let after_fresh = l.state().await;
+    let mut renamed = headers.clone();
+    renamed[1].1 = "gh-1-again".into();
+    let (resent, resent_reply) = l.post("github", &renamed, &body).await;
+
+    // Assert
+    assert_eq!(old, 401, "{old_reply}");
+    assert_eq!(old_reply["error"]["code"], "stale");
+    assert!(!rotated_by_old, "the old delivery changed nothing");
+    assert_eq!(fresh, 202);
+    assert_eq!(resent, 409, "{resent_reply}");
+    assert_eq!(l.state().await, after_fresh, "the resent delivery changed nothing");
     github.shutdown();
 }

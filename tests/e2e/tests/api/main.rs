@@ -11,6 +11,7 @@ mod bulk_apply;
 mod checklist;
 mod concurrency;
 mod diagnose;
+mod exports;
 mod extensions;
 mod key_alerts;
 mod key_consumers;

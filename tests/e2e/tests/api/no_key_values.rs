@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hogwarden_core::types::ProjectId;
-use hogwarden_core::webhooks::sign;
+use hogwarden_core::webhooks::sign_generic;
 use hogwarden_e2e::{APPROVER, MEMBER, spawn_stack_with};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -38,7 +38,7 @@ async fn generic_leak(t: &hogwarden_e2e::TestStack, value: &str, delivery: &str,
     use hogwarden_core::ports::Clock;
     let body = json!({ "token": value }).to_string();
     let ts = t.clock.now().timestamp().to_string();
-    let signature = signature.map_or_else(|| sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]), str::to_owned);
+    let signature = signature.map_or_else(|| sign_generic(b"k", &ts, delivery, body.as_bytes()), str::to_owned);
     let response = t
         .http
         .post(t.url("/webhooks/generic"))

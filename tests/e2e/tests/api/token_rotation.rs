@@ -9,7 +9,7 @@ use hogwarden_core::keys::{RotationStep, fingerprint, short_fingerprint};
 use hogwarden_core::ports::{Clock, Notification, Stage, Vault};
 use hogwarden_core::types::ProjectId;
 use hogwarden_core::usecases::{TEST_EVENT, project_token_secret};
-use hogwarden_core::webhooks::sign;
+use hogwarden_core::webhooks::sign_generic;
 use hogwarden_e2e::{APPROVER, MEMBER, OTHER_MEMBER, TestStack, spawn_stack, spawn_stack_with};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -147,7 +147,7 @@ async fn a_leaked_project_token_opens_the_guided_rotation_and_warns_the_owners()
     let post = |delivery: &'static str| {
         let body = json!({ "token": leaked }).to_string();
         let ts = t.clock.now().timestamp().to_string();
-        let signature = sign(b"k", &[ts.as_bytes(), b".", body.as_bytes()]);
+        let signature = sign_generic(b"k", &ts, delivery, body.as_bytes());
         t.http
             .post(t.url("/webhooks/generic"))
             .header("content-type", "application/json")
