@@ -301,7 +301,7 @@ fn notifier(config: &NotifyConfig, outbox: OutboxNotifier) -> anyhow::Result<Arc
 }
 
 fn issue(issuer: &LocalIssuer, user: &demo::DemoUser) -> anyhow::Result<String> {
-    let groups: Vec<&str> = user.roles.iter().map(|r| hogwarden_api::convert::role_name(*r)).collect();
+    let groups: Vec<&str> = user.roles.iter().map(|r| r.group_name()).collect();
     let claims = crate::sso_demo::claims_for(user.email);
     issuer.issue_with_claims(user.email, user.name, &groups, claims, chrono::Duration::minutes(TOKEN_TTL_MINUTES))
 }
