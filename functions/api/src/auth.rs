@@ -5,8 +5,16 @@
 //! - `Gateway`: API Gateway already verified the token; the Lambda host puts the
 //!   claims it delivered into the request as [`GatewayClaims`].
 //!
-//! Roles come from the `groups` claim (or `cognito:groups`), which API Gateway
-//! flattens to a string like `"[approver requester]"`; both forms are accepted.
+//! Roles come from the `groups` claim (or `cognito:groups`): only Hogwarden's own
+//! group names (`hogwarden-requester`, `hogwarden-approver`, `hogwarden-admin`, see
+//! [`Role::group_name`]) count, each matched whole. API Gateway flattens an array to a
+//! string like `"[hogwarden-approver hogwarden-requester]"`; that form is split on
+//! spaces (so it cannot carry group names with spaces), a JSON array never is.
+//!
+//! Identity is the `email` claim, bound to the token's `sub`: a token whose
+//! `email_verified` is present and not true is refused, and the first subject seen
+//! with an email is stored (a one-time binding); a later token with the same email and
+//! another subject is refused.
 
 use std::collections::HashMap;
 
@@ -117,15 +125,34 @@ struct StandardClaims {
 pub fn principal_from_claims(claims: &HashMap<String, serde_json::Value>) -> Result<Principal, ApiError> {
     let std: StandardClaims = serde_json::from_value(serde_json::Value::Object(claims.clone().into_iter().collect()))
         .map_err(|_| ApiError::Unauthorized("The access token has no subject; sign in again.".into()))?;
+    if std.sub.trim().is_empty() {
+        return Err(ApiError::Unauthorized("The access token's subject ('sub') is empty; sign in again.".into()));
+    }
     let email_raw =
         std.email.ok_or_else(|| ApiError::Unauthorized("The access token carries no email claim; Hogwarden needs one.".into()))?;
     let email =
         Email::parse(&email_raw).map_err(|_| ApiError::Unauthorized("The access token's email claim is not an email address.".into()))?;
+    // A provider that says the address is unverified (JSON `false`, or API Gateway's
+    // string "false") does not vouch for it. Absent is accepted: many providers' access
+    // tokens do not carry the claim.
+    if let Some(verified) = claims.get("email_verified") {
+        let yes = match verified {
+            serde_json::Value::Bool(b) => *b,
+            serde_json::Value::String(s) => s.trim().eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        if !yes {
+            return Err(ApiError::Unauthorized(
+                "The identity provider has not verified this token's email address (email_verified is not true); verify it there and sign in again."
+                    .into(),
+            ));
+        }
+    }
     let mut roles = Vec::new();
     for key in ["groups", "cognito:groups"] {
         if let Some(v) = claims.get(key) {
             for g in group_names(v) {
-                if let Some(r) = Role::parse(&g).filter(|r| !roles.contains(r)) {
+                if let Some(r) = Role::from_group(&g).filter(|r| !roles.contains(r)) {
                     roles.push(r);
                 }
             }
@@ -134,15 +161,38 @@ pub fn principal_from_claims(claims: &HashMap<String, serde_json::Value>) -> Res
     Ok(Principal { email, subject: std.sub, roles })
 }
 
-/// Groups as a JSON array, or as API Gateway's flattened `"[a b]"`, `"a,b"` or `"a"`.
+/// Groups as a JSON array (each name taken whole), as API Gateway's flattened
+/// `"[a b]"` (split on spaces), or as one group name.
 fn group_names(v: &serde_json::Value) -> Vec<String> {
     match v {
         serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
-        serde_json::Value::String(s) => {
-            s.trim().trim_start_matches('[').trim_end_matches(']').split([' ', ',']).filter(|p| !p.is_empty()).map(str::to_owned).collect()
-        }
+        serde_json::Value::String(s) => match s.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some(flattened) => flattened.split_whitespace().map(str::to_owned).collect(),
+            None => vec![s.clone()],
+        },
         _ => Vec::new(),
     }
+}
+
+/// The one-time claim binding an email to the first subject seen with it.
+pub fn subject_binding_key(email: &Email) -> String {
+    format!("identity-sub#{email}")
+}
+
+/// Binds the principal's email to its subject the first time it is seen, and refuses a
+/// token whose subject differs from the bound one (another account of the identity
+/// provider, or another provider, using the same address).
+async fn check_subject(state: &ApiState, who: &Principal) -> Result<(), ApiError> {
+    let app = &state.app;
+    let bound = app.store.keys().bind_once(&subject_binding_key(&who.email), &who.subject, app.clock.now()).await?;
+    if bound != who.subject {
+        tracing::warn!(email = %who.email, "a token's subject differs from the one bound to its email; refused");
+        return Err(ApiError::Unauthorized(format!(
+            "The access token's subject ('sub') is not the identity-provider account {} first signed in with; Hogwarden refuses the same email from another account. If the account was replaced on purpose, ask whoever runs Hogwarden to remove the old binding.",
+            who.email
+        )));
+    }
+    Ok(())
 }
 
 /// The caller, for handlers: `async fn h(Caller(who): Caller, …)`.
@@ -180,7 +230,9 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        principal_from_claims(&verified_claims(parts, state)?).map(Caller)
+        let who = principal_from_claims(&verified_claims(parts, state)?)?;
+        check_subject(state, &who).await?;
+        Ok(Caller(who))
     }
 }
 
@@ -193,7 +245,9 @@ impl FromRequestParts<ApiState> for CallerClaims {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
         let claims = verified_claims(parts, state)?;
-        Ok(CallerClaims(principal_from_claims(&claims)?, claims))
+        let who = principal_from_claims(&claims)?;
+        check_subject(state, &who).await?;
+        Ok(CallerClaims(who, claims))
     }
 }
 
@@ -201,12 +255,50 @@ impl FromRequestParts<ApiState> for CallerClaims {
 mod tests {
     use super::*;
 
+    fn claims(pairs: serde_json::Value) -> HashMap<String, serde_json::Value> {
+        serde_json::from_value(pairs).unwrap()
+    }
+
     #[test]
     fn groups_arrive_in_every_shape_api_gateway_uses() {
-        assert_eq!(group_names(&serde_json::json!("[approver requester]")), vec!["approver", "requester"]);
-        assert_eq!(group_names(&serde_json::json!("approver,admin")), vec!["approver", "admin"]);
-        assert_eq!(group_names(&serde_json::json!(["admin"])), vec!["admin"]);
-        assert_eq!(group_names(&serde_json::json!("requester")), vec!["requester"]);
+        assert_eq!(
+            group_names(&serde_json::json!("[hogwarden-approver hogwarden-requester]")),
+            vec!["hogwarden-approver", "hogwarden-requester"]
+        );
+        assert_eq!(group_names(&serde_json::json!(["hogwarden-admin"])), vec!["hogwarden-admin"]);
+        assert_eq!(group_names(&serde_json::json!("hogwarden-requester")), vec!["hogwarden-requester"]);
+        assert_eq!(group_names(&serde_json::json!(["Billing admin"])), vec!["Billing admin"], "an array's names are never split");
+    }
+
+    #[test]
+    fn only_hogwarden_group_names_give_roles() {
+        let who = |groups: serde_json::Value| {
+            principal_from_claims(&claims(serde_json::json!({ "sub": "s1", "email": "eve@example.com", "groups": groups }))).unwrap().roles
+        };
+        assert_eq!(who(serde_json::json!(["Billing admin"])), vec![]);
+        assert_eq!(who(serde_json::json!(["admin", "approver", "requester"])), vec![]);
+        assert_eq!(who(serde_json::json!("Billing admin")), vec![]);
+        assert_eq!(who(serde_json::json!("admin,approver")), vec![]);
+        assert_eq!(who(serde_json::json!(["hogwarden-admin"])), vec![Role::Admin]);
+        assert_eq!(who(serde_json::json!("[hogwarden-requester hogwarden-approver]")), vec![Role::Requester, Role::Approver]);
+    }
+
+    #[test]
+    fn an_unverified_email_is_refused_and_a_verified_or_silent_one_accepted() {
+        let with = |verified: Option<serde_json::Value>| {
+            let mut c = claims(serde_json::json!({ "sub": "s1", "email": "eve@example.com" }));
+            if let Some(v) = verified {
+                c.insert("email_verified".into(), v);
+            }
+            principal_from_claims(&c)
+        };
+        for refused in [serde_json::json!(false), serde_json::json!("false"), serde_json::json!("False"), serde_json::json!(0)] {
+            let err = with(Some(refused.clone())).unwrap_err();
+            assert!(matches!(&err, ApiError::Unauthorized(m) if m.contains("email_verified")), "{refused}: {err:?}");
+        }
+        for accepted in [Some(serde_json::json!(true)), Some(serde_json::json!("true")), None] {
+            assert!(with(accepted.clone()).is_ok(), "{accepted:?}");
+        }
     }
 
     #[test]

@@ -303,6 +303,10 @@ pub trait KeyStore: Send + Sync {
     /// Claims `key` once: `true` for the first caller ever, `false` for every later one
     /// (a conditional insert), so a retried step never repeats what the claim guards.
     async fn claim_once(&self, key: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Binds `value` to `key` once: the first caller's value is stored (a conditional
+    /// insert) and every caller gets the stored value back, so a caller whose value
+    /// differs knows it lost. A binding is never changed.
+    async fn bind_once(&self, key: &str, value: &str, at: DateTime<Utc>) -> Result<String>;
 }
 
 /// PostHog's capture endpoint, used only to prove a project token works.

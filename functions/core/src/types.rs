@@ -465,13 +465,21 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "requester" | "hogwarden-requester" => Some(Self::Requester),
-            "approver" | "hogwarden-approver" => Some(Self::Approver),
-            "admin" | "hogwarden-admin" => Some(Self::Admin),
-            _ => None,
+    pub const ALL: [Role; 3] = [Role::Requester, Role::Approver, Role::Admin];
+
+    /// The identity provider's group that gives this role, e.g. `hogwarden-admin`.
+    pub fn group_name(self) -> &'static str {
+        match self {
+            Self::Requester => "hogwarden-requester",
+            Self::Approver => "hogwarden-approver",
+            Self::Admin => "hogwarden-admin",
         }
+    }
+
+    /// The role a group gives, matched exactly: only Hogwarden's own group names count,
+    /// so a provider group such as `admin` or `Billing admin` gives no role.
+    pub fn from_group(group: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.group_name() == group)
     }
 }
 
@@ -515,6 +523,16 @@ impl fmt::Display for Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_hogwarden_group_names_give_a_role() {
+        for role in Role::ALL {
+            assert_eq!(Role::from_group(role.group_name()), Some(role));
+        }
+        for other in ["admin", "approver", "requester", "Billing admin", "hogwarden-admins", " hogwarden-admin", "HOGWARDEN-ADMIN"] {
+            assert_eq!(Role::from_group(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn emails_are_trimmed_and_lowercased() {

@@ -17,13 +17,18 @@ pub struct BulkTarget {
     /// Hogwarden's base URL.
     #[arg(long, env = "HOGWARDEN_URL", default_value = "http://127.0.0.1:8080")]
     pub api: String,
-    /// A bearer token (from your identity provider); never printed.
-    #[arg(long, env = "HOGWARDEN_TOKEN", hide_env_values = true, conflicts_with = "as_user")]
-    pub token: Option<String>,
-    /// Sign in to the local stack as this demo user instead of giving a token.
+    /// Refused: a token on the command line can be read by every user of the machine.
+    /// The token comes from HOGWARDEN_TOKEN.
+    #[arg(long = "token", hide = true, num_args = 0..=1, default_missing_value = "")]
+    pub token_flag: Option<String>,
+    /// Sign in to the local stack as this demo user instead of giving a token
+    /// (HOGWARDEN_TOKEN: a bearer token from your identity provider; never printed).
     #[arg(long = "as")]
     pub as_user: Option<String>,
 }
+
+/// The variable holding the bulk commands' bearer token.
+pub const TOKEN_VAR: &str = "HOGWARDEN_TOKEN";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BulkCommand {
@@ -57,7 +62,19 @@ pub enum BulkCommand {
 
 /// Runs the command. Exit codes: 0 clean; 3 rows with errors (plan) or failed items
 /// (apply); 4 the set waits for approval (apply without `--wait`).
+/// Refuses a token given as a flag, before anything is read or sent.
+fn refuse_token_flag(target: &BulkTarget) -> anyhow::Result<()> {
+    if target.token_flag.is_some() {
+        bail!(
+            "--token is not accepted: a token on the command line can be read by every user of this machine (ps, shell history). Put it in {TOKEN_VAR} instead."
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(command: BulkCommand) -> anyhow::Result<i32> {
+    let (BulkCommand::Plan { target, .. } | BulkCommand::Apply { target, .. }) = &command;
+    refuse_token_flag(target)?;
     match command {
         BulkCommand::Plan { file, target } => plan(&file, &target).await,
         BulkCommand::Apply { file, target, reason, wait, step_seconds, retry_seconds } => {
@@ -92,15 +109,21 @@ async fn plan(file: &PathBuf, target: &BulkTarget) -> anyhow::Result<i32> {
 }
 
 async fn token(http: &reqwest::Client, base: &str, target: &BulkTarget) -> anyhow::Result<String> {
-    if let Some(t) = &target.token {
-        return Ok(t.clone());
-    }
+    refuse_token_flag(target)?;
     let Some(user) = &target.as_user else {
-        bail!("say who you are: --token (or HOGWARDEN_TOKEN), or --as EMAIL for a demo user of the local stack");
+        return match std::env::var(TOKEN_VAR).ok().filter(|t| !t.trim().is_empty()) {
+            Some(t) => Ok(t),
+            None => bail!(
+                "say who you are: set {TOKEN_VAR} to a token from your identity provider, or --as EMAIL for a demo user of the local stack"
+            ),
+        };
     };
     let res = http.post(format!("{base}/auth/dev-login")).json(&dto::DevLoginBody { email: user.clone() }).send().await?;
-    if !res.status().is_success() {
-        bail!("the dev sign-in as {user} failed ({}); it exists only on the local stack", res.status());
+    let status = res.status();
+    if !status.is_success() {
+        let text = res.text().await.unwrap_or_default();
+        let why = serde_json::from_str::<dto::ErrorBody>(&text).map(|e| e.error.message).unwrap_or_default();
+        bail!("the dev sign-in as {user} failed ({status}); it exists only on the local stack. {why}");
     }
     Ok(res.json::<dto::TokenResponse>().await?.access_token)
 }

@@ -59,6 +59,13 @@ pub struct StackConfig {
     /// GitHub's REST API (for `secret_scanning_alert` webhooks): `https://api.github.com`,
     /// or a sandbox in tests. The token lives in the vault (`hogwarden/github-token`).
     pub github_api: url::Url,
+    /// Offer the dev sign-in (`/auth/dev-login`, any demo user, admins included) even
+    /// when the stack manages a real PostHog. Off by default: with the built-in sandbox
+    /// the dev sign-in is always on, with a real PostHog only when this says so.
+    pub insecure_dev_sign_in: bool,
+    /// `Host` header values the server answers besides its listen address, `localhost`,
+    /// `127.0.0.1` and `[::1]` (each with its port), e.g. `hogwarden.internal:8080`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for StackConfig {
@@ -70,6 +77,8 @@ impl std::fmt::Debug for StackConfig {
             .field("sweep_interval", &self.sweep_interval)
             .field("posthog", &self.posthog)
             .field("notify", &self.notify)
+            .field("insecure_dev_sign_in", &self.insecure_dev_sign_in)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +99,8 @@ impl StackConfig {
             posthog_rate_limits: None,
             notify: NotifyConfig::default(),
             github_api: url::Url::parse("https://api.github.com").expect("a constant URL"),
+            insecure_dev_sign_in: false,
+            allowed_hosts: Vec::new(),
         }
     }
 }

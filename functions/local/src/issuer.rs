@@ -37,6 +37,9 @@ struct Claims<'a> {
     aud: &'a str,
     sub: String,
     email: &'a str,
+    /// The dev sign-in vouches for its demo users' addresses (true unless `extra` says
+    /// otherwise, as a test of an unverified address does).
+    email_verified: serde_json::Value,
     name: &'a str,
     groups: Vec<&'a str>,
     iat: i64,
@@ -90,26 +93,34 @@ impl LocalIssuer {
         &self.jwks
     }
 
-    /// A signed access token for a person with the given groups.
+    /// A signed access token for a person with the given groups (identity-provider group
+    /// names, e.g. `hogwarden-requester`).
     pub fn issue(&self, email: &str, name: &str, groups: &[&str], ttl: chrono::Duration) -> anyhow::Result<String> {
         self.issue_with_claims(email, name, groups, serde_json::Map::new(), ttl)
     }
 
-    /// A signed access token that also carries identity-provider attributes.
+    /// A signed access token that also carries identity-provider attributes. `extra`
+    /// may replace `sub` (default `local|<email>`) and `email_verified` (default true).
     pub fn issue_with_claims(
         &self,
         email: &str,
         name: &str,
         groups: &[&str],
-        extra: serde_json::Map<String, serde_json::Value>,
+        mut extra: serde_json::Map<String, serde_json::Value>,
         ttl: chrono::Duration,
     ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
+        let sub = match extra.remove("sub") {
+            Some(serde_json::Value::String(s)) => s,
+            _ => format!("local|{email}"),
+        };
+        let email_verified = extra.remove("email_verified").unwrap_or(serde_json::Value::Bool(true));
         let claims = Claims {
             iss: &self.issuer,
             aud: &self.audience,
-            sub: format!("local|{email}"),
+            sub,
             email,
+            email_verified,
             name,
             groups: groups.to_vec(),
             iat: now,
@@ -148,10 +159,11 @@ mod tests {
         let a = LocalIssuer::load_or_create(dir.path(), "http://local", "hogwarden").unwrap();
         let b = LocalIssuer::load_or_create(dir.path(), "http://local", "hogwarden").unwrap();
         assert_eq!(a.jwks_json(), b.jwks_json());
-        let token = a.issue("frank@example.com", "Frank", &["requester"], chrono::Duration::minutes(5)).unwrap();
+        let token = a.issue("frank@example.com", "Frank", &["hogwarden-requester"], chrono::Duration::minutes(5)).unwrap();
         let verifier = hogwarden_api::JwtVerifier::from_jwks(b.jwks_json(), "http://local", "hogwarden").unwrap();
         let claims = verifier.verify(&token).unwrap();
         assert_eq!(claims["email"], "frank@example.com");
+        assert_eq!(claims["email_verified"], true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -18,12 +18,34 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the local stack: API, front end, sweep timer, and the PostHog sandbox (or a real PostHog).
+    #[command(after_help = SECRETS_HELP)]
     Serve(Box<ServeArgs>),
     /// Run only the PostHog sandbox with the demo organization.
     Sandbox(posthog_sandbox::SandboxArgs),
     /// Bulk change sets against a running Hogwarden.
     #[command(subcommand)]
     Bulk(hogwarden_local::bulk_cli::BulkCommand),
+}
+
+/// Secrets never travel on the command line (every user of the machine can read it).
+const SECRETS_HELP: &str = "Secrets come only from environment variables:
+  POSTHOG_API_KEY              a personal API key of a PostHog service account (with --posthog-host); stored in the vault
+  HOGWARDEN_SLACK_WEBHOOK_URL  the Slack incoming-webhook URL (with --notify slack)
+  HOGWARDEN_SMTP_PASSWORD      the SMTP password, if the server needs one (with --notify smtp)";
+
+/// A secret from the environment; empty counts as unset.
+fn secret_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Refuses a secret given as a flag, naming the variable to use instead.
+fn refuse_secret_flag(given: &Option<String>, flag: &str, var: &str) -> anyhow::Result<()> {
+    if given.is_some() {
+        anyhow::bail!(
+            "{flag} is not accepted: a secret on the command line can be read by every user of this machine (ps, shell history). Set {var} instead."
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,9 +68,17 @@ struct ServeArgs {
     /// The PostHog organization id Hogwarden manages (with --posthog-host).
     #[arg(long, env = "POSTHOG_ORG_ID")]
     posthog_org_id: Option<String>,
-    /// A personal API key of a PostHog service account; stored in the vault, never logged.
-    #[arg(long, env = "POSTHOG_API_KEY", hide_env_values = true)]
+    /// Refused: the key comes from POSTHOG_API_KEY.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "")]
     posthog_api_key: Option<String>,
+    /// INSECURE: offer the dev sign-in (any demo user, admins included, no password) even
+    /// with --posthog-host. Only on a machine nobody else can reach.
+    #[arg(long, env = "HOGWARDEN_INSECURE_DEV_SIGN_IN")]
+    insecure_dev_sign_in: bool,
+    /// Another Host (NAME:PORT) the server answers besides its listen address, localhost
+    /// and 127.0.0.1 (comma-separated or repeated); any other Host is refused.
+    #[arg(long = "allowed-host", env = "HOGWARDEN_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
     /// The PostHog client's burst rate limit as REQUESTS/SECONDS (default 480/60, PostHog's);
     /// lower it for a sandbox whose time is scaled down, e.g. 8/1.
     #[arg(long, env = "HOGWARDEN_POSTHOG_BURST", value_parser = parse_rate)]
@@ -68,8 +98,8 @@ struct ServeArgs {
     /// How people are told things: one or more of log, slack, smtp (comma-separated or repeated).
     #[arg(long, env = "HOGWARDEN_NOTIFY", value_enum, value_delimiter = ',', default_value = "log")]
     notify: Vec<Channel>,
-    /// The Slack incoming-webhook URL (with --notify slack); a secret, never logged.
-    #[arg(long, env = "HOGWARDEN_SLACK_WEBHOOK_URL", hide_env_values = true)]
+    /// Refused: the URL comes from HOGWARDEN_SLACK_WEBHOOK_URL.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "")]
     slack_webhook_url: Option<String>,
     /// The SMTP server (with --notify smtp).
     #[arg(long, env = "HOGWARDEN_SMTP_HOST")]
@@ -83,8 +113,8 @@ struct ServeArgs {
     /// The SMTP user name, if the server needs one.
     #[arg(long, env = "HOGWARDEN_SMTP_USERNAME")]
     smtp_username: Option<String>,
-    /// The SMTP password; a secret, never logged.
-    #[arg(long, env = "HOGWARDEN_SMTP_PASSWORD", hide_env_values = true)]
+    /// Refused: the password comes from HOGWARDEN_SMTP_PASSWORD.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "")]
     smtp_password: Option<String>,
     /// SMTP connection security: none, starttls or tls (default: none for localhost, else starttls).
     #[arg(long, env = "HOGWARDEN_SMTP_TLS")]
@@ -118,11 +148,16 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    refuse_secret_flag(&args.posthog_api_key, "--posthog-api-key", "POSTHOG_API_KEY")?;
+    refuse_secret_flag(&args.slack_webhook_url, "--slack-webhook-url", "HOGWARDEN_SLACK_WEBHOOK_URL")?;
+    refuse_secret_flag(&args.smtp_password, "--smtp-password", "HOGWARDEN_SMTP_PASSWORD")?;
     let mut config = StackConfig::new(&args.data_dir);
     // Notification settings first: a missing one stops the start before anything runs.
     config.notify = notify_config(&args)?;
     config.host = args.host;
     config.port = args.port;
+    config.insecure_dev_sign_in = args.insecure_dev_sign_in;
+    config.allowed_hosts = args.allowed_hosts;
     config.sweep_interval = Some(Duration::from_secs(args.sweep_interval_secs.max(1)));
     config.frontend_dir = args.frontend_dir.filter(|d| d.join("index.html").exists());
     if let Some(path) = &args.policy {
@@ -141,7 +176,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(host) => PostHogTarget::Existing {
             host,
             organization_id: args.posthog_org_id.ok_or_else(|| anyhow::anyhow!("POSTHOG_ORG_ID is required with POSTHOG_HOST"))?,
-            api_key: args.posthog_api_key.map(SecretString::from),
+            api_key: secret_env("POSTHOG_API_KEY").map(SecretString::from),
         },
     };
     let stack = Stack::start(config).await?;
@@ -151,9 +186,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(s) => println!("  PostHog:  sandbox at {} (organization \"Acme Corp\", id {})", s.base_url(), s.organization_id()),
         None => println!("  PostHog:  the configured instance"),
     }
-    println!("  Sign in as a demo user (POST {}/auth/dev-login {{\"email\": ...}}):", stack.url);
-    for u in demo::DEMO_USERS {
-        println!("    {:<22} {}", u.email, u.name);
+    if stack.dev_sign_in {
+        if stack.sandbox.is_none() {
+            println!(
+                "  WARNING: the dev sign-in is on with a real PostHog (--insecure-dev-sign-in): anyone who reaches this port is an admin."
+            );
+        }
+        println!("  Sign in as a demo user (POST {}/auth/dev-login {{\"email\": ...}}):", stack.url);
+        for u in demo::DEMO_USERS {
+            println!("    {:<22} {}", u.email, u.name);
+        }
+    } else {
+        println!("  Dev sign-in: off (a real PostHog is managed; see --insecure-dev-sign-in)");
     }
     tokio::signal::ctrl_c().await?;
     println!("Stopping.");
@@ -177,9 +221,7 @@ fn parse_rate(raw: &str) -> Result<hogwarden_posthog::RateLimit, String> {
 fn notify_config(args: &ServeArgs) -> anyhow::Result<NotifyConfig> {
     let mut notify = NotifyConfig { log: args.notify.contains(&Channel::Log), slack: None, smtp: None };
     if args.notify.contains(&Channel::Slack) {
-        let url = args
-            .slack_webhook_url
-            .clone()
+        let url = secret_env("HOGWARDEN_SLACK_WEBHOOK_URL")
             .ok_or_else(|| anyhow::anyhow!("--notify slack needs HOGWARDEN_SLACK_WEBHOOK_URL (the incoming-webhook URL from Slack)"))?;
         notify.slack = Some(SlackWebhook::parse(SecretString::from(url))?);
     }
@@ -191,7 +233,7 @@ fn notify_config(args: &ServeArgs) -> anyhow::Result<NotifyConfig> {
             .ok_or_else(|| anyhow::anyhow!("--notify smtp needs HOGWARDEN_SMTP_FROM (the sender, e.g. hogwarden@example.com)"))?;
         let mut smtp = SmtpConfig::new(host, args.smtp_port, from)?;
         smtp.username = args.smtp_username.clone();
-        smtp.password = args.smtp_password.clone().map(SecretString::from);
+        smtp.password = secret_env("HOGWARDEN_SMTP_PASSWORD").map(SecretString::from);
         if let Some(tls) = &args.smtp_tls {
             smtp.tls = SmtpTls::parse(tls)?;
         }

@@ -60,6 +60,8 @@ pub struct StackHandle {
     pub token_rotations: TokenRotations,
     /// The local vault (0600 file).
     pub vault: Arc<FileVault>,
+    /// Whether `/auth/dev-login` issues tokens.
+    pub dev_sign_in: bool,
     server: JoinHandle<()>,
     sweeper: Option<JoinHandle<()>>,
     bulk_runner: Option<JoinHandle<()>>,
@@ -69,15 +71,30 @@ pub struct StackHandle {
 struct LocalState {
     issuer: Arc<LocalIssuer>,
     app: Hogwarden,
+    /// Whether `/auth/dev-login` issues tokens: only with the built-in sandbox, unless
+    /// the operator asked for it with a real PostHog ([`StackConfig::insecure_dev_sign_in`]).
+    dev_sign_in: bool,
 }
 
 impl Stack {
     pub async fn start(config: StackConfig) -> anyhow::Result<StackHandle> {
         config.policy.validate()?;
-        std::fs::create_dir_all(&config.data_dir)?;
+        create_private_dir(&config.data_dir)?;
         let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
+        let dev_sign_in = match &config.posthog {
+            PostHogTarget::Sandbox { .. } => true,
+            PostHogTarget::Existing { host, .. } if config.insecure_dev_sign_in => {
+                tracing::warn!(
+                    posthog = %host,
+                    "INSECURE: the dev sign-in is on while Hogwarden manages a real PostHog: anyone who reaches {url} can sign in as an admin demo user and change access in PostHog"
+                );
+                true
+            }
+            PostHogTarget::Existing { .. } => false,
+        };
+        let hosts = allowed_hosts(&config.host, addr.port(), &config.allowed_hosts);
 
         let vault = Arc::new(FileVault::open(&config.data_dir.join("vault.json"))?);
         let (sandbox, base_url, organization_id, allow_http) = match &config.posthog {
@@ -171,14 +188,16 @@ impl Stack {
                 .with_inventory(inventory)
                 .with_token_rotations(token_rotations.clone()),
         );
-        let mut router = local_routes(LocalState { issuer: issuer.clone(), app: app.clone() }).merge(api);
+        let mut router = local_routes(LocalState { issuer: issuer.clone(), app: app.clone(), dev_sign_in }).merge(api);
         if let Some(dir) = &config.frontend_dir {
             let index = dir.join("index.html");
             router =
                 router.fallback_service(tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(index)));
         }
-        // Every response, pages and API alike, carries the CSP and the other headers.
+        // Every response, pages and API alike (a refused Host too), carries the CSP and
+        // the other headers.
         let router = router
+            .layer(axum::middleware::from_fn(move |req, next| check_host(hosts.clone(), req, next)))
             .layer(axum::middleware::map_response(crate::headers::add_security_headers))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         let server = tokio::spawn(async move {
@@ -264,6 +283,7 @@ impl Stack {
             leaks,
             token_rotations,
             vault,
+            dev_sign_in,
             server,
             sweeper,
             bulk_runner,
@@ -306,8 +326,69 @@ fn notifier(config: &NotifyConfig, outbox: OutboxNotifier) -> anyhow::Result<Arc
     Ok(Arc::new(all))
 }
 
+/// Creates the data folder readable by its owner only (0700). A folder that already
+/// exists is left as it is, with a warning when others may read it: the files in it
+/// (database, vault, signing key) are written 0600 either way.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            builder.mode(0o700).create(dir)?;
+            // The mode above is cut by the umask; set it exactly.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        } else if std::fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(dir = %dir.display(), "the data folder may be read by other users; `chmod 700` it");
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(builder.create(dir)?)
+    }
+}
+
+/// The `Host` values the server answers: the listen address, `localhost`, `127.0.0.1`
+/// and `[::1]`, each with the port, plus the operator's own (`--allowed-host`).
+fn allowed_hosts(listen: &str, port: u16, extra: &[String]) -> Arc<Vec<String>> {
+    let listen = if listen.contains(':') && !listen.starts_with('[') { format!("[{listen}]") } else { listen.to_owned() };
+    let mut hosts: Vec<String> = Vec::new();
+    let named = [listen.as_str(), "localhost", "127.0.0.1", "[::1]"].map(|h| format!("{h}:{port}"));
+    for h in named.iter().chain(extra).map(|h| h.trim().to_ascii_lowercase()) {
+        if !h.is_empty() && !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    }
+    Arc::new(hosts)
+}
+
+/// Answers only requests addressed to this server by a name it knows: a page on
+/// another site that re-points its own name at this address (DNS rebinding) sends its
+/// own name as `Host` and is refused before any route runs.
+async fn check_host(allowed: Arc<Vec<String>>, req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()));
+    match host {
+        Some(h) if allowed.contains(&h.to_ascii_lowercase()) => next.run(req).await,
+        Some(h) => ApiError::BadRequest(format!(
+            "This Hogwarden answers only requests addressed to {}; the Host header '{}' is none of them (a guard against DNS rebinding). To reach it under another name, start it with --allowed-host NAME:PORT.",
+            allowed.join(", "),
+            h.chars().take(100).collect::<String>()
+        ))
+        .into_response(),
+        None => ApiError::BadRequest("The request has no Host header; this Hogwarden answers only requests that name it.".into()).into_response(),
+    }
+}
+
 fn issue(issuer: &LocalIssuer, user: &demo::DemoUser) -> anyhow::Result<String> {
-    let groups: Vec<&str> = user.roles.iter().map(|r| hogwarden_api::convert::role_name(*r)).collect();
+    let groups: Vec<&str> = user.roles.iter().map(|r| r.group_name()).collect();
     let claims = crate::sso_demo::claims_for(user.email);
     issuer.issue_with_claims(user.email, user.name, &groups, claims, chrono::Duration::minutes(TOKEN_TTL_MINUTES))
 }
@@ -329,8 +410,20 @@ async fn frontend_config() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "api_url": "", "auth": { "mode": "dev" } }))
 }
 
-async fn demo_users() -> Json<Vec<dto::DemoUserDto>> {
-    Json(
+/// Refuses the dev sign-in where it is off, naming why and the way to turn it on.
+fn dev_sign_in_on(s: &LocalState) -> Result<(), ApiError> {
+    if s.dev_sign_in {
+        return Ok(());
+    }
+    Err(ApiError::Core(hogwarden_core::Error::Forbidden(
+        "The dev sign-in is off: this Hogwarden manages a real PostHog, and the dev sign-in would give anyone who reaches it an admin token. Sign in through your identity provider (the AWS deployment), or start `hogwarden serve --insecure-dev-sign-in` on a machine nobody else can reach."
+            .into(),
+    )))
+}
+
+async fn demo_users(State(s): State<LocalState>) -> Result<Json<Vec<dto::DemoUserDto>>, ApiError> {
+    dev_sign_in_on(&s)?;
+    Ok(Json(
         demo::DEMO_USERS
             .iter()
             .map(|u| dto::DemoUserDto {
@@ -339,12 +432,13 @@ async fn demo_users() -> Json<Vec<dto::DemoUserDto>> {
                 roles: u.roles.iter().map(|r| hogwarden_api::convert::role_name(*r).to_owned()).collect(),
             })
             .collect(),
-    )
+    ))
 }
 
 /// The local stack's sign-in: pick a demo user, get a token. There is no such route
 /// in AWS, where the identity provider signs people in.
 async fn dev_login(State(s): State<LocalState>, ApiJson(body): ApiJson<dto::DevLoginBody>) -> Result<Json<dto::TokenResponse>, ApiError> {
+    dev_sign_in_on(&s)?;
     let user = demo::find(&body.email).ok_or_else(|| {
         ApiError::Unauthorized(format!("'{}' is not a demo user of the local stack.", body.email.chars().take(64).collect::<String>()))
     })?;

@@ -43,6 +43,8 @@ fn serve(port: u16, data: &std::path::Path, sandbox: &posthog_sandbox::SandboxHa
         .args(["serve", "--port", &port.to_string(), "--data-dir", data.to_str().unwrap()])
         .args(["--posthog-host", &sandbox.base_url(), "--posthog-org-id", &sandbox.organization_id()])
         .args(["--posthog-burst", "8/1.02", "--posthog-sustained", "4800/3600", "--sweep-interval-secs", "3600"])
+        // The test signs in as demo users against a PostHog it did not start.
+        .arg("--insecure-dev-sign-in")
         .env("POSTHOG_API_KEY", sandbox.service_api_key())
         .stdout(Stdio::null())
         .spawn()

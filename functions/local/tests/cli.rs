@@ -111,8 +111,10 @@ async fn sandbox_runs_alone_and_accepts_the_key_it_was_given() {
     let port = free_port();
     let key = "phx_TestKeyForTheSandboxCliTest0123456789abcdef";
     let mut running = spawn(&["sandbox", "--port", &port.to_string(), "--api-key", key]);
-    let printed = read_until(&mut running.0, "service account");
+    let printed = read_until(&mut running.0, "personal API key");
     assert!(printed.contains(&format!("127.0.0.1:{port}")), "{printed}");
+    assert!(!printed.contains(key), "the key is not printed: {printed}");
+    assert!(printed.contains("phx_…cdef"), "a hint of which key it is: {printed}");
 
     let org = printed
         .lines()
@@ -170,18 +172,24 @@ async fn bulk_plan_prints_each_row_and_exits_non_zero_when_rows_have_errors() {
     assert!(printed.lines().any(|l| l.trim_start().starts_with("3  ERROR") && l.contains("Owner is never granted")), "{printed}");
     assert!(printed.contains("1 changes, 0 no-ops, 1 errors. Nothing was written."), "{printed}");
     assert_ne!(no_auth.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&no_auth.stderr).contains("--token"), "says how to sign in");
+    assert!(String::from_utf8_lossy(&no_auth.stderr).contains("HOGWARDEN_TOKEN"), "says how to sign in");
 }
 
 /// Runs `hogwarden serve` with `args` and no notification settings in the
 /// environment; returns its exit status and standard error.
 fn serve_fails(args: &[&str]) -> (std::process::ExitStatus, String) {
+    serve_fails_with(args, &[])
+}
+
+/// [`serve_fails`] with these environment variables set.
+fn serve_fails_with(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_hogwarden"));
     command.args(["serve", "--data-dir", dir.path().to_str().unwrap(), "--port", "0", "--sandbox-port", "0"]).args(args);
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HOGWARDEN_")) {
         command.env_remove(name);
     }
+    command.env_remove("POSTHOG_API_KEY").envs(env.iter().copied());
     let out = command.env("RUST_LOG", "warn").output().unwrap();
     (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -207,7 +215,43 @@ fn serve_names_the_missing_setting_of_a_chosen_notifier() {
 
 #[test]
 fn a_bad_webhook_url_is_refused_without_repeating_it() {
-    let (status, stderr) = serve_fails(&["--notify", "slack", "--slack-webhook-url", "hooks.slack.com/services/T1/B1/t0pS3cret"]);
+    let (status, stderr) =
+        serve_fails_with(&["--notify", "slack"], &[("HOGWARDEN_SLACK_WEBHOOK_URL", "hooks.slack.com/services/T1/B1/t0pS3cret")]);
     assert!(!status.success());
     assert!(stderr.contains("HOGWARDEN_SLACK_WEBHOOK_URL") && !stderr.contains("t0pS3cret"), "{stderr}");
+}
+
+#[test]
+fn secrets_on_the_command_line_are_refused_naming_the_variable() {
+    // Every user of the machine reads another's argv (ps, /proc/<pid>/cmdline).
+    for (flag, var) in [
+        ("--posthog-api-key", "POSTHOG_API_KEY"),
+        ("--smtp-password", "HOGWARDEN_SMTP_PASSWORD"),
+        ("--slack-webhook-url", "HOGWARDEN_SLACK_WEBHOOK_URL"),
+    ] {
+        let (status, stderr) = serve_fails(&[flag, "phx_S3cretOnTheCommandLine"]);
+        assert!(!status.success(), "{flag} was accepted");
+        assert!(stderr.contains(flag) && stderr.contains(var), "{flag}: {stderr}");
+        assert!(!stderr.contains("S3cretOnTheCommandLine"), "{flag}: the secret is not repeated: {stderr}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_hogwarden"))
+        .args(["bulk", "plan", "changes.csv", "--api", "http://127.0.0.1:9", "--token", "eyJS3cret"])
+        .env_remove("HOGWARDEN_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("--token is not accepted") && stderr.contains("HOGWARDEN_TOKEN") && !stderr.contains("eyJS3cret"), "{stderr}");
+}
+
+#[test]
+fn the_help_names_the_secret_variables_instead_of_flags() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hogwarden")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in ["POSTHOG_API_KEY", "HOGWARDEN_SLACK_WEBHOOK_URL", "HOGWARDEN_SMTP_PASSWORD"] {
+        assert!(help.contains(var), "{var}: {help}");
+    }
+    for flag in ["--posthog-api-key", "--smtp-password", "--slack-webhook-url"] {
+        assert!(!help.contains(flag), "{flag} is not offered: {help}");
+    }
 }

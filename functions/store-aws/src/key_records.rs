@@ -5,10 +5,12 @@
 //! | key consumer | `KEYS#CONSUMER` | `<consumer id>` (all consumers: one strongly consistent `Query`) |
 //! | guided project-token rotation | `KEYS#TOKENROT` | `<project id, 20 digits>` |
 //! | one-time claim | `KEYS#CLAIM#<key>` | `CLAIM` |
+//! | one-time binding (e.g. an email's identity-provider subject) | `KEYS#BIND#<key>` | `BIND` (`value`, `at`) |
 //!
 //! Records are JSON in `body`; each write is one conditional `Put` (`attribute_not_exists`
 //! to create, `version = :expected` to update) in the same transaction as its audit
-//! entries. A claim is a `Put` with `attribute_not_exists(PK)`.
+//! entries. A claim is a `Put` with `attribute_not_exists(PK)`; so is a binding, read back
+//! (strongly consistent) before and after, and never updated.
 
 use std::collections::HashMap;
 
@@ -31,6 +33,11 @@ use crate::store::{DynamoStore, Query, RecordGuard, check_version, guarded_put};
 
 const CONSUMERS: &str = "KEYS#CONSUMER";
 const ROTATIONS: &str = "KEYS#TOKENROT";
+
+/// The item key of a one-time binding.
+fn binding_key(key: &str) -> Item {
+    items::key(format!("KEYS#BIND#{key}"), "BIND")
+}
 
 fn project_sk(p: ProjectId) -> String {
     format!("{:020}", p.get())
@@ -116,6 +123,35 @@ impl KeyStore for DynamoStore {
         match put {
             Ok(_) => Ok(true),
             Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
+            Err(e) => Err(StoreError::dynamo("PutItem", e).into()),
+        }
+    }
+
+    async fn bind_once(&self, key: &str, value: &str, at: DateTime<Utc>) -> Result<String> {
+        const WHAT: &str = "binding";
+        // Read first: almost every call finds the binding, and a read costs less than a
+        // refused conditional write.
+        if let Some(found) = self.get(binding_key(key)).await? {
+            return Ok(items::string(&found, "value", WHAT)?.to_owned());
+        }
+        let mut item = binding_key(key);
+        item.insert("value".into(), AttributeValue::S(value.to_owned()));
+        item.insert("at".into(), AttributeValue::S(at.to_rfc3339()));
+        let put = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(value.to_owned()),
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                // Someone bound it first, between our read and our write: theirs stands.
+                let found = self.get(binding_key(key)).await?.ok_or_else(|| StoreError::Contract(format!("binding {key} vanished")))?;
+                Ok(items::string(&found, "value", WHAT)?.to_owned())
+            }
             Err(e) => Err(StoreError::dynamo("PutItem", e).into()),
         }
     }

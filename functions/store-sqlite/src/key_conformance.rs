@@ -125,6 +125,22 @@ pub async fn a_claim_is_granted_once(store: &dyn Store) {
     assert!(keys.claim_once("notice:y", at(2)).await.unwrap());
 }
 
+/// A binding keeps the first value, even against two callers at the same moment, and
+/// every caller gets the stored value back.
+pub async fn a_binding_keeps_the_first_value(store: &dyn Store) {
+    let keys = store.keys();
+    let (a, b) = tokio::join!(
+        keys.bind_once("identity-sub#ana@example.com", "sub-1", at(1)),
+        keys.bind_once("identity-sub#ana@example.com", "sub-2", at(1))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b, "both callers see the one stored value");
+    assert!(a == "sub-1" || a == "sub-2", "{a}");
+    assert_eq!(keys.bind_once("identity-sub#ana@example.com", "sub-3", at(2)).await.unwrap(), a, "a binding never changes");
+    assert_eq!(keys.bind_once("identity-sub#bo@example.com", "sub-3", at(2)).await.unwrap(), "sub-3", "bindings are per key");
+    assert!(keys.claim_once("identity-sub#bo@example.com", at(2)).await.unwrap(), "bindings and claims do not share keys");
+}
+
 /// One test per behaviour for an adapter: `key_conformance_tests!(fresh_store)`.
 #[macro_export]
 macro_rules! key_conformance_tests {
@@ -134,6 +150,7 @@ macro_rules! key_conformance_tests {
             a_stale_consumer_write_conflicts_and_writes_no_audit,
             token_rotations_are_one_per_project_and_guarded,
             a_claim_is_granted_once,
+            a_binding_keeps_the_first_value,
         );
     };
     (@each $make:path; $($check:ident),* $(,)?) => {

@@ -1,6 +1,7 @@
 //! [`KeyStore`] on SQLite: consumers and guided rotations as JSON bodies in
 //! `key_records` (by kind and id), each written by a guarded insert or update in the same
-//! transaction as its audit entries; claims as rows inserted only if absent.
+//! transaction as its audit entries; claims as rows inserted only if absent; bindings
+//! as `binding` records inserted only if absent and never updated.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,6 +20,15 @@ use crate::store::SqliteStore;
 
 const CONSUMER: &str = "consumer";
 const TOKEN_ROTATION: &str = "token_rotation";
+/// One-time bindings (`KeyStore::bind_once`), e.g. an email's identity-provider subject.
+const BINDING: &str = "binding";
+
+/// A binding's body in `key_records`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Binding {
+    value: String,
+    at: String,
+}
 
 struct Prepared {
     kind: &'static str,
@@ -122,6 +132,27 @@ impl KeyStore for SqliteStore {
             .run(move |conn| {
                 let n = conn.execute("INSERT INTO key_claims (key, at) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![key, at])?;
                 Ok(n == 1)
+            })
+            .await?)
+    }
+
+    async fn bind_once(&self, key: &str, value: &str, at: DateTime<Utc>) -> Result<String> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        let body = serde_json::to_string(&Binding { value, at: rows::timestamp(at) }).map_err(|e| StoreError::corrupt(BINDING, e))?;
+        Ok(self
+            .run(move |conn| {
+                // Read first: almost every call finds the binding, and a read takes no write lock.
+                if let Some(found) = read_all::<Binding>(conn, BINDING, Some(&key))?.pop() {
+                    return Ok(found.value);
+                }
+                conn.execute(
+                    "INSERT INTO key_records (kind, id, version, body) VALUES (?1, ?2, 1, ?3) ON CONFLICT DO NOTHING",
+                    params![BINDING, key, body],
+                )?;
+                read_all::<Binding>(conn, BINDING, Some(&key))?
+                    .pop()
+                    .map(|b| b.value)
+                    .ok_or_else(|| StoreError::Contract(format!("binding {key} was not stored")))
             })
             .await?)
     }

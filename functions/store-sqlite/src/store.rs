@@ -44,17 +44,48 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Creates the database file 0600 when it is missing (SQLite gives its `-wal` and
+/// `-shm` files the database's mode) and narrows existing ones to 0600.
+fn private_files(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = PathBuf::from(file);
+            match std::fs::metadata(&file) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database file at `path` and brings its schema up to
-    /// date. Creates missing parent folders.
+    /// date. Creates missing parent folders. On Unix the file and its `-wal` and `-shm`
+    /// companions are readable by their owner only (0600), also when they existed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let open_error = |reason: String| StoreError::Open { path: path.to_owned(), reason };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| open_error(e.to_string()))?;
         }
+        private_files(path).map_err(|e| open_error(e.to_string()))?;
         let mut conn = Connection::open(path).map_err(|e| open_error(crate::error::describe(&e)))?;
         schema::configure(&conn, true)?;
         schema::migrate(&mut conn)?;
+        // WAL mode made the companions now; SQLite gives them the database's mode, but
+        // ones left by an older Hogwarden may be wider.
+        private_files(path).map_err(|e| open_error(e.to_string()))?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path: Some(path.to_owned()) })
     }
 

@@ -30,9 +30,9 @@ pub const SECOND_APPROVER: &str = "bob@example.com";
 
 fn groups_of(email: &str) -> &'static str {
     match email {
-        APPROVER => "[requester approver admin]",
-        SECOND_APPROVER => "[requester approver]",
-        _ => "[requester]",
+        APPROVER => "[hogwarden-requester hogwarden-approver hogwarden-admin]",
+        SECOND_APPROVER => "[hogwarden-requester hogwarden-approver]",
+        _ => "[hogwarden-requester]",
     }
 }
 

@@ -67,7 +67,15 @@ fn print_banner(handle: &SandboxHandle) {
         println!("  project {id}: {name}");
     }
     println!("  service account: {}", crate::seed::SERVICE_EMAIL);
-    println!("  personal API key: {}", handle.service_api_key());
+    println!("  personal API key: {}", key_hint(&handle.service_api_key()));
+}
+
+/// A key as a person may see it on screen (a terminal is scrolled back, shared, logged):
+/// its prefix and last four characters, and how to choose the whole key.
+fn key_hint(key: &str) -> String {
+    let prefix = key.split_once('_').map_or("", |(p, _)| p);
+    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("{prefix}_…{tail} (not printed whole; choose the key with POSTHOG_SANDBOX_API_KEY)")
 }
 
 /// Starts a sandbox from `args`, prints its coordinates, and serves until Ctrl-C.

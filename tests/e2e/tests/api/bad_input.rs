@@ -79,7 +79,7 @@ async fn malformed_and_hostile_requests_get_a_clear_4xx_and_change_nothing() {
     let other_issuer = LocalIssuer::load_or_create(t.stack.database.parent().unwrap(), "https://evil.example", "hogwarden").unwrap();
     let other_audience = LocalIssuer::load_or_create(t.stack.database.parent().unwrap(), t.stack.issuer.issuer(), "someone-else").unwrap();
     let minute = chrono::Duration::minutes(5);
-    let expired = t.stack.issuer.issue(MEMBER, "Frank", &["requester"], chrono::Duration::minutes(-10)).unwrap();
+    let expired = t.stack.issuer.issue(MEMBER, "Frank", &["hogwarden-requester"], chrono::Duration::minutes(-10)).unwrap();
 
     let mut cases = vec![
         post("bad subject email", &with("subject_email", json!("not-an-email")), 400, "not a valid email"),
@@ -139,15 +139,15 @@ async fn malformed_and_hostile_requests_get_a_clear_4xx_and_change_nothing() {
         Case { auth: Auth::Raw("not.a.jwt".into()), ..post("malformed token", &valid_body(), 401, "well-formed") },
         Case { auth: Auth::Raw(expired), ..post("expired token", &valid_body(), 401, "expired") },
         Case {
-            auth: Auth::Raw(stranger.issue(MEMBER, "Frank", &["requester"], minute).unwrap()),
+            auth: Auth::Raw(stranger.issue(MEMBER, "Frank", &["hogwarden-requester"], minute).unwrap()),
             ..post("token signed by another key", &valid_body(), 401, "key")
         },
         Case {
-            auth: Auth::Raw(other_issuer.issue(MEMBER, "Frank", &["requester"], minute).unwrap()),
+            auth: Auth::Raw(other_issuer.issue(MEMBER, "Frank", &["hogwarden-requester"], minute).unwrap()),
             ..post("token from another issuer", &valid_body(), 401, "issuer")
         },
         Case {
-            auth: Auth::Raw(other_audience.issue(MEMBER, "Frank", &["requester"], minute).unwrap()),
+            auth: Auth::Raw(other_audience.issue(MEMBER, "Frank", &["hogwarden-requester"], minute).unwrap()),
             ..post("token for another audience", &valid_body(), 401, "audience")
         },
         // {"alg":"HS256","typ":"JWT"} — an algorithm-confusion attempt.

@@ -27,6 +27,7 @@ mod reviews;
 mod reviews_removal;
 mod scenarios;
 mod service_key;
+mod sign_in_guards;
 mod sso;
 mod temporary_elevation;
 mod token_rotation;
