@@ -183,7 +183,7 @@ async fn ok(reply: hogwarden_e2e::Reply, what: &str) -> Value {
 }
 
 async fn setup(t: &TestStack) -> Fixtures {
-    let diana = t.stack.issuer.issue(THIRD_APPROVER, "Diana", &["requester", "approver"], chrono::Duration::minutes(60)).expect("a token");
+    let diana = t.stack.issuer.issue(THIRD_APPROVER, "Diana", &["hogwarden-requester", "hogwarden-approver"], chrono::Duration::minutes(60)).expect("a token");
     let web_app = t.sandbox().project_id("Web App").expect("Web App");
     let production = t.sandbox().project_id("Production").expect("Production");
 
@@ -365,7 +365,7 @@ async fn every_operation_answers_each_kind_of_caller_as_the_checked_in_table_say
         (Who::Requester, Some(t.token(MEMBER))),
         (Who::Approver, Some(t.token(SECOND_APPROVER))),
         (Who::Admin, Some(t.token(APPROVER))),
-        (Who::Departed, Some(mint(DEPARTED, &["requester", "approver"]))),
+        (Who::Departed, Some(mint(DEPARTED, &["hogwarden-requester", "hogwarden-approver"]))),
     ];
     let fixtures = setup(&t).await;
     t.sandbox().remove_member_as(SERVICE_EMAIL, DEPARTED).expect("charlie leaves PostHog");
