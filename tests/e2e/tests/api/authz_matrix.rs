@@ -183,7 +183,11 @@ async fn ok(reply: hogwarden_e2e::Reply, what: &str) -> Value {
 }
 
 async fn setup(t: &TestStack) -> Fixtures {
-    let diana = t.stack.issuer.issue(THIRD_APPROVER, "Diana", &["hogwarden-requester", "hogwarden-approver"], chrono::Duration::minutes(60)).expect("a token");
+    let diana = t
+        .stack
+        .issuer
+        .issue(THIRD_APPROVER, "Diana", &["hogwarden-requester", "hogwarden-approver"], chrono::Duration::minutes(60))
+        .expect("a token");
     let web_app = t.sandbox().project_id("Web App").expect("Web App");
     let production = t.sandbox().project_id("Production").expect("Production");
 
