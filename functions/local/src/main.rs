@@ -179,6 +179,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             api_key: secret_env("POSTHOG_API_KEY").map(SecretString::from),
         },
     };
+    if matches!(config.posthog, PostHogTarget::Sandbox { .. }) && config.policy.reviews.hand_over_to.is_none() {
+        // The demo organization's review removals hand objects to charlie, an admin who
+        // reviews nobody (a reviewer who decides a removal never receives its objects).
+        config.policy.reviews.hand_over_to = hogwarden_core::types::Email::parse("charlie@example.com").ok();
+    }
     let stack = Stack::start(config).await?;
     println!("Hogwarden is running at {}", stack.url);
     println!("  API:      {}/api  (OpenAPI: {}/api/openapi.json)", stack.url, stack.url);

@@ -84,7 +84,10 @@ pub async fn spawn_aws_stack() -> AwsTestStack {
         .await
         .expect("secret created on moto");
     let vars = environment(&table, &secret, &sandbox);
-    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("the environment is complete");
+    let mut config = Config::from_lookup(|name| vars.get(name).cloned()).expect("the environment is complete");
+    // A review's removal hands the person's objects to someone who is not a reviewer
+    // (the two-person rule).
+    config.policy.reviews.hand_over_to = Some(hogwarden_core::types::Email::parse(OTHER_MEMBER).expect("an email"));
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 15, 9, 0, 0).unwrap()));
 
     let container = || async {

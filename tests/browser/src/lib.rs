@@ -61,6 +61,9 @@ impl BrowserTest {
         let mut config = StackConfig::new(data.path());
         config.sweep_interval = None;
         config.frontend_dir = Some(dist);
+        // A review's removal hands the person's objects to someone who is not a
+        // reviewer (the two-person rule): charlie, an admin of the demo organization.
+        config.policy.reviews.hand_over_to = Some(hogwarden_core::types::Email::parse("charlie@example.com")?);
         let stack = Stack::start(config).await.context("starting the local stack")?;
         Ok(Self { stack, shots, _data: data })
     }

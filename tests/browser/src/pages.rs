@@ -335,10 +335,17 @@ impl BulkChanges<'_> {
         self.0.text_of(&summary).await
     }
 
-    /// Act: submits the planned set, which policy approves at once (a small one);
-    /// returns the progress text of the set's page it lands on.
-    pub async fn act_submit_approved_at_once(&self) -> anyhow::Result<String> {
+    /// Act: submits the planned set; returns the progress text of the set's page it
+    /// lands on, where it waits for an approver (it changes other people's access).
+    pub async fn act_submit_for_approval(&self) -> anyhow::Result<String> {
         self.0.click(Target::Button("Submit for approval")).await?;
+        let progress = self.0.find(Target::Status("Waiting for approval")).await?;
+        self.0.text_of(&progress).await
+    }
+
+    /// Check: the set's page, which follows the set, shows it approved and applying;
+    /// returns the progress text.
+    pub async fn check_applying(&self) -> anyhow::Result<String> {
         let progress = self.0.find(Target::Status("items settled")).await?;
         self.0.text_of(&progress).await
     }

@@ -1,9 +1,10 @@
 //! Bulk changes in the browser: an admin pastes a change set, sees each row's change or
-//! error with its line number before anything is written, fixes it, submits it (small
-//! and viewer-only, so policy approves it), applies it and reads the report.
+//! error with its line number before anything is written, fixes it, submits it (it
+//! changes other people's access, so another approver approves it in the inbox),
+//! applies it and reads the report.
 
-use hogwarden_browser_tests::pages::{BulkChanges, Nav, SignIn};
-use hogwarden_browser_tests::{APPROVER_ADMIN, BrowserTest};
+use hogwarden_browser_tests::pages::{BulkChanges, Inbox, Nav, SignIn};
+use hogwarden_browser_tests::{APPROVER, APPROVER_ADMIN, BrowserTest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_plans_a_change_set_sees_bad_rows_by_line_then_applies_it_and_reads_the_report() -> anyhow::Result<()> {
@@ -26,16 +27,24 @@ async fn an_admin_plans_a_change_set_sees_bad_rows_by_line_then_applies_it_and_r
     assert!(alice.column("Plan", "Note").await?[1].contains("not a member"));
     assert_eq!(t.sandbox().write_count(), 0);
 
-    // Act: the fixed set, submitted and applied.
+    // Act: the fixed set, submitted, approved by bob in his inbox, and applied.
     let summary = bulk.act_plan("email,project,role\nivan@example.com,Web App,viewer\njudy@example.com,Web App,viewer\n").await?;
-    let submitted = bulk.act_submit_approved_at_once().await?;
+    let waiting = bulk.act_submit_for_approval().await?;
     alice.screenshot("submitted").await?;
+    assert_eq!(t.sandbox().write_count(), 0, "nothing is written before an approver approves");
+    let bob = t.browser(APPROVER).await?;
+    SignIn(&bob).act_sign_in_as(APPROVER).await?;
+    Nav(&bob).act_open("Inbox", "Inbox").await?;
+    Inbox(&bob).act_approve(APPROVER_ADMIN).await?;
+    bob.screenshot("approved").await?;
+    let submitted = bulk.check_applying().await?;
     let finished = bulk.act_apply_until_finished().await?;
     alice.screenshot("report").await?;
 
     // Assert
     assert!(summary.contains("2 changes, 0 no-ops, 0 errors"), "{summary}");
-    assert!(submitted.contains("Applying"), "policy approves a small viewer-only set: {submitted}");
+    assert!(waiting.contains("Waiting for approval (0 of 1)"), "it changes other people's access: {waiting}");
+    assert!(submitted.contains("Applying"), "approved by bob: {submitted}");
     assert!(finished.contains("Finished: 2 done, 0 no-ops, 0 failed"), "{finished}");
     assert_eq!(alice.column("Report", "Status").await?, ["Done", "Done"]);
     for p in ["ivan@example.com", "judy@example.com"] {
@@ -43,5 +52,6 @@ async fn an_admin_plans_a_change_set_sees_bad_rows_by_line_then_applies_it_and_r
         assert!(!t.sandbox().resource_access(web_app, p).is_empty(), "{p}");
     }
     alice.close().await;
+    bob.close().await;
     Ok(())
 }
