@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::audit::{AuditDraft, AuditKind};
-use crate::authorize::Authorization;
+use crate::authorize::{Allowed, Authorization};
 use crate::claims::{self, Claim};
 use crate::error::{Error, Result};
 use crate::model::AccessLevel;
@@ -327,11 +327,11 @@ impl Hogwarden {
             step.at = Some(now);
             let mut audit = Vec::new();
             match outcome {
-                Ok((read_back, already)) => {
+                Ok((read_back, already, allowed)) => {
                     step.status = StepStatus::Done;
                     step.read_back = Some(read_back.clone());
                     step.already_in_place = already;
-                    audit.push(self.step_audit(&record, &step.action, &read_back, already));
+                    audit.push(self.step_audit(&record, &step.action, &read_back, already, allowed.as_ref()));
                 }
                 Err(e) => {
                     step.status = StepStatus::Failed;
@@ -382,7 +382,7 @@ impl Hogwarden {
 
     /// One step against PostHog: read, write only if needed, read back. Returns the
     /// read-back and whether the outcome was already in place.
-    async fn run_step(&self, record: &Offboarding, index: usize) -> Result<(String, bool)> {
+    async fn run_step(&self, record: &Offboarding, index: usize) -> Result<(String, bool, Option<Allowed>)> {
         let action = &record.steps[index].action;
         let auth = Authorization::Offboarding(record.id);
         if let StepAction::HandOver { object } = action {
@@ -394,14 +394,14 @@ impl Hogwarden {
                 })
             })?;
             if self.posthog.object_access(object, &owner).await?.as_deref() == Some(HAND_OVER_LEVEL) {
-                return Ok((HAND_OVER_LEVEL.to_owned(), true));
+                return Ok((HAND_OVER_LEVEL.to_owned(), true, None));
             }
             let write = PostHogWrite::ObjectAccess { object, member: &owner, level: HAND_OVER_LEVEL };
-            let Written::ObjectAccess(found) = self.writes().write(write, &auth).await?.0 else {
+            let (Written::ObjectAccess(found), allowed) = self.writes().write(write, &auth).await? else {
                 return Err(Error::Storage("an object access write was answered with something else".into()));
             };
             return match found.as_deref() {
-                Some(HAND_OVER_LEVEL) => Ok((HAND_OVER_LEVEL.to_owned(), false)),
+                Some(HAND_OVER_LEVEL) => Ok((HAND_OVER_LEVEL.to_owned(), false, Some(allowed))),
                 other => Err(Error::Upstream(PostHogError::NotConfirmed {
                     expected: HAND_OVER_LEVEL.into(),
                     found: other.unwrap_or("no access").into(),
@@ -410,16 +410,17 @@ impl Hogwarden {
         }
         let Some(member) = self.posthog.find_member(&record.subject).await? else {
             // Gone already: every removal is in place.
-            return Ok(("not a member".into(), true));
+            return Ok(("not a member".into(), true, None));
         };
         match action {
             StepAction::RemoveFromProject { project, .. } => {
                 if self.posthog.project_role(&member, *project).await?.is_none() {
-                    return Ok(("no explicit access".into(), true));
+                    return Ok(("no explicit access".into(), true, None));
                 }
                 let write = PostHogWrite::ProjectRole { member: &member, project: *project, role: None };
-                match self.writes().write(write, &auth).await?.0.access_level()? {
-                    AccessLevel::Project(None) | AccessLevel::Org(_) => Ok(("no explicit access".into(), false)),
+                let (written, allowed) = self.writes().write(write, &auth).await?;
+                match written.access_level()? {
+                    AccessLevel::Project(None) | AccessLevel::Org(_) => Ok(("no explicit access".into(), false, Some(allowed))),
                     AccessLevel::Project(Some(role)) => Err(Error::Upstream(PostHogError::NotConfirmed {
                         expected: "no explicit access".into(),
                         found: role.as_str().into(),
@@ -427,22 +428,30 @@ impl Hogwarden {
                 }
             }
             StepAction::RemoveFromOrg => {
-                let Written::StillMember(still) = self.writes().write(PostHogWrite::RemoveMember { member: &member }, &auth).await?.0
+                let (Written::StillMember(still), allowed) =
+                    self.writes().write(PostHogWrite::RemoveMember { member: &member }, &auth).await?
                 else {
                     return Err(Error::Storage("a member removal was answered with something else".into()));
                 };
                 if still {
                     Err(Error::Upstream(PostHogError::NotConfirmed { expected: "not a member".into(), found: "still a member".into() }))
                 } else {
-                    Ok(("not a member".into(), false))
+                    Ok(("not a member".into(), false, Some(allowed)))
                 }
             }
             StepAction::HandOver { .. } => unreachable!("handled above"),
         }
     }
 
-    fn step_audit(&self, record: &Offboarding, action: &StepAction, read_back: &str, already: bool) -> AuditDraft {
-        let (kind, details) = match action {
+    fn step_audit(
+        &self,
+        record: &Offboarding,
+        action: &StepAction,
+        read_back: &str,
+        already: bool,
+        allowed: Option<&Allowed>,
+    ) -> AuditDraft {
+        let (kind, mut details) = match action {
             StepAction::HandOver { object } => (
                 AuditKind::HandedOver,
                 serde_json::json!({
@@ -460,6 +469,8 @@ impl Hogwarden {
                 serde_json::json!({"scope": "organization", "read_back": read_back, "already_in_place": already}),
             ),
         };
+        // What allowed the write (none when PostHog already showed the outcome).
+        details["authorization"] = allowed.map_or(serde_json::Value::Null, Allowed::to_json);
         self.draft(applier(), kind, &record.subject, record.id, None, details)
     }
 

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::Error;
 use crate::audit::AuditKind;
-use crate::authorize::Authorization;
+use crate::authorize::{Allowed, Authorization};
 use crate::error::Result;
 use crate::keys::{ProjectKeys, RotationStep, StoredSecretKey, fingerprint, short_fingerprint};
 use crate::ports::{Stage, Vault};
@@ -101,7 +101,7 @@ impl KeyRotation {
             }
             return Ok(short_fingerprint(&StoredSecretKey::parse(&value)?.fingerprint()));
         }
-        let stored = self.issue(project, &rotation_label(version_id), scopes).await?;
+        let (stored, allowed) = self.issue(project, &rotation_label(version_id), scopes).await?;
         self.vault.stage_pending(secret, version_id, stored.to_secret()).await?;
         self.vault.promote(secret, version_id).await?;
         let short = short_fingerprint(&stored.fingerprint());
@@ -109,44 +109,44 @@ impl KeyRotation {
             .record(
                 rotator(),
                 AuditKind::KeyRotation,
-                json!({ "secret": secret, "step": "enrolled", "project_id": project.get(), "fingerprint": short }),
+                json!({ "secret": secret, "step": "enrolled", "project_id": project.get(), "fingerprint": short, "authorization": allowed.to_json() }),
             )
             .await?;
         Ok(short)
     }
 
     /// Creates a key through the one write path (a key response: it grants nobody access).
-    async fn create(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<crate::keys::IssuedKey> {
+    async fn create(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<(crate::keys::IssuedKey, Allowed)> {
         let write = PostHogWrite::CreateSecretKey { keys: &*self.keys, project, label, scopes };
-        match self.app.writes().write(write, &Authorization::KeyResponse(format!("key rotation {label}"))).await?.0 {
-            Written::Key(issued) => Ok(issued),
+        match self.app.writes().write(write, &Authorization::KeyResponse(format!("key rotation {label}"))).await? {
+            (Written::Key(issued), allowed) => Ok((issued, allowed)),
             other => Err(Error::Storage(format!("a key creation was answered with {other:?}"))),
         }
     }
 
     /// Rolls a key through the one write path.
-    async fn roll(&self, project: ProjectId, id: &str, label: &str) -> Result<crate::keys::IssuedKey> {
+    async fn roll(&self, project: ProjectId, id: &str, label: &str) -> Result<(crate::keys::IssuedKey, Allowed)> {
         let write = PostHogWrite::RollSecretKey { keys: &*self.keys, project, id };
-        match self.app.writes().write(write, &Authorization::KeyResponse(format!("key rotation {label}"))).await?.0 {
-            Written::Key(issued) => Ok(issued),
+        match self.app.writes().write(write, &Authorization::KeyResponse(format!("key rotation {label}"))).await? {
+            (Written::Key(issued), allowed) => Ok((issued, allowed)),
             other => Err(Error::Storage(format!("a key roll was answered with {other:?}"))),
         }
     }
 
     /// Deletes a key through the one write path; says whether PostHog had it.
-    async fn delete(&self, project: ProjectId, id: &str, why: &str) -> Result<bool> {
+    async fn delete(&self, project: ProjectId, id: &str, why: &str) -> Result<(bool, Allowed)> {
         let write = PostHogWrite::DeleteSecretKey { keys: &*self.keys, project, id };
-        match self.app.writes().write(write, &Authorization::KeyResponse(why.to_owned())).await?.0 {
-            Written::Deleted(deleted) => Ok(deleted),
+        match self.app.writes().write(write, &Authorization::KeyResponse(why.to_owned())).await? {
+            (Written::Deleted(deleted), allowed) => Ok((deleted, allowed)),
             other => Err(Error::Storage(format!("a key deletion was answered with {other:?}"))),
         }
     }
 
     /// A new key in PostHog with `label`: created, or, when a key with that label is
     /// already there (an earlier attempt issued it and then stopped), rolled.
-    async fn issue(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<StoredSecretKey> {
+    async fn issue(&self, project: ProjectId, label: &str, scopes: &[String]) -> Result<(StoredSecretKey, Allowed)> {
         let existing = self.keys.list_secret_keys(project).await?.into_iter().find(|k| k.label == label);
-        let issued = match existing {
+        let (issued, allowed) = match existing {
             Some(key) => {
                 tracing::info!(project = %project, "a key from an earlier attempt of this rotation is in PostHog; rolling it");
                 self.roll(project, &key.id, label).await?
@@ -165,14 +165,15 @@ impl KeyRotation {
             },
         };
         let value = secrecy::ExposeSecret::expose_secret(&issued.value).to_owned();
-        Ok(StoredSecretKey {
+        let stored = StoredSecretKey {
             project_id: project,
             key_id: issued.id,
             label: issued.label,
             scopes: scopes.to_vec(),
             value,
             created_at: self.app.clock.now(),
-        })
+        };
+        Ok((stored, allowed))
     }
 
     async fn current(&self, secret: &str) -> Result<StoredSecretKey> {
@@ -209,7 +210,7 @@ impl KeyRotation {
             return Ok(StepOutcome::AlreadyDone);
         }
         let current = self.current(secret).await?;
-        let stored = self.issue(current.project_id, &rotation_label(token), &current.scopes).await?;
+        let (stored, allowed) = self.issue(current.project_id, &rotation_label(token), &current.scopes).await?;
         self.vault.stage_pending(secret, token, stored.to_secret()).await?;
         let short = short_fingerprint(&stored.fingerprint());
         tracing::info!(fingerprint = %short, "new project secret key issued and stored as AWSPENDING");
@@ -217,7 +218,7 @@ impl KeyRotation {
             .record(
                 rotator(),
                 AuditKind::KeyRotation,
-                json!({ "secret": secret, "step": "createSecret", "version_id": token, "project_id": current.project_id.get(), "fingerprint": short }),
+                json!({ "secret": secret, "step": "createSecret", "version_id": token, "project_id": current.project_id.get(), "fingerprint": short, "authorization": allowed.to_json() }),
             )
             .await?;
         Ok(StepOutcome::Done)
@@ -361,13 +362,13 @@ impl KeyRotation {
         if self.app.clock.now() < current.created_at + grace {
             return Ok(false);
         }
-        let deleted = self.delete(previous.project_id, &previous.key_id, "the previous key's grace period ended").await?;
+        let (deleted, allowed) = self.delete(previous.project_id, &previous.key_id, "the previous key's grace period ended").await?;
         if deleted {
             self.app
                 .record(
                     rotator(),
                     AuditKind::KeyRotation,
-                    json!({ "secret": secret, "step": "previous_deleted", "project_id": previous.project_id.get(), "fingerprint": short_fingerprint(&previous.fingerprint()) }),
+                    json!({ "secret": secret, "step": "previous_deleted", "project_id": previous.project_id.get(), "fingerprint": short_fingerprint(&previous.fingerprint()), "authorization": allowed.to_json() }),
                 )
                 .await?;
         }

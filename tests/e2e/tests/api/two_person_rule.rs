@@ -194,3 +194,31 @@ async fn l5_an_admin_cannot_adopt_drift_in_their_own_access() {
     assert!(adopt.message().contains("your own access"), "{}", adopt.message());
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_offboarding_write_records_the_approvals_that_allowed_it() {
+    let t = spawn_stack().await;
+    let laura = "laura@example.com";
+    let r = t
+        .post(APPROVER, "/api/offboardings", json!({ "email": laura, "new_owner": OTHER_MEMBER, "reason": "Leaves Acme on Friday" }))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let approved = t.post(SECOND_APPROVER, &format!("/api/offboardings/{id}/approve"), json!({})).await;
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    assert_eq!(t.sandbox().member_level(laura), None);
+
+    let list: dto::AuditList = t.get(APPROVER, &format!("/api/audit?request_id={id}&limit=100")).await.json();
+    let writes: Vec<_> = list.entries.iter().filter(|e| e.kind == "handed_over" || e.kind == "member_removed").collect();
+    assert!(!writes.is_empty());
+    for e in writes {
+        let auth = &e.details["authorization"];
+        if e.details["already_in_place"] == json!(true) {
+            assert!(auth.is_null(), "{e:?}");
+        } else {
+            assert_eq!(auth["kind"], "approvals", "{e:?}");
+            assert_eq!(auth["approvers"], json!([SECOND_APPROVER]), "{e:?}");
+        }
+    }
+    t.shutdown().await;
+}
