@@ -53,26 +53,7 @@ async fn the_project_filter_keeps_every_entry_of_the_requests_about_that_project
 async fn the_project_filter_finds_a_request_behind_600_newer_entries_and_the_csv_export_honours_it() {
     // Arrange: Frank's Production request, then 600 newer entries about nothing in
     // Production (more than a page of the audit list).
-    let t = spawn_stack().await;
-    let production = t.sandbox().project_id("Production").expect("seeded project");
-    let body = serde_json::json!({
-        "changes": [{ "kind": "project_role", "project_id": production, "role": "viewer" }],
-        "reason": "Read the production dashboards for the launch review",
-    });
-    let viewer: dto::RequestDto = t.post(MEMBER, "/api/requests", body).await.json();
-    let grace = hogwarden_core::types::Email::parse(OTHER_MEMBER).unwrap();
-    let noise = (0..600)
-        .map(|i| hogwarden_core::audit::AuditDraft {
-            at: viewer.created_at + chrono::Duration::seconds(i + 1),
-            actor: hogwarden_core::types::Actor::System("sweep".into()),
-            kind: hogwarden_core::audit::AuditKind::Reminded,
-            subject: Some(grace.clone()),
-            request_id: None,
-            grant_id: None,
-            details: serde_json::json!({ "what": "a reminder about nothing in Production", "n": i }),
-        })
-        .collect();
-    t.stack.app.store.commit(hogwarden_core::ports::Commit { audit: noise, ..Default::default() }).await.unwrap();
+    let (t, production, viewer) = production_request_behind(600).await;
 
     // Act
     let listed: dto::AuditList = t.get(hogwarden_e2e::APPROVER, &format!("/api/audit?project={production}")).await.json();
@@ -124,26 +105,7 @@ async fn the_local_stack_tells_the_front_end_to_use_the_dev_sign_in_on_the_same_
 #[tokio::test]
 async fn a_project_search_on_a_long_log_stops_after_a_bounded_window_and_continues_on_request() {
     // Arrange: Frank's Production request, then 2500 newer entries about nothing in it.
-    let t = spawn_stack().await;
-    let production = t.sandbox().project_id("Production").expect("seeded project");
-    let body = serde_json::json!({
-        "changes": [{ "kind": "project_role", "project_id": production, "role": "viewer" }],
-        "reason": "Read the production dashboards for the launch review",
-    });
-    let viewer: dto::RequestDto = t.post(MEMBER, "/api/requests", body).await.json();
-    let grace = hogwarden_core::types::Email::parse(OTHER_MEMBER).unwrap();
-    let noise = (0..2500)
-        .map(|i| hogwarden_core::audit::AuditDraft {
-            at: viewer.created_at + chrono::Duration::seconds(i + 1),
-            actor: hogwarden_core::types::Actor::System("sweep".into()),
-            kind: hogwarden_core::audit::AuditKind::Reminded,
-            subject: Some(grace.clone()),
-            request_id: None,
-            grant_id: None,
-            details: serde_json::json!({ "n": i }),
-        })
-        .collect();
-    t.stack.app.store.commit(hogwarden_core::ports::Commit { audit: noise, ..Default::default() }).await.unwrap();
+    let (t, production, _) = production_request_behind(2500).await;
 
     // Act: search back window by window, as the "searched back to" link does.
     let mut pages = Vec::new();
@@ -191,4 +153,30 @@ async fn only_admins_verify_the_whole_chain() {
     assert_eq!(listed.status, 200, "the list stays open to everyone: {:?}", listed.body);
     assert!(listed.body.get("verification").is_none(), "the list does not verify the chain: {:?}", listed.body);
     t.shutdown().await;
+}
+
+/// A stack with frank's Production request, then `newer` audit entries about nothing in
+/// Production, written straight to the store.
+async fn production_request_behind(newer: i64) -> (hogwarden_e2e::TestStack, i64, dto::RequestDto) {
+    let t = spawn_stack().await;
+    let production = t.sandbox().project_id("Production").expect("seeded project");
+    let body = serde_json::json!({
+        "changes": [{ "kind": "project_role", "project_id": production, "role": "viewer" }],
+        "reason": "Read the production dashboards for the launch review",
+    });
+    let viewer: dto::RequestDto = t.post(MEMBER, "/api/requests", body).await.json();
+    let grace = hogwarden_core::types::Email::parse(OTHER_MEMBER).unwrap();
+    let noise = (0..newer)
+        .map(|i| hogwarden_core::audit::AuditDraft {
+            at: viewer.created_at + chrono::Duration::seconds(i + 1),
+            actor: hogwarden_core::types::Actor::System("sweep".into()),
+            kind: hogwarden_core::audit::AuditKind::Reminded,
+            subject: Some(grace.clone()),
+            request_id: None,
+            grant_id: None,
+            details: serde_json::json!({ "what": "a reminder about nothing in Production", "n": i }),
+        })
+        .collect();
+    t.stack.app.store.commit(hogwarden_core::ports::Commit { audit: noise, ..Default::default() }).await.unwrap();
+    (t, production, viewer)
 }
